@@ -1,0 +1,104 @@
+/**
+ * Pure-TS Recall merge (docs/gather-spec.md): the test oracle, the benchmark baseline and the
+ * fallback when the addon is missing or the input is too small to pay for the FFI call.
+ */
+import type { RecallMerged, RecallPart, Rejection } from './gather-types.js';
+import { checkAll, checkU32, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+
+const recallColumns = (p: RecallPart) => [['lower', p.lower], ['upper', p.upper]] as const;
+
+/** Dedups by id (highest `lower`, then `upper`, then lower index), sorts by `lower` desc, id asc, keeps `limit` rows. */
+export function referenceMergeRecall(parts: readonly RecallPart[], limit: number): RecallMerged {
+  checkU32('limit', limit);
+  const { checked, rejected } = checkAll(parts, limit, recallColumns, true);
+  return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, limit, rejected, duplicates));
+}
+
+function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], duplicates: Rejection[]): RecallMerged {
+  let total = 0;
+  for (const p of parts) total += p.n;
+  const slots = new Map<string, number>();
+  const keys: string[] = [];
+  const part = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  const lower = new Float32Array(total);
+  const upper = new Float32Array(total);
+  // Position (in `parts`) of the last partition that touched each slot: finds step-7 repeats.
+  const seenIn = new Int32Array(total);
+  let count = 0;
+  for (let k = 0; k < parts.length; k++) {
+    const p = parts[k]!;
+    const ids = latin1Blob(p);
+    const off = p.offsets;
+    const lo = p.values[0]!;
+    const hi = p.values[1]!;
+    for (let i = 0; i < p.n; i++) {
+      const key = ids.substring(off[i]!, off[i + 1]!);
+      const s = slots.get(key);
+      if (s === undefined) {
+        slots.set(key, count);
+        keys.push(key);
+        part[count] = p.index;
+        row[count] = i;
+        lower[count] = lo[i]!;
+        upper[count] = hi[i]!;
+        seenIn[count] = k;
+        count++;
+        continue;
+      }
+      if (seenIn[s] === k) {
+        duplicates.push(duplicateRejection(p, i));
+        break;
+      }
+      seenIn[s] = k;
+      const l = lo[i]!;
+      // Strictly better only: on a full tie the earlier (lower-index) partition keeps it.
+      if (l > lower[s]! || (l === lower[s]! && hi[i]! > upper[s]!)) {
+        part[s] = p.index;
+        row[s] = i;
+        lower[s] = l;
+        upper[s] = hi[i]!;
+      }
+    }
+  }
+
+  const order = topSlots(lower, keys, count, limit);
+  const m = order.length;
+  const out: RecallMerged = {
+    partition: new Uint32Array(m),
+    row: new Uint32Array(m),
+    lower: new Float32Array(m),
+    upper: new Float32Array(m),
+    rejected,
+  };
+  for (let j = 0; j < m; j++) {
+    const s = order[j]!;
+    out.partition[j] = part[s]!;
+    out.row[j] = row[s]!;
+    out.lower[j] = lower[s]!;
+    out.upper[j] = upper[s]!;
+  }
+  return out;
+}
+
+/** The first `limit` slots by `lower` desc, key asc; avoids a full comparator sort when cutting. */
+function topSlots(lower: Float32Array, keys: string[], count: number, limit: number): Uint32Array {
+  let threshold = -Infinity;
+  if (count > limit) {
+    if (limit === 0) return new Uint32Array(0);
+    // The native numeric sort finds the limit-th largest value far faster than a comparator sort.
+    const sorted = lower.slice(0, count).sort();
+    threshold = sorted[count - limit]!;
+  }
+  let c = 0;
+  const cand = new Uint32Array(count);
+  for (let s = 0; s < count; s++) if (lower[s]! >= threshold) cand[c++] = s;
+  const chosen = cand.subarray(0, c).sort((a, b) => {
+    const d = lower[b]! - lower[a]!;
+    if (d !== 0) return d;
+    const ka = keys[a]!;
+    const kb = keys[b]!;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  return chosen.subarray(0, Math.min(limit, c));
+}

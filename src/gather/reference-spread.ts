@@ -1,0 +1,53 @@
+/**
+ * Pure-TS Spread merge (docs/gather-spec.md): the test oracle, the benchmark baseline and the
+ * fallback when the addon is missing or the input is too small to pay for the FFI call.
+ */
+import { MAX_PARTITION_ROWS, type Rejection, type SpreadMerged, type SpreadPart } from './gather-types.js';
+import { checkAll, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+
+const spreadColumns = (p: SpreadPart) => [['activation', p.activation]] as const;
+
+/** Sums each id's activations over partitions (f64, index order), clamps to 1; rows in order of first appearance. */
+export function referenceMergeSpread(parts: readonly SpreadPart[]): SpreadMerged {
+  const { checked, rejected } = checkAll(parts, MAX_PARTITION_ROWS, spreadColumns, false);
+  return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, rejected, duplicates));
+}
+
+function merge(parts: CheckedPart[], rejected: Rejection[], duplicates: Rejection[]): SpreadMerged {
+  let total = 0;
+  for (const p of parts) total += p.n;
+  const slots = new Map<string, number>();
+  const part = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  const sum = new Float64Array(total);
+  const seenIn = new Int32Array(total);
+  let count = 0;
+  for (let k = 0; k < parts.length; k++) {
+    const p = parts[k]!;
+    const ids = latin1Blob(p);
+    const off = p.offsets;
+    const act = p.values[0]!;
+    for (let i = 0; i < p.n; i++) {
+      const key = ids.substring(off[i]!, off[i + 1]!);
+      const s = slots.get(key);
+      if (s === undefined) {
+        slots.set(key, count);
+        part[count] = p.index;
+        row[count] = i;
+        // Starting from 0.0 (not the value) so that -0 sums like the native side: to +0.
+        sum[count] = 0 + act[i]!;
+        seenIn[count] = k;
+        count++;
+      } else if (seenIn[s] === k) {
+        duplicates.push(duplicateRejection(p, i));
+        break;
+      } else {
+        seenIn[s] = k;
+        sum[s] = sum[s]! + act[i]!;
+      }
+    }
+  }
+  const activation = new Float32Array(count);
+  for (let s = 0; s < count; s++) activation[s] = Math.min(sum[s]!, 1);
+  return { partition: part.slice(0, count), row: row.slice(0, count), activation, rejected };
+}
