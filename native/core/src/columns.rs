@@ -1,0 +1,262 @@
+//! Validation and zero-copy reading of the columnar wire format (docs/gather-spec.md).
+//!
+//! Columns are little-endian bytes that may start at any address (a view into a received
+//! message), so every read goes through `from_le_bytes` on 4-byte chunks instead of a cast.
+
+use crate::reject::{code, Rejection};
+
+/// Cap on the rows of one Spread partition (the spec's `MAX_PARTITION_ROWS`).
+pub const MAX_PARTITION_ROWS: usize = 1_000_000;
+
+#[inline]
+fn u32_at(chunk: &[u8]) -> u32 {
+    u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])
+}
+
+#[inline]
+fn f32_at(chunk: &[u8]) -> f32 {
+    f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])
+}
+
+/// Ids of one validated partition: a UTF-8 blob cut by `n + 1` offsets.
+#[derive(Clone, Copy, Debug)]
+pub struct IdColumn<'a> {
+    blob: &'a [u8],
+    offsets: &'a [u8],
+}
+
+impl<'a> IdColumn<'a> {
+    pub fn len(&self) -> usize {
+        (self.offsets.len() / 4).saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Id of row `i`, as its UTF-8 bytes.
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let start = u32_at(&self.offsets[4 * i..]) as usize;
+        let end = u32_at(&self.offsets[4 * i + 4..]) as usize;
+        &self.blob[start..end]
+    }
+
+    /// Ids in row order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let blob = self.blob;
+        let mut start = 0usize;
+        self.offsets.chunks_exact(4).skip(1).map(move |c| {
+            let end = u32_at(c) as usize;
+            let id = &blob[start..end];
+            start = end;
+            id
+        })
+    }
+}
+
+/// One f32 LE column of a validated partition.
+#[derive(Clone, Copy, Debug)]
+pub struct F32Column<'a>(&'a [u8]);
+
+impl<'a> F32Column<'a> {
+    pub fn get(&self, i: usize) -> f32 {
+        f32_at(&self.0[4 * i..])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = f32> + 'a {
+        self.0.chunks_exact(4).map(f32_at)
+    }
+
+    /// First row whose value is not finite or outside [0, 1], with that value.
+    fn first_out_of_unit(&self) -> Option<(usize, f32)> {
+        // A branch-free pass first, so the common all-valid column stays vectorizable.
+        let all_ok = self.iter().fold(true, |ok, v| ok & (0.0..=1.0).contains(&v));
+        if all_ok {
+            return None;
+        }
+        self.iter().enumerate().find(|&(_, v)| !(0.0..=1.0).contains(&v))
+    }
+}
+
+/// The raw columns of one partition result, as handed over by the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct RawIds<'a> {
+    pub index: u32,
+    pub ids: &'a [u8],
+    pub offsets: &'a [u8],
+}
+
+/// Checks 1-5 of the spec (offsets, size cap, column lengths, offsets content, UTF-8) in that
+/// order; `values` are the partition's value columns with their names for messages.
+pub fn validate_ids<'a>(
+    raw: RawIds<'a>,
+    values: &[(&str, &'a [u8])],
+    cap: usize,
+) -> Result<(IdColumn<'a>, usize), Rejection> {
+    let RawIds { index, ids: blob, offsets } = raw;
+    let reject = |code: &'static str, message: String| Err(Rejection::new(index, code, message));
+    if offsets.len() % 4 != 0 {
+        return reject(
+            code::BAD_OFFSETS,
+            format!("offsets column is {} bytes, not a multiple of 4", offsets.len()),
+        );
+    }
+    let n = (offsets.len() / 4).saturating_sub(1);
+    if n > cap {
+        return reject(code::TOO_LARGE, format!("{n} rows > cap {cap}"));
+    }
+    for &(name, column) in values {
+        if column.len() != 4 * n {
+            return reject(
+                code::COLUMN_LENGTH,
+                format!("{name} column is {} bytes, expected {} for {n} rows", column.len(), 4 * n),
+            );
+        }
+    }
+    let split = check_offsets(index, blob, offsets)?;
+    if let Err(e) = std::str::from_utf8(blob) {
+        return reject(
+            code::BAD_UTF8,
+            format!("ids blob is not valid UTF-8 at byte {}", e.valid_up_to()),
+        );
+    }
+    if let Some((k, o)) = split {
+        return reject(code::BAD_UTF8, format!("offsets[{k}]={o} splits a UTF-8 character"));
+    }
+    Ok((IdColumn { blob, offsets }, n))
+}
+
+/// Check 4; on success returns the first offset that points inside a UTF-8 character, which
+/// check 5 reports only once the whole offsets column is known to be well formed.
+fn check_offsets(index: u32, blob: &[u8], offsets: &[u8]) -> Result<Option<(usize, u32)>, Rejection> {
+    let reject = |message: String| Err(Rejection::new(index, code::BAD_OFFSETS, message));
+    if offsets.is_empty() {
+        if !blob.is_empty() {
+            return reject(format!("no offsets but blob length {}", blob.len()));
+        }
+        return Ok(None);
+    }
+    let first = u32_at(offsets);
+    if first != 0 {
+        return reject(format!("offsets[0]={first}, expected 0"));
+    }
+    let mut prev = 0u32;
+    let mut split = None;
+    for (k, chunk) in offsets.chunks_exact(4).enumerate().skip(1) {
+        let o = u32_at(chunk);
+        if o < prev {
+            return reject(format!("offsets[{k}]={o} < offsets[{}]={prev}", k - 1));
+        }
+        if split.is_none() && o != prev {
+            if let Some(&b) = blob.get(o as usize) {
+                if b & 0xC0 == 0x80 {
+                    split = Some((k, o));
+                }
+            }
+        }
+        prev = o;
+    }
+    let last = prev as usize;
+    if last != blob.len() {
+        let rel = if last > blob.len() { '>' } else { '<' };
+        let k = offsets.len() / 4 - 1;
+        return reject(format!("offsets[{k}]={last} {rel} blob length {}", blob.len()));
+    }
+    Ok(split)
+}
+
+/// Check 6 for one column: every value finite and in [0, 1].
+pub fn validate_unit<'a>(index: u32, name: &str, column: &'a [u8]) -> Result<F32Column<'a>, Rejection> {
+    let column = F32Column(column);
+    match column.first_out_of_unit() {
+        None => Ok(column),
+        Some((row, v)) => Err(Rejection::new(
+            index,
+            code::BAD_VALUE,
+            format!("{name}[{row}]={v} is not in [0, 1]"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn le32(values: &[u32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    fn check(blob: &[u8], offsets: &[u8], values: &[&[u8]], cap: usize) -> Result<usize, Rejection> {
+        let named: Vec<(&str, &[u8])> = values.iter().map(|v| ("value", *v)).collect();
+        validate_ids(RawIds { index: 3, ids: blob, offsets }, &named, cap).map(|(_, n)| n)
+    }
+
+    fn code_of(r: Result<usize, Rejection>) -> &'static str {
+        r.expect_err("expected a rejection").code
+    }
+
+    #[test]
+    fn reads_unaligned_columns() {
+        let mut buf = vec![0xEEu8];
+        buf.extend(le32(&[0, 1, 3]));
+        let blob = b"abc";
+        let (ids, n) = validate_ids(RawIds { index: 0, ids: blob, offsets: &buf[1..] }, &[], 10).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(ids.iter().collect::<Vec<_>>(), vec![&b"a"[..], &b"bc"[..]]);
+        assert_eq!(ids.get(1), b"bc");
+        let mut vals = vec![0u8];
+        vals.extend(0.25f32.to_le_bytes());
+        assert_eq!(F32Column(&vals[1..]).get(0), 0.25);
+    }
+
+    #[test]
+    fn empty_offsets_mean_zero_rows() {
+        assert_eq!(check(b"", b"", &[b""], 0), Ok(0));
+        assert_eq!(code_of(check(b"x", b"", &[b""], 0)), code::BAD_OFFSETS);
+        // One offset is also zero rows, and it must be 0 = blob length.
+        assert_eq!(check(b"", &le32(&[0]), &[b""], 0), Ok(0));
+    }
+
+    #[test]
+    fn each_check_has_its_code() {
+        let v4 = 0.5f32.to_le_bytes();
+        assert_eq!(code_of(check(b"a", &[0, 0, 0, 0, 1], &[&v4], 5)), code::BAD_OFFSETS);
+        assert_eq!(code_of(check(b"a", &le32(&[0, 1]), &[&v4], 0)), code::TOO_LARGE);
+        assert_eq!(code_of(check(b"a", &le32(&[0, 1]), &[&[0, 0]], 5)), code::COLUMN_LENGTH);
+        assert_eq!(code_of(check(b"a", &le32(&[1, 1]), &[&v4], 5)), code::BAD_OFFSETS);
+        assert_eq!(code_of(check(b"ab", &le32(&[0, 2, 1, 2]), &[&[0; 12]], 5)), code::BAD_OFFSETS);
+        assert_eq!(code_of(check(b"ab", &le32(&[0, 1]), &[&v4], 5)), code::BAD_OFFSETS);
+        assert_eq!(code_of(check(b"\xff", &le32(&[0, 1]), &[&v4], 5)), code::BAD_UTF8);
+        // "é" is two bytes; an offset between them splits it.
+        let e = "é".as_bytes();
+        assert_eq!(code_of(check(e, &le32(&[0, 1, 2]), &[&[0; 8]], 5)), code::BAD_UTF8);
+        assert_eq!(check(e, &le32(&[0, 2]), &[&v4], 5), Ok(1));
+    }
+
+    #[test]
+    fn earlier_checks_win() {
+        // Wrong column length and bad UTF-8 together: check 3 comes first.
+        assert_eq!(code_of(check(b"\xff", &le32(&[0, 1]), &[&[]], 5)), code::COLUMN_LENGTH);
+        // A split character before a decreasing offset: check 4 comes first.
+        let blob = "éa".as_bytes();
+        assert_eq!(code_of(check(blob, &le32(&[0, 1, 0, 3]), &[&[0; 12]], 5)), code::BAD_OFFSETS);
+    }
+
+    #[test]
+    fn message_names_partition_and_problem() {
+        let r = check(b"abc", &le32(&[0, 1, 90]), &[&[0; 8]], 5).unwrap_err();
+        assert_eq!(r.partition, 3);
+        assert_eq!(r.message, "partition 3: offsets[2]=90 > blob length 3");
+    }
+
+    #[test]
+    fn unit_values() {
+        for bad in [f32::NAN, f32::INFINITY, -0.5, 1.5] {
+            let r = validate_unit(1, "activation", &bad.to_le_bytes()).unwrap_err();
+            assert_eq!(r.code, code::BAD_VALUE);
+        }
+        for good in [0.0f32, -0.0, 1.0, 0.3] {
+            assert!(validate_unit(1, "activation", &good.to_le_bytes()).is_ok());
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Processing order of the parts: ascending plan index, whatever order they arrived in.
+
+use crate::reject::InputError;
+
+/// Converts a JS number to a partition index: an integer in `0..=u32::MAX`.
+pub fn part_index(position: usize, raw: f64) -> Result<u32, InputError> {
+    if raw.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&raw) {
+        Ok(raw as u32)
+    } else {
+        Err(InputError {
+            message: format!("parts[{position}].index is {raw}, not an integer in 0..=4294967295"),
+        })
+    }
+}
+
+/// Positions of the parts sorted by their index; two parts with one index is an input error.
+pub fn ascending(indices: &[u32]) -> Result<Vec<usize>, InputError> {
+    let mut order: Vec<usize> = (0..indices.len()).collect();
+    order.sort_unstable_by_key(|&p| (indices[p], p));
+    for pair in order.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if indices[a] == indices[b] {
+            return Err(InputError {
+                message: format!("parts[{a}] and parts[{b}] both have index {}", indices[a]),
+            });
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_by_index() {
+        assert_eq!(ascending(&[7, 2, 5]).unwrap(), vec![1, 2, 0]);
+        assert_eq!(ascending(&[]).unwrap(), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn duplicate_index_is_an_input_error() {
+        let e = ascending(&[4, 1, 4]).unwrap_err();
+        assert_eq!(e.message, "parts[0] and parts[2] both have index 4");
+    }
+
+    #[test]
+    fn index_must_be_a_u32() {
+        assert_eq!(part_index(0, 3.0), Ok(3));
+        assert_eq!(part_index(0, 4294967295.0), Ok(u32::MAX));
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 4294967296.0, -0.5] {
+            assert!(part_index(2, bad).is_err(), "{bad}");
+        }
+    }
+}

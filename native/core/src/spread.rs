@@ -1,0 +1,182 @@
+//! Spread merge: sum the activations of an id across partitions (DESIGN §2, gather-spec).
+
+use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds, MAX_PARTITION_ROWS};
+use crate::ids::IdMap;
+use crate::plan;
+use crate::reject::{code, InputError, Rejection};
+
+/// One partition's activation map, as wire bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct SpreadPart<'a> {
+    pub index: u32,
+    pub ids: &'a [u8],
+    pub offsets: &'a [u8],
+    /// f32 LE per row.
+    pub activation: &'a [u8],
+}
+
+/// One row per distinct id, in order of first appearance (partition index asc, row asc).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpreadMerged {
+    /// Index of the partition where the id first appears.
+    pub partition: Vec<u32>,
+    /// Row of that first appearance.
+    pub row: Vec<u32>,
+    /// `min(sum, 1)` of the id's activations, summed in f64 in partition index order.
+    pub activation: Vec<f32>,
+    pub rejected: Vec<Rejection>,
+}
+
+struct Valid<'a> {
+    index: u32,
+    ids: IdColumn<'a>,
+    activation: F32Column<'a>,
+}
+
+/// Merges the parts; only a duplicate partition index is an error.
+pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError> {
+    let indices: Vec<u32> = parts.iter().map(|p| p.index).collect();
+    let order = plan::ascending(&indices)?;
+    let mut rejected = Vec::new();
+    let mut valid = Vec::with_capacity(parts.len());
+    for &p in &order {
+        match validate(&parts[p]) {
+            Ok(v) => valid.push(v),
+            Err(r) => rejected.push(r),
+        }
+    }
+    let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
+    let mut map = IdMap::with_capacity(rows);
+    // A partition that repeats an id is dropped and the merge runs again without it, so what
+    // it contributed before the repeat was seen is undone exactly (no f64 subtraction).
+    let mut merged = loop {
+        map.clear();
+        match sum(&valid, &mut map, rows) {
+            Ok(merged) => break merged,
+            Err((pos, row)) => {
+                let part = valid.remove(pos);
+                let id = String::from_utf8_lossy(part.ids.get(row));
+                let problem = format!("id {id:?} appears twice (again at row {row})");
+                rejected.push(Rejection::new(part.index, code::DUPLICATE_ID, problem));
+            }
+        }
+    };
+    rejected.sort_by_key(|r| r.partition);
+    merged.rejected = rejected;
+    Ok(merged)
+}
+
+fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
+    let raw = RawIds { index: part.index, ids: part.ids, offsets: part.offsets };
+    let (ids, _) = validate_ids(raw, &[("activation", part.activation)], MAX_PARTITION_ROWS)?;
+    let activation = validate_unit(part.index, "activation", part.activation)?;
+    Ok(Valid { index: part.index, ids, activation })
+}
+
+/// One pass over the accepted partitions; `Err((position, row))` names a repeated id.
+fn sum<'a>(valid: &[Valid<'a>], map: &mut IdMap<'a>, rows: usize) -> Result<SpreadMerged, (usize, usize)> {
+    let mut partition = Vec::with_capacity(rows);
+    let mut first_row = Vec::with_capacity(rows);
+    let mut sums: Vec<f64> = Vec::with_capacity(rows);
+    // Position (in `valid`) of the last partition that contributed each slot.
+    let mut last: Vec<u32> = Vec::with_capacity(rows);
+    for (pos, part) in valid.iter().enumerate() {
+        let pos32 = pos as u32;
+        for (row, (id, a)) in part.ids.iter().zip(part.activation.iter()).enumerate() {
+            let (slot, inserted) = map.intern(id);
+            if inserted {
+                partition.push(part.index);
+                first_row.push(row as u32);
+                sums.push(a as f64);
+                last.push(pos32);
+            } else {
+                let s = slot as usize;
+                if last[s] == pos32 {
+                    return Err((pos, row));
+                }
+                last[s] = pos32;
+                sums[s] += a as f64;
+            }
+        }
+    }
+    let activation = sums.iter().map(|&s| s.min(1.0) as f32).collect();
+    Ok(SpreadMerged { partition, row: first_row, activation, rejected: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{f32s, strings};
+
+    struct Owned(u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
+    fn part(index: u32, rows: &[(&str, f32)]) -> Owned {
+        let (ids, offsets) = strings(rows.iter().map(|r| r.0));
+        Owned(index, ids, offsets, f32s(rows.iter().map(|r| r.1)))
+    }
+
+    fn merge(parts: &[Owned]) -> SpreadMerged {
+        let parts: Vec<SpreadPart> = parts
+            .iter()
+            .map(|o| SpreadPart { index: o.0, ids: &o.1, offsets: &o.2, activation: &o.3 })
+            .collect();
+        merge_spread(&parts).unwrap()
+    }
+
+    #[test]
+    fn activations_of_two_partitions_add_up() {
+        let m = merge(&[part(0, &[("a", 0.3)]), part(1, &[("a", 0.2)])]);
+        assert_eq!(m.activation, vec![(0.3f32 as f64 + 0.2f32 as f64) as f32]);
+        assert!((m.activation[0] - 0.5).abs() < 1e-7);
+        assert_eq!((m.partition, m.row), (vec![0], vec![0]));
+    }
+
+    #[test]
+    fn sum_is_clamped_to_one() {
+        let m = merge(&[part(0, &[("a", 0.7)]), part(1, &[("a", 0.6)])]);
+        assert_eq!(m.activation, vec![1.0]);
+    }
+
+    #[test]
+    fn order_is_first_appearance_by_partition_index() {
+        // Given out of order: partition 5 first, partition 2 second.
+        let m = merge(&[part(5, &[("c", 0.1), ("a", 0.1)]), part(2, &[("b", 0.2), ("a", 0.2)])]);
+        assert_eq!(m.partition, vec![2, 2, 5]);
+        assert_eq!(m.row, vec![0, 1, 0]);
+        assert_eq!(m.activation[1], (0.2f32 as f64 + 0.1f32 as f64) as f32);
+    }
+
+    #[test]
+    fn repeated_id_drops_the_partition_and_reruns() {
+        let m = merge(&[
+            part(0, &[("a", 0.1)]),
+            part(1, &[("b", 0.4), ("a", 0.2), ("a", 0.3)]),
+            part(2, &[("b", 0.5)]),
+        ]);
+        assert_eq!(m.partition, vec![0, 2]);
+        assert_eq!(m.activation, vec![0.1, 0.5]);
+        assert_eq!(m.rejected.len(), 1);
+        assert_eq!(m.rejected[0].code, code::DUPLICATE_ID);
+        assert_eq!(m.rejected[0].message, "partition 1: id \"a\" appears twice (again at row 2)");
+    }
+
+    #[test]
+    fn rejections_come_in_partition_order() {
+        let mut bad = part(4, &[("x", 0.1)]);
+        bad.3.pop();
+        let m = merge(&[part(9, &[("a", 0.1), ("a", 0.1)]), bad, part(1, &[("z", 2.0)])]);
+        let got: Vec<_> = m.rejected.iter().map(|r| (r.partition, r.code)).collect();
+        assert_eq!(got, vec![(1, code::BAD_VALUE), (4, code::COLUMN_LENGTH), (9, code::DUPLICATE_ID)]);
+        assert!(m.partition.is_empty());
+    }
+
+    #[test]
+    fn duplicate_partition_index_is_an_input_error() {
+        let a = part(1, &[]);
+        let parts = [
+            SpreadPart { index: 1, ids: &a.1, offsets: &a.2, activation: &a.3 },
+            SpreadPart { index: 1, ids: &a.1, offsets: &a.2, activation: &a.3 },
+        ];
+        assert!(merge_spread(&parts).is_err());
+    }
+}
