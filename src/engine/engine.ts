@@ -1,0 +1,239 @@
+/**
+ * The embedded memory engine of one Engram node: memory spaces held in memory, each backed by
+ * its append-only log (src/storage). Writes are durable before they resolve and are applied in
+ * the order they were logged; reads are synchronous and see every resolved write.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
+import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
+import { LOG_SUFFIX, SpaceLog, spacesDir, type WarnFn } from '../storage/space-log.js';
+import { complete, type CompleteInput, type CompleteOutput } from './complete.js';
+import { consolidateThreshold, findPatterns, type ConsolidateInput, type ConsolidateOutput } from './consolidate.js';
+import { EngineClosedError } from './engine-closed-error.js';
+import { checkSpaceId, compareIds } from './ids.js';
+import { imagine, type ImagineInput } from './imagine.js';
+import { DEFAULT_DIMENSION, MAX_DIMENSION, SPACE_ID_PATTERN } from './limits.js';
+import { intParam } from './params.js';
+import { recall, type RecallInput } from './recall.js';
+import { replaySpace } from './replay.js';
+import { SpaceState } from './space-state.js';
+import { spread, type SpreadInput } from './spread.js';
+import { checkSources, validateBatch, type StoreBatch } from './store-batch.js';
+
+/** Options of `Engine.open`. */
+export interface EngineOptions {
+  /** Receives one line per repair made while opening (torn tail cut, unfinished space removed); default console.warn. */
+  warn?: WarnFn;
+}
+
+/** What `createSpace` did. */
+export interface CreateSpaceResult {
+  /** False when the space already existed with this dimension. */
+  created: boolean;
+  dimension: number;
+}
+
+/** What an acknowledged store wrote. */
+export interface StoreResult {
+  memories: number;
+  associations: number;
+  /** Position of the batch's record in the space log (records, header = 1); unchanged for an empty batch. */
+  logPosition: number;
+}
+
+/** Figures of one space. */
+export interface SpaceInfo {
+  id: string;
+  dimension: number;
+  memories: number;
+  associations: number;
+  /** Records in the space log, header included. */
+  logPosition: number;
+  patterns: number;
+}
+
+interface Space {
+  state: SpaceState;
+  log: SpaceLog;
+  /** Tail of the space's write queue: log order = apply order = call order. */
+  queue: Promise<unknown>;
+}
+
+export class Engine {
+  readonly dataDir: string;
+  private readonly byId = new Map<string, Space>();
+  private readonly creating = new Map<string, Promise<CreateSpaceResult>>();
+  private closed = false;
+
+  private constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
+  /** Opens (creating if needed) a data directory and replays every space's log. */
+  static async open(dataDir: string, options: EngineOptions = {}): Promise<Engine> {
+    const warn = options.warn ?? ((message: string) => console.warn(`engram engine: ${message}`));
+    const dir = spacesDir(dataDir);
+    await mkdir(dir, { recursive: true });
+    const engine = new Engine(dataDir);
+    try {
+      for (const name of (await readdir(dir)).sort()) {
+        if (!name.endsWith(LOG_SUFFIX)) continue;
+        const space = name.slice(0, -LOG_SUFFIX.length);
+        if (!SPACE_ID_PATTERN.test(space)) {
+          warn(`${join(dir, name)}: not a space id, ignored`);
+          continue;
+        }
+        const replayed = await replaySpace(join(dir, name), space, warn);
+        if (replayed !== null) engine.byId.set(space, { ...replayed, queue: Promise.resolve() });
+      }
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    return engine;
+  }
+
+  /**
+   * Creates a space of `dimension` (1..4096, default 768), durable before resolving. The same id
+   * and dimension again → `created: false`; another dimension → `SpaceConflictError`.
+   */
+  async createSpace(space: string, dimension?: number): Promise<CreateSpaceResult> {
+    this.checkOpen();
+    checkSpaceId(space);
+    const dim = intParam('dimension', dimension, DEFAULT_DIMENSION, 1, MAX_DIMENSION);
+    for (let pending = this.creating.get(space); pending !== undefined; pending = this.creating.get(space)) {
+      await pending.catch(() => undefined);
+    }
+    this.checkOpen();
+    const existing = this.byId.get(space);
+    if (existing !== undefined) {
+      if (existing.state.dimension === dim) return { created: false, dimension: dim };
+      throw new SpaceConflictError(space, `memory space "${space}" exists with dimension ${existing.state.dimension}, not ${dim}`);
+    }
+    const creation = (async () => {
+      const log = await SpaceLog.create(this.dataDir, { type: 'space', space, dimension: dim });
+      this.byId.set(space, { state: new SpaceState(space, dim, log.position), log, queue: Promise.resolve() });
+      return { created: true, dimension: dim };
+    })();
+    this.creating.set(space, creation);
+    try {
+      return await creation;
+    } finally {
+      this.creating.delete(space);
+    }
+  }
+
+  /**
+   * Stores a batch, all or nothing: validated whole, appended as one log record, fsynced, then
+   * applied. An empty batch writes nothing.
+   */
+  async store(space: string, batch: StoreBatch): Promise<StoreResult> {
+    const s = this.space(space);
+    const record = validateBatch(s.state, batch, Date.now());
+    return this.enqueue(s, async () => {
+      checkSources(s.state, record);
+      if (record.memories.length === 0 && record.associations.length === 0) {
+        return { memories: 0, associations: 0, logPosition: s.state.logPosition };
+      }
+      const position = await s.log.append(record);
+      s.state.applyStore(record, position);
+      return { memories: record.memories.length, associations: record.associations.length, logPosition: position };
+    });
+  }
+
+  recall(space: string, q: RecallInput): RecallColumns {
+    return recall(this.space(space).state, query(q));
+  }
+
+  spread(space: string, q: SpreadInput): SpreadColumns {
+    return spread(this.space(space).state, query(q));
+  }
+
+  complete(space: string, q: CompleteInput): CompleteOutput {
+    return complete(this.space(space).state, query(q));
+  }
+
+  /** Finds new patterns and stores them durably (one log record, none when nothing is new). */
+  async consolidate(space: string, q: ConsolidateInput = {}): Promise<ConsolidateOutput> {
+    const s = this.space(space);
+    const threshold = consolidateThreshold(query(q));
+    return this.enqueue(s, async () => {
+      const started = performance.now();
+      const patterns = findPatterns(s.state, threshold);
+      if (patterns.length > 0) {
+        const record = { type: 'patterns' as const, threshold, patterns };
+        s.state.applyPatterns(record, await s.log.append(record));
+      }
+      const state = s.state;
+      return {
+        memories: state.memories.size,
+        patternsCreated: patterns.length,
+        patternsTotal: state.patterns.length,
+        memoriesInPatterns: state.patterned.size,
+        durationMs: performance.now() - started,
+      };
+    });
+  }
+
+  imagine(space: string, q: ImagineInput): ImagineColumns {
+    return imagine(this.space(space).state, query(q));
+  }
+
+  hasSpace(space: string): boolean {
+    return this.byId.has(space);
+  }
+
+  spaceInfo(space: string): SpaceInfo {
+    return info(this.space(space).state);
+  }
+
+  /** Every space, by id. */
+  spaces(): SpaceInfo[] {
+    return [...this.byId.values()].map((s) => info(s.state)).sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  /** Lets queued writes finish, then closes every log. Later calls throw `EngineClosedError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.creating.values()].map((p) => p.catch(() => undefined)));
+    const spaces = [...this.byId.values()];
+    await Promise.all(spaces.map((s) => s.queue));
+    await Promise.all(spaces.map((s) => s.log.close()));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EngineClosedError();
+  }
+
+  private space(space: string): Space {
+    this.checkOpen();
+    const s = this.byId.get(space);
+    if (s !== undefined) return s;
+    checkSpaceId(space);
+    throw new SpaceNotFoundError(space);
+  }
+
+  private enqueue<T>(s: Space, task: () => Promise<T>): Promise<T> {
+    const run = s.queue.then(task);
+    s.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function query<T>(q: T): T {
+  if (typeof q !== 'object' || q === null) throw new InvalidArgumentError('query', q, 'must be an object');
+  return q;
+}
+
+function info(state: SpaceState): SpaceInfo {
+  return {
+    id: state.id,
+    dimension: state.dimension,
+    memories: state.memories.size,
+    associations: state.associations,
+    logPosition: state.logPosition,
+    patterns: state.patterns.length,
+  };
+}
