@@ -34,8 +34,8 @@ function merge(parts: CheckedPart[], rejected: Rejection[], duplicates: Rejectio
         slots.set(key, count);
         part[count] = p.index;
         row[count] = i;
-        // Starting from 0.0 (not the value) so that -0 sums like the native side: to +0.
-        sum[count] = 0 + act[i]!;
+        // Starts from the value itself, not 0 + value: a lone -0 stays -0, as on the native side.
+        sum[count] = act[i]!;
         seenIn[count] = k;
         count++;
       } else if (seenIn[s] === k) {
