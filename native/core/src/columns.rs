@@ -4,6 +4,7 @@
 //! message), so every read goes through `from_le_bytes` on 4-byte chunks instead of a cast.
 
 use crate::reject::{code, Rejection};
+use crate::text::js_number;
 
 /// Cap on the rows of one Spread partition (the spec's `MAX_PARTITION_ROWS`).
 pub const MAX_PARTITION_ROWS: usize = 1_000_000;
@@ -98,7 +99,7 @@ pub fn validate_ids<'a>(
     if offsets.len() % 4 != 0 {
         return reject(
             code::BAD_OFFSETS,
-            format!("offsets column is {} bytes, not a multiple of 4", offsets.len()),
+            format!("offsets column has {} bytes, not a multiple of 4", offsets.len()),
         );
     }
     let n = (offsets.len() / 4).saturating_sub(1);
@@ -109,15 +110,15 @@ pub fn validate_ids<'a>(
         if column.len() != 4 * n {
             return reject(
                 code::COLUMN_LENGTH,
-                format!("{name} column is {} bytes, expected {} for {n} rows", column.len(), 4 * n),
+                format!("{name} column has {} bytes, expected {}", column.len(), 4 * n),
             );
         }
     }
     let split = check_offsets(index, blob, offsets)?;
-    if let Err(e) = std::str::from_utf8(blob) {
+    if std::str::from_utf8(blob).is_err() {
         return reject(
             code::BAD_UTF8,
-            format!("ids blob is not valid UTF-8 at byte {}", e.valid_up_to()),
+            "id blob is not valid UTF-8".into(),
         );
     }
     if let Some((k, o)) = split {
@@ -132,13 +133,13 @@ fn check_offsets(index: u32, blob: &[u8], offsets: &[u8]) -> Result<Option<(usiz
     let reject = |message: String| Err(Rejection::new(index, code::BAD_OFFSETS, message));
     if offsets.is_empty() {
         if !blob.is_empty() {
-            return reject(format!("no offsets but blob length {}", blob.len()));
+            return reject(format!("no offsets but an id blob of {} bytes", blob.len()));
         }
         return Ok(None);
     }
     let first = u32_at(offsets);
     if first != 0 {
-        return reject(format!("offsets[0]={first}, expected 0"));
+        return reject(format!("offsets[0]={first} is not 0"));
     }
     let mut prev = 0u32;
     let mut split = None;
@@ -158,9 +159,8 @@ fn check_offsets(index: u32, blob: &[u8], offsets: &[u8]) -> Result<Option<(usiz
     }
     let last = prev as usize;
     if last != blob.len() {
-        let rel = if last > blob.len() { '>' } else { '<' };
         let k = offsets.len() / 4 - 1;
-        return reject(format!("offsets[{k}]={last} {rel} blob length {}", blob.len()));
+        return reject(format!("offsets[{k}]={last} != blob length {}", blob.len()));
     }
     Ok(split)
 }
@@ -173,7 +173,7 @@ pub fn validate_unit<'a>(index: u32, name: &str, column: &'a [u8]) -> Result<F32
         Some((row, v)) => Err(Rejection::new(
             index,
             code::BAD_VALUE,
-            format!("{name}[{row}]={v} is not in [0, 1]"),
+            format!("{name}[{row}]={} is not in [0, 1]", js_number(v as f64)),
         )),
     }
 }
@@ -246,7 +246,7 @@ mod tests {
     fn message_names_partition_and_problem() {
         let r = check(b"abc", &le32(&[0, 1, 90]), &[&[0; 8]], 5).unwrap_err();
         assert_eq!(r.partition, 3);
-        assert_eq!(r.message, "partition 3: offsets[2]=90 > blob length 3");
+        assert_eq!(r.message, "partition 3: offsets[2]=90 != blob length 3");
     }
 
     #[test]

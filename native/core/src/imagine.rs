@@ -3,7 +3,7 @@
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
 use crate::ids::IdMap;
 use crate::plan;
-use crate::reject::{code, InputError, Rejection};
+use crate::reject::{InputError, Rejection};
 
 /// One partition's generated items, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -48,9 +48,7 @@ pub fn merge_imagine(parts: &[ImaginePart<'_>], max_rows: u32) -> Result<Imagine
     valid.retain(|part| match repeated_row(part.ids, &mut seen) {
         None => true,
         Some(row) => {
-            let id = String::from_utf8_lossy(part.ids.get(row));
-            let problem = format!("id {id:?} appears twice (again at row {row})");
-            rejected.push(Rejection::new(part.index, code::DUPLICATE_ID, problem));
+            rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
             false
         }
     });
@@ -87,6 +85,7 @@ fn repeated_row<'a>(ids: IdColumn<'a>, seen: &mut IdMap<'a>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reject::code;
     use crate::testing::{f32s, strings};
 
     struct Owned(u32, Vec<u8>, Vec<u8>, Vec<u8>);

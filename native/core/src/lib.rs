@@ -12,6 +12,7 @@ pub mod plan;
 pub mod recall;
 pub mod reject;
 pub mod spread;
+pub mod text;
 
 #[cfg(test)]
 mod testing;
@@ -19,6 +20,7 @@ mod testing;
 pub use columns::MAX_PARTITION_ROWS;
 pub use imagine::{merge_imagine, ImagineMerged, ImaginePart};
 pub use pick::pick_one;
+pub use plan::checked_u32;
 pub use recall::{merge_recall, RecallMerged, RecallPart};
 pub use reject::{code, InputError, Rejection};
 pub use spread::{merge_spread, SpreadMerged, SpreadPart};

@@ -2,14 +2,12 @@
 
 use crate::reject::InputError;
 
-/// Converts a JS number to a partition index: an integer in `0..=u32::MAX`.
-pub fn part_index(position: usize, raw: f64) -> Result<u32, InputError> {
+/// A JS number that must be a u32 (partition index, limit, count): an integer in `0..=u32::MAX`.
+pub fn checked_u32(name: &str, raw: f64) -> Result<u32, InputError> {
     if raw.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&raw) {
         Ok(raw as u32)
     } else {
-        Err(InputError {
-            message: format!("parts[{position}].index is {raw}, not an integer in 0..=4294967295"),
-        })
+        Err(InputError::not_u32(name, raw))
     }
 }
 
@@ -21,7 +19,7 @@ pub fn ascending(indices: &[u32]) -> Result<Vec<usize>, InputError> {
         let (a, b) = (pair[0], pair[1]);
         if indices[a] == indices[b] {
             return Err(InputError {
-                message: format!("parts[{a}] and parts[{b}] both have index {}", indices[a]),
+                message: format!("two partition results have index {}", indices[a]),
             });
         }
     }
@@ -41,15 +39,21 @@ mod tests {
     #[test]
     fn duplicate_index_is_an_input_error() {
         let e = ascending(&[4, 1, 4]).unwrap_err();
-        assert_eq!(e.message, "parts[0] and parts[2] both have index 4");
+        assert_eq!(e.message, "two partition results have index 4");
+    }
+
+    #[test]
+    fn message_spells_the_value_as_javascript() {
+        let e = checked_u32("partition index", -1.5).unwrap_err();
+        assert_eq!(e.message, "partition index must be an integer in [0, 4294967295] (got -1.5)");
     }
 
     #[test]
     fn index_must_be_a_u32() {
-        assert_eq!(part_index(0, 3.0), Ok(3));
-        assert_eq!(part_index(0, 4294967295.0), Ok(u32::MAX));
+        assert_eq!(checked_u32("limit", 3.0), Ok(3));
+        assert_eq!(checked_u32("limit", 4294967295.0), Ok(u32::MAX));
         for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 4294967296.0, -0.5] {
-            assert!(part_index(2, bad).is_err(), "{bad}");
+            assert!(checked_u32("limit", bad).is_err(), "{bad}");
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
 use crate::ids::IdMap;
 use crate::plan;
 use crate::reject::{code, InputError, Rejection};
+use crate::text::js_number;
 
 /// One partition's top memories, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -69,9 +70,7 @@ pub fn merge_recall(parts: &[RecallPart<'_>], limit: u32) -> Result<RecallMerged
             Ok(()) => break,
             Err((pos, row)) => {
                 let part = valid.remove(pos);
-                let id = String::from_utf8_lossy(part.ids.get(row));
-                let problem = format!("id {id:?} appears twice (again at row {row})");
-                rejected.push(Rejection::new(part.index, code::DUPLICATE_ID, problem));
+                rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
             }
         }
     }
@@ -94,7 +93,7 @@ fn validate<'a>(part: &RecallPart<'a>, limit: usize) -> Result<Valid<'a>, Reject
     let upper = validate_unit(part.index, "upper", part.upper)?;
     let inverted = lower.iter().zip(upper.iter()).position(|(l, u)| l > u);
     if let Some(row) = inverted {
-        let (l, u) = (lower.get(row), upper.get(row));
+        let (l, u) = (js_number(lower.get(row) as f64), js_number(upper.get(row) as f64));
         let problem = format!("lower[{row}]={l} > upper[{row}]={u}");
         return Err(Rejection::new(part.index, code::BAD_VALUE, problem));
     }
@@ -211,7 +210,7 @@ mod tests {
     fn lower_above_upper_is_a_bad_value() {
         let m = merge(&[part(2, &[("a", 0.5, 0.4)])], 5);
         assert_eq!(m.rejected[0].code, code::BAD_VALUE);
-        assert_eq!(m.rejected[0].message, "partition 2: lower[0]=0.5 > upper[0]=0.4");
+        assert_eq!(m.rejected[0].message, "partition 2: lower[0]=0.5 > upper[0]=0.4000000059604645");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::json_string;
+
 /// Stable codes of a rejected partition, in the order the spec checks them.
 pub mod code {
     pub const BAD_OFFSETS: &str = "BAD_OFFSETS";
@@ -27,6 +29,12 @@ impl Rejection {
     pub(crate) fn new(partition: u32, code: &'static str, problem: String) -> Self {
         Rejection { partition, code, message: format!("partition {partition}: {problem}") }
     }
+
+    /// Check 7: row `row` repeats an id seen earlier in the same partition.
+    pub(crate) fn duplicate_id(partition: u32, row: usize, id: &[u8]) -> Self {
+        let id = json_string(&String::from_utf8_lossy(id));
+        Rejection::new(partition, code::DUPLICATE_ID, format!("row {row} repeats id {id}"))
+    }
 }
 
 /// A programming error in the caller's input (duplicate or invalid partition index).
@@ -38,6 +46,11 @@ pub struct InputError {
 impl InputError {
     /// The `code` of the JS error this becomes.
     pub const CODE: &'static str = "ERR_GATHER_INPUT";
+
+    pub(crate) fn not_u32(name: &str, value: f64) -> Self {
+        let got = crate::text::js_number(value);
+        InputError { message: format!("{name} must be an integer in [0, 4294967295] (got {got})") }
+    }
 }
 
 impl fmt::Display for InputError {

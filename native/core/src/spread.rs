@@ -3,7 +3,7 @@
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds, MAX_PARTITION_ROWS};
 use crate::ids::IdMap;
 use crate::plan;
-use crate::reject::{code, InputError, Rejection};
+use crate::reject::{InputError, Rejection};
 
 /// One partition's activation map, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -55,9 +55,7 @@ pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError
             Ok(merged) => break merged,
             Err((pos, row)) => {
                 let part = valid.remove(pos);
-                let id = String::from_utf8_lossy(part.ids.get(row));
-                let problem = format!("id {id:?} appears twice (again at row {row})");
-                rejected.push(Rejection::new(part.index, code::DUPLICATE_ID, problem));
+                rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
             }
         }
     };
@@ -106,6 +104,7 @@ fn sum<'a>(valid: &[Valid<'a>], map: &mut IdMap<'a>, rows: usize) -> Result<Spre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reject::code;
     use crate::testing::{f32s, strings};
 
     struct Owned(u32, Vec<u8>, Vec<u8>, Vec<u8>);
@@ -157,7 +156,7 @@ mod tests {
         assert_eq!(m.activation, vec![0.1, 0.5]);
         assert_eq!(m.rejected.len(), 1);
         assert_eq!(m.rejected[0].code, code::DUPLICATE_ID);
-        assert_eq!(m.rejected[0].message, "partition 1: id \"a\" appears twice (again at row 2)");
+        assert_eq!(m.rejected[0].message, "partition 1: row 2 repeats id \"a\"");
     }
 
     #[test]
