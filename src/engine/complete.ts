@@ -47,7 +47,7 @@ export function complete(state: SpaceState, q: CompleteInput): CompleteOutput {
   for (let d = 0; d < dim; d++) {
     if (!known[d]) continue;
     const v = Math.fround(values[d] as number);
-    if (!Number.isFinite(v)) throw new InvalidArgumentError(`values[${d}]`, values[d], 'a known value must be a finite f32 number');
+    if (!Number.isFinite(v)) throw new InvalidArgumentError('values', values[d], `known value at index ${d} must be a finite f32 number`);
     knownDims.push(d);
     cue.push(v);
     cueNorm += v * v;

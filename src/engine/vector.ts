@@ -19,7 +19,7 @@ export function normalizedEmbedding(values: unknown, dimension: number, field: s
     const v = values[i];
     // Converting first catches numbers that overflow f32 (1e39 becomes Infinity).
     const f = typeof v === 'number' ? Math.fround(v) : NaN;
-    if (!Number.isFinite(f)) throw new InvalidArgumentError(`${field}[${i}]`, v, 'must be a finite f32 number');
+    if (!Number.isFinite(f)) throw new InvalidArgumentError(field, v, `value at index ${i} must be a finite f32 number`);
     out[i] = f;
     sum += f * f;
   }
