@@ -3,6 +3,7 @@
  * fallback when the addon is missing or the input is too small to pay for the FFI call.
  */
 import type { RecallMerged, RecallPart, Rejection } from './gather-types.js';
+import { descendingOrder } from './reference-sort.js';
 import { checkAll, checkU32, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const recallColumns = (p: RecallPart) => [['lower', p.lower], ['upper', p.upper]] as const;
@@ -81,24 +82,29 @@ function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], dupli
   return out;
 }
 
-/** The first `limit` slots by `lower` desc, key asc; avoids a full comparator sort when cutting. */
+/** The first `limit` slots by `lower` desc, key asc; a numeric sort, then keys only within ties. */
 function topSlots(lower: Float32Array, keys: string[], count: number, limit: number): Uint32Array {
+  if (limit === 0) return new Uint32Array(0);
   let threshold = -Infinity;
   if (count > limit) {
-    if (limit === 0) return new Uint32Array(0);
     // The native numeric sort finds the limit-th largest value far faster than a comparator sort.
-    const sorted = lower.slice(0, count).sort();
-    threshold = sorted[count - limit]!;
+    threshold = lower.slice(0, count).sort()[count - limit]!;
   }
   let c = 0;
   const cand = new Uint32Array(count);
   for (let s = 0; s < count; s++) if (lower[s]! >= threshold) cand[c++] = s;
-  const chosen = cand.subarray(0, c).sort((a, b) => {
-    const d = lower[b]! - lower[a]!;
-    if (d !== 0) return d;
-    const ka = keys[a]!;
-    const kb = keys[b]!;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
+  const values = new Float32Array(c);
+  for (let j = 0; j < c; j++) values[j] = lower[cand[j]!]!;
+  const pos = descendingOrder(values);
+  const chosen = new Uint32Array(c);
+  for (let j = 0; j < c; j++) chosen[j] = cand[pos[j]!]!;
+  const byKey = (a: number, b: number) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0);
+  // Ids are distinct, so ordering each run of equal `lower` by key makes the order total.
+  for (let start = 0, j = 1; start < limit && start < c; j++) {
+    if (j === c || lower[chosen[j]!]! !== lower[chosen[start]!]!) {
+      if (j - start > 1) chosen.subarray(start, j).sort(byKey);
+      start = j;
+    }
+  }
   return chosen.subarray(0, Math.min(limit, c));
 }
