@@ -4,7 +4,8 @@
  */
 import type { ImagineMerged, ImaginePart, Rejection } from './gather-types.js';
 import { descendingOrder } from './reference-sort.js';
-import { checkAll, checkU32, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { IdTable } from './reference-id-table.js';
+import { checkAll, checkU32, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const imagineColumns = (p: ImaginePart) => [['confidence', p.confidence]] as const;
 
@@ -47,18 +48,22 @@ function merge(parts: CheckedPart[], rejected: Rejection[], duplicates: Rejectio
 }
 
 function findDuplicates(parts: CheckedPart[], duplicates: Rejection[]): void {
-  const seen = new Set<string>();
-  for (const p of parts) {
-    seen.clear();
-    const ids = latin1Blob(p);
+  let total = 0;
+  for (const p of parts) total += p.n;
+  const slots = new IdTable(total);
+  // Last partition (position) that held each id: a repeat within one partition finds itself.
+  const seenIn = new Int32Array(total).fill(-1);
+  for (let k = 0; k < parts.length; k++) {
+    const p = parts[k]!;
+    const b = slots.addBlob(p.blob);
     const off = p.offsets;
     for (let i = 0; i < p.n; i++) {
-      const key = ids.substring(off[i]!, off[i + 1]!);
-      if (seen.has(key)) {
+      const s = slots.intern(b, p.blob, off[i]!, off[i + 1]!);
+      if (seenIn[s] === k) {
         duplicates.push(duplicateRejection(p, i));
         break;
       }
-      seen.add(key);
+      seenIn[s] = k;
     }
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { RecallMerged, RecallPart, Rejection } from './gather-types.js';
 import { descendingOrder } from './reference-sort.js';
-import { checkAll, checkU32, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { IdTable } from './reference-id-table.js';
+import { checkAll, checkU32, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const recallColumns = (p: RecallPart) => [['lower', p.lower], ['upper', p.upper]] as const;
 
@@ -18,8 +19,7 @@ export function referenceMergeRecall(parts: readonly RecallPart[], limit: number
 function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], duplicates: Rejection[]): RecallMerged {
   let total = 0;
   for (const p of parts) total += p.n;
-  const slots = new Map<string, number>();
-  const keys: string[] = [];
+  const slots = new IdTable(total);
   const part = new Uint32Array(total);
   const row = new Uint32Array(total);
   const lower = new Float32Array(total);
@@ -29,16 +29,13 @@ function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], dupli
   let count = 0;
   for (let k = 0; k < parts.length; k++) {
     const p = parts[k]!;
-    const ids = latin1Blob(p);
+    const b = slots.addBlob(p.blob);
     const off = p.offsets;
     const lo = p.values[0]!;
     const hi = p.values[1]!;
     for (let i = 0; i < p.n; i++) {
-      const key = ids.substring(off[i]!, off[i + 1]!);
-      const s = slots.get(key);
-      if (s === undefined) {
-        slots.set(key, count);
-        keys.push(key);
+      const s = slots.intern(b, p.blob, off[i]!, off[i + 1]!);
+      if (slots.inserted) {
         part[count] = p.index;
         row[count] = i;
         lower[count] = lo[i]!;
@@ -63,7 +60,7 @@ function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], dupli
     }
   }
 
-  const order = topSlots(lower, keys, count, limit);
+  const order = topSlots(lower, slots, count, limit);
   const m = order.length;
   const out: RecallMerged = {
     partition: new Uint32Array(m),
@@ -83,7 +80,7 @@ function merge(parts: CheckedPart[], limit: number, rejected: Rejection[], dupli
 }
 
 /** The first `limit` slots by `lower` desc, key asc; a numeric sort, then keys only within ties. */
-function topSlots(lower: Float32Array, keys: string[], count: number, limit: number): Uint32Array {
+function topSlots(lower: Float32Array, slots: IdTable, count: number, limit: number): Uint32Array {
   if (limit === 0) return new Uint32Array(0);
   let threshold = -Infinity;
   if (count > limit) {
@@ -98,7 +95,7 @@ function topSlots(lower: Float32Array, keys: string[], count: number, limit: num
   const pos = descendingOrder(values);
   const chosen = new Uint32Array(c);
   for (let j = 0; j < c; j++) chosen[j] = cand[pos[j]!]!;
-  const byKey = (a: number, b: number) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0);
+  const byKey = (a: number, b: number) => slots.compare(a, b);
   // Ids are distinct, so ordering each run of equal `lower` by key makes the order total.
   for (let start = 0, j = 1; start < limit && start < c; j++) {
     if (j === c || lower[chosen[j]!]! !== lower[chosen[start]!]!) {

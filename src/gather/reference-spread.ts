@@ -3,7 +3,8 @@
  * fallback when the addon is missing or the input is too small to pay for the FFI call.
  */
 import { MAX_PARTITION_ROWS, type Rejection, type SpreadMerged, type SpreadPart } from './gather-types.js';
-import { checkAll, duplicateRejection, latin1Blob, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { IdTable } from './reference-id-table.js';
+import { checkAll, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const spreadColumns = (p: SpreadPart) => [['activation', p.activation]] as const;
 
@@ -16,7 +17,7 @@ export function referenceMergeSpread(parts: readonly SpreadPart[]): SpreadMerged
 function merge(parts: CheckedPart[], rejected: Rejection[], duplicates: Rejection[]): SpreadMerged {
   let total = 0;
   for (const p of parts) total += p.n;
-  const slots = new Map<string, number>();
+  const slots = new IdTable(total);
   const part = new Uint32Array(total);
   const row = new Uint32Array(total);
   const sum = new Float64Array(total);
@@ -24,14 +25,12 @@ function merge(parts: CheckedPart[], rejected: Rejection[], duplicates: Rejectio
   let count = 0;
   for (let k = 0; k < parts.length; k++) {
     const p = parts[k]!;
-    const ids = latin1Blob(p);
+    const b = slots.addBlob(p.blob);
     const off = p.offsets;
     const act = p.values[0]!;
     for (let i = 0; i < p.n; i++) {
-      const key = ids.substring(off[i]!, off[i + 1]!);
-      const s = slots.get(key);
-      if (s === undefined) {
-        slots.set(key, count);
+      const s = slots.intern(b, p.blob, off[i]!, off[i + 1]!);
+      if (slots.inserted) {
         part[count] = p.index;
         row[count] = i;
         // Starts from the value itself, not 0 + value: a lone -0 stays -0, as on the native side.

@@ -126,16 +126,6 @@ function idAt(part: CheckedPart, row: number): string {
   return decoder.decode(part.blob.subarray(part.offsets[row]!, part.offsets[row + 1]!));
 }
 
-/**
- * The id blob of a checked part as one latin1 string; row `i` is
- * `substring(offsets[i], offsets[i + 1])`. Latin1 maps each byte to one UTF-16 unit, so JS
- * string order equals UTF-8 byte order and equal ids give equal Map keys.
- */
-export function latin1Blob(part: CheckedPart): string {
-  const { blob } = part;
-  return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength).toString('latin1');
-}
-
 /** Merges the accepted parts; re-runs without the parts step 7 rejects, as the spec says. */
 export function withoutDuplicates<R>(
   checked: CheckedPart[],
