@@ -4,6 +4,7 @@
  * slots never move and queries scan `0 … size` without holes.
  */
 import type { LoggedMemory } from '../storage/log-record.js';
+import { VectorArena } from './vector-arena.js';
 
 const INITIAL_CAPACITY = 16;
 
@@ -13,8 +14,8 @@ export class MemoryTable {
   size = 0;
   ids: string[] = [];
   contents: string[] = [];
-  /** L2-normalized embeddings, `capacity × dimension`. */
-  vectors: Float32Array;
+  /** L2-normalized embeddings, `capacity × dimension`, and the recall scan over them. */
+  readonly arena: VectorArena;
   lower: Float32Array;
   upper: Float32Array;
   /** ms since the Unix epoch. */
@@ -23,10 +24,15 @@ export class MemoryTable {
 
   constructor(dimension: number) {
     this.dimension = dimension;
-    this.vectors = new Float32Array(INITIAL_CAPACITY * dimension);
+    this.arena = new VectorArena(dimension, INITIAL_CAPACITY);
     this.lower = new Float32Array(INITIAL_CAPACITY);
     this.upper = new Float32Array(INITIAL_CAPACITY);
     this.createdAt = new Float64Array(INITIAL_CAPACITY);
+  }
+
+  /** L2-normalized embeddings, `capacity × dimension`; a new array after every growth. */
+  get vectors(): Float32Array {
+    return this.arena.vectors;
   }
 
   /** Slot of a memory id, or undefined. */
@@ -70,9 +76,7 @@ export class MemoryTable {
 
   private grow(): void {
     const capacity = this.lower.length * 2;
-    const vectors = new Float32Array(capacity * this.dimension);
-    vectors.set(this.vectors);
-    this.vectors = vectors;
+    this.arena.grow(capacity);
     this.lower = grown(this.lower, new Float32Array(capacity));
     this.upper = grown(this.upper, new Float32Array(capacity));
     this.createdAt = grown(this.createdAt, new Float64Array(capacity));

@@ -12,7 +12,7 @@ import { DEFAULT_RECALL_LIMIT, DEFAULT_RECALL_THRESHOLD, MAX_RECALL_LIMIT } from
 import { intParam, numberParam } from './params.js';
 import type { SpaceState } from './space-state.js';
 import { TopK } from './top-k.js';
-import { clampCosine, dotAt } from './vector.js';
+import { clampCosine } from './vector.js';
 
 /** A recall query on one space. */
 export interface RecallInput {
@@ -34,12 +34,11 @@ export function recall(state: SpaceState, q: RecallInput): RecallColumns {
 /** The `limit` slots most similar to a normalized cue with similarity ≥ threshold (f32-rounded, so ties match the output). */
 export function nearest(state: SpaceState, cue: Float32Array, limit: number, threshold: number): TopK {
   const table = state.memories;
-  const dim = state.dimension;
-  const vectors = table.vectors;
+  const scores = table.arena.scan(cue, table.size);
   const top = new TopK(limit, table.ids);
   let floor = threshold;
-  for (let slot = 0, n = table.size; slot < n; slot++) {
-    const sim = Math.fround(clampCosine(dotAt(cue, vectors, slot * dim, dim)));
+  for (let slot = 0, n = scores.length; slot < n; slot++) {
+    const sim = Math.fround(clampCosine(scores[slot]!));
     if (sim < floor) continue;
     top.offer(sim, slot);
     if (top.size === limit && top.floor > floor) floor = top.floor;

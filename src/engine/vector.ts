@@ -42,7 +42,7 @@ export function norm(v: ArrayLike<number>): number {
 
 /** Dot product of `q` with the `dimension` values of `data` starting at `offset`. */
 export function dotAt(q: Float32Array, data: Float32Array, offset: number, dimension: number): number {
-  // Four accumulators let the loads pipeline; this loop is the whole cost of recall (E2).
+  // Four accumulators let the loads pipeline: this is the scan of every space the SIMD kernel cannot take.
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
