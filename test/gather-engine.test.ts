@@ -65,6 +65,25 @@ for (const backend of backendsUnderTest()) {
   });
 }
 
+describe('native async abort', () => {
+  it('rejects a queued native merge with AbortError when its signal fires', async (t) => {
+    if (!gatherNative()) {
+      t.skip('the addon has no gather merges');
+      return;
+    }
+    const big = Array.from({ length: 8 }, (_, k) =>
+      spreadPart(spec(k, Array.from({ length: 20_000 }, (_, j): [string, number] => [`id-${k % 2}-${j}`, 0.01]))));
+    // Filling every libuv worker first keeps the next task queued, so abort finds it not yet started.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const blockers = Array.from({ length: pool }, () => mergeSpreadAsync(big, { backend: 'native', asyncMinRows: 0 }));
+    const controller = new AbortController();
+    const queued = mergeSpreadAsync(big, { backend: 'native', asyncMinRows: 0, signal: controller.signal });
+    controller.abort();
+    await assert.rejects(queued, (e: unknown) => e instanceof AbortError && e.code === 'ERR_ABORTED');
+    for (const m of await Promise.all(blockers)) assert.equal(m.activation.length, 40_000);
+  });
+});
+
 describe('GatherRows', () => {
   it('decodes only the rows asked for, from unaligned columns of the winning partition', () => {
     const content = encodeStrings(['first', 'zwei', 'drei 😀']);
