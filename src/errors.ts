@@ -91,3 +91,25 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   return typeof value;
 }
+
+/** Nothing answered: every expected partition failed. Carries the coverage, never an empty success. */
+export class AllPartitionsFailedError extends EngramError {
+  readonly coverage: import('./query/coverage.js').Coverage;
+  constructor(coverage: import('./query/coverage.js').Coverage) {
+    const reasons = coverage.partitions.map((p) => `${p.partition}: ${p.status}${p.reason ? ` (${p.reason})` : ''}`).join('; ');
+    super('ERR_ALL_PARTITIONS_FAILED', `no partition answered (${coverage.expected} expected): ${reasons}`);
+    this.coverage = coverage;
+  }
+}
+
+/** Some partitions did not answer and the caller asked for full coverage (or more than was had). */
+export class InsufficientCoverageError extends EngramError {
+  readonly coverage: import('./query/coverage.js').Coverage;
+  readonly missing: string[];
+  constructor(coverage: import('./query/coverage.js').Coverage, required: string) {
+    const missing = coverage.partitions.filter((p) => p.status !== 'ok').map((p) => p.partition);
+    super('ERR_INSUFFICIENT_COVERAGE', `${coverage.responding} of ${coverage.expected} partitions answered, ${required}; missing: ${missing.join(', ')}`);
+    this.coverage = coverage;
+    this.missing = missing;
+  }
+}

@@ -107,21 +107,28 @@ export class VectorArena {
   capacity: number;
   /** `capacity × dimension` f32 rows; replaced on growth. */
   vectors: Float32Array;
-  private readonly memory: WasmMemory | null;
-  private readonly dots: DotsFn | null;
+  private memory: WasmMemory | null = null;
+  private dots: DotsFn | null = null;
   private scores: Float32Array;
 
   constructor(dimension: number, capacity: number) {
     this.dimension = dimension;
     this.capacity = capacity;
     if (kernel !== null && dimension % 4 === 0) {
-      this.memory = new WebAssembly.Memory({ initial: pagesFor(dimension, capacity) });
-      this.dots = new WebAssembly.Instance(kernel, { env: { memory: this.memory } }).exports['dots'] as DotsFn;
+      try {
+        this.memory = new WebAssembly.Memory({ initial: pagesFor(dimension, capacity) });
+        this.dots = new WebAssembly.Instance(kernel, { env: { memory: this.memory } }).exports['dots'] as DotsFn;
+      } catch {
+        // V8 reserves address space per wasm memory (about 13,000 fit in a process): beyond
+        // that a space still works, on the JS loop.
+        this.memory = null;
+        this.dots = null;
+      }
+    }
+    if (this.memory !== null) {
       this.vectors = new Float32Array(this.memory.buffer, 0, capacity * dimension);
       this.scores = this.scoresView();
     } else {
-      this.memory = null;
-      this.dots = null;
       this.vectors = new Float32Array(capacity * dimension);
       this.scores = new Float32Array(capacity);
     }
@@ -131,18 +138,24 @@ export class VectorArena {
   grow(capacity: number): void {
     if (this.memory !== null) {
       const missing = pagesFor(this.dimension, capacity) - this.memory.buffer.byteLength / PAGE_BYTES;
-      if (missing > 0) this.memory.grow(missing);
-      this.capacity = capacity;
-      // Growing detaches the old buffer, so every view is made again.
-      this.vectors = new Float32Array(this.memory.buffer, 0, capacity * this.dimension);
-      this.scores = this.scoresView();
-    } else {
-      const vectors = new Float32Array(capacity * this.dimension);
-      vectors.set(this.vectors);
-      this.vectors = vectors;
-      this.scores = new Float32Array(capacity);
-      this.capacity = capacity;
+      try {
+        if (missing > 0) this.memory.grow(missing);
+        this.capacity = capacity;
+        // Growing detaches the old buffer, so every view is made again.
+        this.vectors = new Float32Array(this.memory.buffer, 0, capacity * this.dimension);
+        this.scores = this.scoresView();
+        return;
+      } catch {
+        // Past the 4 GiB of a wasm32 memory (or out of address space): continue in a JS array.
+        this.memory = null;
+        this.dots = null;
+      }
     }
+    const vectors = new Float32Array(capacity * this.dimension);
+    vectors.set(this.vectors.subarray(0, Math.min(this.vectors.length, vectors.length)));
+    this.vectors = vectors;
+    this.scores = new Float32Array(capacity);
+    this.capacity = capacity;
   }
 
   /** Dot product of `cue` (dimension values) with rows 0…count; a view valid until the next scan or grow. */

@@ -1,0 +1,64 @@
+/** Human-readable rendering of CLI answers: aligned tables and a coverage line. */
+import type { Coverage } from '../query/coverage.js';
+import type { QueryResult } from '../query/result.js';
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(4);
+}
+
+function clip(s: string, max = 60): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+export function coverageLine(c: Coverage): string {
+  const head = `coverage: ${c.responding}/${c.expected} partitions answered, penalty ${c.penalty.toFixed(3)}${c.full ? ', full' : ', PARTIAL'}${c.partitioned ? ', partitioned' : ''}`;
+  const rows = c.partitions.map((p) => `  ${p.partition} @ ${p.node} (${p.role}): ${p.status}${p.reason ? ` — ${p.reason}` : ''}, ${p.latencyMs.toFixed(2)} ms`);
+  return [head, ...rows].join('\n');
+}
+
+/** Renders a query result the way the CLI prints it without --json. */
+export function renderResult(r: QueryResult, maxRows = 20): string {
+  let body: string;
+  switch (r.kind) {
+    case 'recall':
+      body = table(
+        ['#', 'id', 'space', 'lower', 'upper', 'similarity', 'content'],
+        r.memories.map((m, i) => [i + 1, m.id, m.space, m.confidence.lower, m.confidence.upper, m.similarity, clip(m.content)]),
+      );
+      break;
+    case 'spread': {
+      const shown = r.activations.slice(0, maxRows);
+      body = table(['id', 'activation'], shown.map((a) => [a.id, a.activation]));
+      if (r.activations.length > shown.length) body += `\n… ${r.activations.length - shown.length} more activated memories`;
+      break;
+    }
+    case 'complete': {
+      const e = r.complete.embedding;
+      body = `completed pattern: ${e.length} dimensions, confidence ${r.complete.confidence.toFixed(4)}\n` +
+        `first values: [${Array.from(e.subarray(0, 6), (v) => v.toFixed(4)).join(', ')}${e.length > 6 ? ', …' : ''}]\n` +
+        `filled from: ${r.complete.sources.join(', ')}`;
+      break;
+    }
+    case 'consolidate': {
+      const c = r.consolidate;
+      body = table(['memories', 'patterns created', 'patterns total', 'memories in patterns', 'duration ms'], [
+        [c.memories, c.patternsCreated, c.patternsTotal, c.memoriesInPatterns, c.durationMs],
+      ]);
+      break;
+    }
+    case 'imagine':
+      body = table(
+        ['#', 'id', 'space', 'source', 'confidence', 'content'],
+        r.items.map((m, i) => [i + 1, m.id, m.space, m.source, m.confidence, clip(m.content, 50)]),
+      );
+      break;
+  }
+  return `${body}\n${coverageLine(r.coverage)}`;
+}

@@ -1,0 +1,154 @@
+/**
+ * The reference Engram node: a gRPC server (public + internal services) over the embedded
+ * engine, with Prometheus metrics on its own registry.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type http from 'node:http';
+import { Engine } from '../engine/engine.js';
+import { InvalidArgumentError } from '../errors.js';
+import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
+import { formatHostPort, type HostPort } from './address.js';
+import { toGrpcError, isInternal } from './grpc-errors.js';
+import { jsonLogger, type Logger } from './logger.js';
+import { boundPort, createNodeMetrics, serveMetrics, type NodeMetrics } from './metrics.js';
+import { publicHandlers } from './public-service.js';
+import { internalHandlers } from './internal-service.js';
+import { LocalExecutor } from '../query/local-executor.js';
+import { VERSION } from './version.js';
+
+/** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
+
+export interface NodeConfig {
+  /** Node id, unique in the cluster. */
+  id: string;
+  /** gRPC listen address; port 0 picks a free port. */
+  listen: HostPort;
+  /** Directory of the node's logs (one per memory space). */
+  dataDir: string;
+  /** Where to serve `/metrics`; unset serves none. */
+  metrics?: HostPort;
+  logger?: Logger;
+}
+
+/** A request handler that may throw typed errors; the wrapper maps them onto gRPC statuses. */
+export type Handler = (request: any, call: grpc.ServerUnaryCall<any, any>) => Promise<unknown>;
+
+export class EngramNode {
+  readonly id: string;
+  readonly engine: Engine;
+  readonly metrics: NodeMetrics;
+  readonly logger: Logger;
+  readonly startedAt = Date.now();
+  private readonly server: grpc.Server;
+  private metricsServer: http.Server | undefined;
+  /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
+  grpcAddress = '';
+  /** `HOST:PORT` of `/metrics`, or empty. */
+  metricsAddress = '';
+  private stopping: Promise<void> | undefined;
+
+  private constructor(config: NodeConfig, engine: Engine) {
+    this.id = config.id;
+    this.engine = engine;
+    this.logger = config.logger ?? jsonLogger(config.id);
+    this.metrics = createNodeMetrics(config.id);
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    });
+  }
+
+  /** Opens the engine (replaying its logs), binds gRPC and metrics, and logs one `started` line. */
+  static async start(config: NodeConfig): Promise<EngramNode> {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.id)) {
+      throw new InvalidArgumentError('id', config.id, 'node id: 1-64 chars of [A-Za-z0-9_.-]');
+    }
+    const engine = await Engine.open(config.dataDir);
+    const node = new EngramNode(config, engine);
+    try {
+      await node.bind(config);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    node.logger.info('started', {
+      grpc: node.grpcAddress,
+      metrics: node.metricsAddress || undefined,
+      dataDir: config.dataDir,
+      spaces: engine.spaces().length,
+      version: VERSION,
+      pid: process.pid,
+    });
+    return node;
+  }
+
+  private async bind(config: NodeConfig): Promise<void> {
+    const { publicService, internalService } = protos();
+    const executor = new LocalExecutor(this.engine, this.id);
+    this.server.addService(publicService, this.wrap(publicHandlers(this, executor)));
+    this.server.addService(internalService, this.wrap(internalHandlers(this)));
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(formatHostPort(config.listen), grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    this.grpcAddress = formatHostPort({ host: config.listen.host, port });
+    if (config.metrics) {
+      this.metricsServer = await serveMetrics(this.metrics.registry, config.metrics.host, config.metrics.port);
+      this.metricsAddress = formatHostPort({ host: config.metrics.host, port: boundPort(this.metricsServer) });
+    }
+  }
+
+  private wrap(handlers: Record<string, Handler>): grpc.UntypedServiceImplementation {
+    const out: grpc.UntypedServiceImplementation = {};
+    for (const [name, handler] of Object.entries(handlers)) {
+      out[name] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+        const end = this.metrics.rpcDuration.startTimer({ method: name });
+        handler(call.request, call).then(
+          (response) => {
+            end({ code: 'OK' });
+            this.metrics.rpcTotal.inc({ method: name, code: 'OK' });
+            callback(null, response);
+          },
+          (err: unknown) => {
+            const grpcErr = toGrpcError(err);
+            const code = grpc.status[grpcErr.code] ?? String(grpcErr.code);
+            end({ code });
+            this.metrics.rpcTotal.inc({ method: name, code });
+            if (isInternal(err)) this.logger.error('request failed', { method: name, error: grpcErr.message });
+            callback(grpcErr, null);
+          },
+        );
+      };
+    }
+    return out;
+  }
+
+  /** Stops serving (in-flight RPCs get a grace period), closes metrics and the engine. Idempotent. */
+  stop(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
+    this.stopping ??= this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      force.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    if (this.metricsServer) {
+      const s = this.metricsServer;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    await this.engine.close();
+    this.logger.info('stopped', { uptimeS: (Date.now() - this.startedAt) / 1000 });
+  }
+}

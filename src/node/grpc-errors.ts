@@ -1,0 +1,34 @@
+/** Maps the package's typed errors onto gRPC status codes, keeping the message and code. */
+import * as grpc from '@grpc/grpc-js';
+import { EngramError } from '../errors.js';
+
+const STATUS_BY_CODE: Record<string, grpc.status> = {
+  ERR_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  ERR_SPACE_NOT_FOUND: grpc.status.NOT_FOUND,
+  ERR_SPACE_CONFLICT: grpc.status.ALREADY_EXISTS,
+  ERR_ALL_PARTITIONS_FAILED: grpc.status.UNAVAILABLE,
+  ERR_INSUFFICIENT_COVERAGE: grpc.status.UNAVAILABLE,
+  ERR_ABORTED: grpc.status.CANCELLED,
+};
+
+/** A gRPC error object for `callback(err)`; the engram code travels in metadata `engram-code`. */
+export function toGrpcError(err: unknown): grpc.ServiceError {
+  const metadata = new grpc.Metadata();
+  if (err instanceof EngramError) {
+    metadata.set('engram-code', err.code);
+    const coverage = (err as { coverage?: unknown }).coverage;
+    if (coverage !== undefined) metadata.set('engram-coverage-bin', Buffer.from(JSON.stringify(coverage)));
+    return Object.assign(new Error(err.message), {
+      code: STATUS_BY_CODE[err.code] ?? grpc.status.INTERNAL,
+      details: err.message,
+      metadata,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(message), { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata });
+}
+
+/** Whether an error is a fault of the node (to be logged) rather than of the request. */
+export function isInternal(err: unknown): boolean {
+  return !(err instanceof EngramError) || STATUS_BY_CODE[err.code] === undefined;
+}

@@ -1,0 +1,76 @@
+/**
+ * The coverage block every answer carries (DESIGN §3; after Vespa's `coverage` and
+ * Elasticsearch's `_shards`): how many partitions were expected, which answered, the penalty.
+ */
+import type { CoverageMsg, PartitionStatusName, RoleName } from '../wire/messages.js';
+
+export type PartitionStatus = 'ok' | 'timeout' | 'unavailable' | 'error';
+export type CopyRole = 'primary' | 'replica';
+
+export interface PartitionCoverage {
+  /** The partition: a memory space id. */
+  partition: string;
+  /** Node that answered, or the last one tried. */
+  node: string;
+  role: CopyRole;
+  status: PartitionStatus;
+  /** Why it is not `ok` (empty when ok). */
+  reason: string;
+  /** Time from dispatch to answer or failure, ms. */
+  latencyMs: number;
+}
+
+export interface Coverage {
+  expected: number;
+  responding: number;
+  failed: number;
+  timedOut: number;
+  /** Confidence penalty applied to the answer, 0..0.5. */
+  penalty: number;
+  /** Whether this node saw itself cut off from part of the cluster. */
+  partitioned: boolean;
+  /** True when every expected partition answered. */
+  full: boolean;
+  partitions: PartitionCoverage[];
+}
+
+/** Builds the block from per-partition outcomes (in plan order) and the penalty already computed. */
+export function buildCoverage(partitions: PartitionCoverage[], penalty: number, partitioned: boolean): Coverage {
+  let responding = 0;
+  let timedOut = 0;
+  for (const p of partitions) {
+    if (p.status === 'ok') responding++;
+    else if (p.status === 'timeout') timedOut++;
+  }
+  return {
+    expected: partitions.length,
+    responding,
+    failed: partitions.length - responding,
+    timedOut,
+    penalty,
+    partitioned,
+    full: responding === partitions.length,
+    partitions,
+  };
+}
+
+const STATUS_TO_WIRE: Record<PartitionStatus, PartitionStatusName> = {
+  ok: 'PARTITION_STATUS_OK',
+  timeout: 'PARTITION_STATUS_TIMEOUT',
+  unavailable: 'PARTITION_STATUS_UNAVAILABLE',
+  error: 'PARTITION_STATUS_ERROR',
+};
+const ROLE_TO_WIRE: Record<CopyRole, RoleName> = { primary: 'ROLE_PRIMARY', replica: 'ROLE_REPLICA' };
+
+export function coverageToWire(c: Coverage): CoverageMsg {
+  return { ...c, partitions: c.partitions.map((p) => ({ ...p, status: STATUS_TO_WIRE[p.status], role: ROLE_TO_WIRE[p.role] })) };
+}
+
+export function coverageFromWire(c: CoverageMsg): Coverage {
+  const status = (s: string): PartitionStatus =>
+    (Object.keys(STATUS_TO_WIRE) as PartitionStatus[]).find((k) => STATUS_TO_WIRE[k] === s) ?? 'error';
+  return {
+    ...c,
+    partitions: c.partitions.map((p) => ({ ...p, status: status(p.status), role: p.role === 'ROLE_REPLICA' ? 'replica' : 'primary' })),
+  };
+}

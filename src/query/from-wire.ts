@@ -1,0 +1,73 @@
+/** Wire query messages → the library's query model, with typed errors for missing parts. */
+import { InvalidArgumentError } from '../errors.js';
+import type { CueMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
+import type { Cue, Query, QueryOptions } from './types.js';
+
+function cueFromWire(field: string, cue: CueMsg | null | undefined): Cue {
+  if (cue?.kind === 'embedding' && cue.embedding) return { embedding: Float32Array.from(cue.embedding.values) };
+  if (cue?.kind === 'text' && typeof cue.text === 'string') return { text: cue.text };
+  throw new InvalidArgumentError(field, cue ?? null, 'a cue needs an embedding or a text');
+}
+
+/** Converts a decoded `Query` message; throws InvalidArgumentError when no query type is set. */
+export function queryFromWire(msg: QueryMsg | null | undefined): Query {
+  switch (msg?.kind) {
+    case 'recall': {
+      const q = msg.recall!;
+      return {
+        kind: 'recall',
+        space: q.space,
+        cue: cueFromWire('query.recall.cue', q.cue),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.threshold !== undefined ? { threshold: q.threshold } : {}),
+      };
+    }
+    case 'spread': {
+      const q = msg.spread!;
+      return {
+        kind: 'spread',
+        space: q.space,
+        seeds: q.seeds,
+        ...(q.hops !== undefined ? { hops: q.hops } : {}),
+        ...(q.decay !== undefined ? { decay: q.decay } : {}),
+        ...(q.threshold !== undefined ? { threshold: q.threshold } : {}),
+      };
+    }
+    case 'complete': {
+      const q = msg.complete!;
+      return {
+        kind: 'complete',
+        space: q.space,
+        values: Float32Array.from(q.values),
+        known: q.known,
+        ...(q.neighbours !== undefined ? { neighbours: q.neighbours } : {}),
+      };
+    }
+    case 'consolidate': {
+      const q = msg.consolidate!;
+      return { kind: 'consolidate', space: q.space, ...(q.threshold !== undefined ? { threshold: q.threshold } : {}) };
+    }
+    case 'imagine': {
+      const q = msg.imagine!;
+      return {
+        kind: 'imagine',
+        spaces: q.spaces,
+        cue: cueFromWire('query.imagine.cue', q.cue),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.novelty !== undefined ? { novelty: q.novelty } : {}),
+      };
+    }
+    default:
+      throw new InvalidArgumentError('query', msg?.kind ?? null, 'one of recall, spread, complete, consolidate, imagine must be set');
+  }
+}
+
+/** Converts decoded query options (unset fields stay unset; an explicit 0 stays 0). */
+export function optionsFromWire(msg: QueryOptionsMsg | null | undefined): QueryOptions {
+  if (!msg) return {};
+  return {
+    ...(msg.timeoutMs !== undefined ? { timeoutMs: msg.timeoutMs } : {}),
+    ...(msg.allowPartial !== undefined ? { allowPartial: msg.allowPartial } : {}),
+    ...(msg.minCoverage !== undefined ? { minCoverage: msg.minCoverage } : {}),
+  };
+}

@@ -1,0 +1,51 @@
+/** The query model of the library: what a caller asks, and what a partition answers. */
+import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
+
+/** A recall / imagine cue: an embedding of the space's dimension, or a text the node embeds. */
+export type Cue = { embedding: Float32Array } | { text: string };
+
+export interface RecallQuery { kind: 'recall'; space: string; cue: Cue; limit?: number; threshold?: number }
+export interface SpreadQuery { kind: 'spread'; space: string; seeds: string[]; hops?: number; decay?: number; threshold?: number }
+export interface CompleteQuery { kind: 'complete'; space: string; values: Float32Array; known: boolean[]; neighbours?: number }
+export interface ConsolidateQuery { kind: 'consolidate'; space: string; threshold?: number }
+export interface ImagineQuery { kind: 'imagine'; spaces: string[]; cue: Cue; limit?: number; novelty?: number }
+
+export type Query = RecallQuery | SpreadQuery | CompleteQuery | ConsolidateQuery | ImagineQuery;
+export type QueryKind = Query['kind'];
+
+/** Caller options of one query (DESIGN §3). */
+export interface QueryOptions {
+  /** Per-partition deadline, ms. Default: the planner's (500 single partition, 5,000 multi). */
+  timeoutMs?: number;
+  /** Default true: a missing partition weakens the answer; false makes it an error. */
+  allowPartial?: boolean;
+  /** Share of expected partitions that must answer, 0..1. Default 0. */
+  minCoverage?: number;
+}
+
+export interface CompleteAnswer { embedding: Float32Array; confidence: number; sources: string[] }
+export interface ConsolidateAnswer {
+  memories: number;
+  patternsCreated: number;
+  patternsTotal: number;
+  memoriesInPatterns: number;
+  durationMs: number;
+}
+
+/** One partition's answer, columnar where the gather merges it. */
+export type PartitionAnswer =
+  | { kind: 'recall'; columns: RecallColumns }
+  | { kind: 'spread'; columns: SpreadColumns }
+  | { kind: 'complete'; complete: CompleteAnswer }
+  | { kind: 'consolidate'; consolidate: ConsolidateAnswer }
+  | { kind: 'imagine'; columns: ImagineColumns };
+
+/** The memory spaces a query reads (its partitions), in plan order. */
+export function querySpaces(query: Query): string[] {
+  return query.kind === 'imagine' ? [...query.spaces] : [query.space];
+}
+
+/** The single-partition form of a query, for one of its spaces. */
+export function forPartition(query: Query, space: string): Query {
+  return query.kind === 'imagine' ? { ...query, spaces: [space] } : query;
+}
