@@ -52,7 +52,12 @@ export function sampleSpace(topics: string[], count: number, seed: number, edges
     const topic = topics[i % topics.length]!;
     const words = TOPICS[topic]!;
     // Three distinct words of the topic, so no sentence repeats a word.
-    const [a, b, c] = [...words].sort(() => rand() - 0.5);
+    const shuffled = [...words];
+    for (let k = shuffled.length - 1; k > 0; k--) {
+      const j = Math.floor(rand() * (k + 1));
+      [shuffled[k], shuffled[j]] = [shuffled[j]!, shuffled[k]!];
+    }
+    const [a, b, c] = shuffled;
     const text = pick(FRAMES).replace('{a}', a!).replace('{b}', b!).replace('{c}', c!);
     const id = `${topic}-${String(i).padStart(5, '0')}`;
     const lower = Math.round((0.4 + rand() * 0.5) * 1000) / 1000;

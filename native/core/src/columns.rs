@@ -45,13 +45,23 @@ impl<'a> IdColumn<'a> {
     /// Ids in row order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let blob = self.blob;
-        let mut start = 0usize;
+        self.spans().map(move |(start, end)| &blob[start as usize..end as usize])
+    }
+
+    /// Byte range of each id in the blob, in row order.
+    pub fn spans(&self) -> impl Iterator<Item = (u32, u32)> + 'a {
+        let mut start = 0u32;
         self.offsets.chunks_exact(4).skip(1).map(move |c| {
-            let end = u32_at(c) as usize;
-            let id = &blob[start..end];
+            let end = u32_at(c);
+            let span = (start, end);
             start = end;
-            id
+            span
         })
+    }
+
+    /// The UTF-8 blob the offsets cut.
+    pub fn blob(&self) -> &'a [u8] {
+        self.blob
     }
 }
 

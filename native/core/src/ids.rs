@@ -1,69 +1,89 @@
-//! Interning of ids borrowed from the wire buffers: each distinct id gets a dense slot number,
-//! in order of first appearance, without copying or allocating per id.
+//! Id → slot table for the merges. Ids stay in the wire buffers: the table holds only slot
+//! numbers, and each merge keeps, per slot, where the id's bytes are (its own record array),
+//! so a probe touches one table bucket and one record instead of a separate key array.
+//!
+//! Nothing in here borrows the buffers, so a thread can keep one table (and its allocation)
+//! from merge to merge; see [`crate::scratch`].
 
 use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry, HashTable};
 
-/// Id → slot, where slots count up from 0 in insertion order.
-pub struct IdMap<'a> {
-    // Only slot numbers live in the table (4 bytes a bucket), which keeps it cache-friendly;
-    // the keys sit in insertion order beside it.
+/// Where an id's bytes are: position of its partition among the accepted ones and its byte
+/// range in that partition's blob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdAt {
+    pub pos: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl IdAt {
+    #[inline]
+    pub fn bytes<'a>(&self, blobs: &[&'a [u8]]) -> &'a [u8] {
+        &blobs[self.pos as usize][self.start as usize..self.end as usize]
+    }
+}
+
+/// Slot numbers keyed by id; slots count up from 0 in insertion order.
+#[derive(Default)]
+pub struct IdTable {
     table: HashTable<u32>,
-    keys: Vec<&'a [u8]>,
     state: RandomState,
 }
 
-impl<'a> IdMap<'a> {
-    /// Room for `capacity` distinct ids without rehashing.
-    pub fn with_capacity(capacity: usize) -> Self {
-        IdMap {
-            table: HashTable::with_capacity(capacity),
-            keys: Vec::with_capacity(capacity),
-            state: RandomState::default(),
+impl IdTable {
+    /// Empties the table and makes room for `capacity` ids without rehashing.
+    pub fn reset(&mut self, capacity: usize) {
+        // Clearing costs one pass over the buckets: a table kept from a much larger merge is
+        // cheaper to replace than to clear for a small one.
+        if self.table.capacity() > 4 * capacity.max(1024) {
+            self.table = HashTable::with_capacity(capacity);
+            return;
         }
+        self.table.clear();
+        let state = &self.state;
+        self.table.reserve(capacity, |_| unreachable_rehash(state));
     }
 
-    /// Slot of `key` and whether this call inserted it.
+    pub fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// The slot of `key` if it is in the table; otherwise inserts `next` for it and returns
+    /// None. `key_of` gives the id of a slot already in the table.
     #[inline]
-    pub fn intern(&mut self, key: &'a [u8]) -> (u32, bool) {
-        let Self { table, keys, state } = self;
+    pub fn find_or_insert<'a>(&mut self, key: &[u8], next: u32, key_of: impl Fn(u32) -> &'a [u8]) -> Option<u32> {
+        let state = &self.state;
         let hash = state.hash_one(key);
-        let entry = table.entry(
-            hash,
-            |&slot| keys[slot as usize] == key,
-            |&slot| state.hash_one(keys[slot as usize]),
-        );
+        let entry = self.table.entry(hash, |&slot| same(key_of(slot), key), |&slot| state.hash_one(key_of(slot)));
         match entry {
-            Entry::Occupied(e) => (*e.get(), false),
+            Entry::Occupied(e) => Some(*e.get()),
             Entry::Vacant(e) => {
-                let slot = keys.len() as u32;
-                e.insert(slot);
-                keys.push(key);
-                (slot, true)
+                e.insert(next);
+                None
             }
         }
     }
+}
 
-    /// The id of `slot`.
-    pub fn key(&self, slot: u32) -> &'a [u8] {
-        self.keys[slot as usize]
+/// Byte equality, inlined: ids are short, and a call into libc `memcmp` per probe costs
+/// more than comparing them 8 bytes at a time here.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
     }
+    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (a8.remainder(), b8.remainder());
+    a8.zip(b8).all(|(x, y)| word(x) == word(y)) && ta.iter().zip(tb).all(|(x, y)| x == y)
+}
 
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Forgets every id but keeps the allocation.
-    pub fn clear(&mut self) {
-        self.table.clear();
-        self.keys.clear();
-    }
+/// `reset` empties the table before reserving, so the rehash callback never runs.
+fn unreachable_rehash(_: &RandomState) -> u64 {
+    unreachable!("an empty table has nothing to rehash")
 }
 
 #[cfg(test)]
@@ -71,21 +91,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slots_follow_first_appearance() {
-        let mut map = IdMap::with_capacity(2);
-        assert_eq!(map.intern(b"b"), (0, true));
-        assert_eq!(map.intern(b"a"), (1, true));
-        assert_eq!(map.intern(b"b"), (0, false));
-        // Growing past the initial capacity keeps every slot.
-        for i in 0..100u32 {
-            let key: &'static [u8] = Box::leak(i.to_string().into_bytes().into_boxed_slice());
-            map.intern(key);
+    fn finds_what_it_inserted_past_its_capacity() {
+        let ids: Vec<String> = (0..200).map(|i| format!("id-{i}")).collect();
+        let mut table = IdTable::default();
+        table.reset(4);
+        let key_of = |slot: u32| ids[slot as usize].as_bytes();
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(table.find_or_insert(id.as_bytes(), i as u32, key_of), None);
         }
-        assert_eq!(map.intern(b"a"), (1, false));
-        assert_eq!(map.key(0), b"b");
-        assert_eq!(map.len(), 102);
-        map.clear();
-        assert!(map.is_empty());
-        assert_eq!(map.intern(b"a"), (0, true));
+        assert_eq!(table.find_or_insert(b"id-7", 999, key_of), Some(7));
+        table.reset(10);
+        assert_eq!(table.find_or_insert(b"id-7", 0, key_of), None);
+    }
+
+    #[test]
+    fn id_at_reads_its_blob() {
+        let blobs: [&[u8]; 2] = [b"abc", b"xyz"];
+        assert_eq!(IdAt { pos: 1, start: 1, end: 3 }.bytes(&blobs), b"yz");
     }
 }

@@ -1,7 +1,9 @@
 //! Imagine merge: every generated item of every partition, most confident first.
 
+use std::cell::RefCell;
+
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
-use crate::ids::IdMap;
+use crate::scratch::{with_scratch, Scratch};
 use crate::plan;
 use crate::reject::{InputError, Rejection};
 
@@ -43,15 +45,16 @@ pub fn merge_imagine(parts: &[ImaginePart<'_>], max_rows: u32) -> Result<Imagine
         }
     }
     // Partitions do not interact here, so dropping one that repeats an id is the whole re-run.
-    let largest = valid.iter().map(|v| v.ids.len()).max().unwrap_or(0);
-    let mut seen = IdMap::with_capacity(largest);
-    valid.retain(|part| match repeated_row(part.ids, &mut seen) {
-        None => true,
-        Some(row) => {
+    let mut repeats = Vec::new();
+    for (pos, part) in valid.iter().enumerate() {
+        if let Some(row) = repeated_row(part.ids) {
+            repeats.push(pos);
             rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
-            false
         }
-    });
+    }
+    for &pos in repeats.iter().rev() {
+        valid.remove(pos);
+    }
     rejected.sort_by_key(|r| r.partition);
 
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
@@ -77,9 +80,28 @@ fn validate<'a>(part: &ImaginePart<'a>, max_rows: usize) -> Result<Valid<'a>, Re
     Ok(Valid { index: part.index, ids, confidence })
 }
 
-fn repeated_row<'a>(ids: IdColumn<'a>, seen: &mut IdMap<'a>) -> Option<usize> {
-    seen.clear();
-    ids.iter().position(|id| !seen.intern(id).1)
+thread_local! {
+    static SCRATCH: RefCell<Scratch<(u32, u32)>> = RefCell::default();
+}
+
+/// First row whose id already appeared in the same partition.
+fn repeated_row(ids: IdColumn<'_>) -> Option<usize> {
+    let blob = ids.blob();
+    with_scratch(&SCRATCH, ids.len(), |Scratch { table, records: spans }| {
+        ids.spans().position(|(start, end)| {
+            let known = &*spans;
+            let key_of = |s: u32| {
+                let (a, b) = known[s as usize];
+                &blob[a as usize..b as usize]
+            };
+            let key = &blob[start as usize..end as usize];
+            let repeated = table.find_or_insert(key, known.len() as u32, key_of).is_some();
+            if !repeated {
+                spans.push((start, end));
+            }
+            repeated
+        })
+    })
 }
 
 #[cfg(test)]

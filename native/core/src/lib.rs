@@ -11,6 +11,7 @@ pub mod pick;
 pub mod plan;
 pub mod recall;
 pub mod reject;
+pub mod scratch;
 pub mod spread;
 pub mod text;
 

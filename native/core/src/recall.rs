@@ -1,9 +1,11 @@
 //! Recall merge: one copy per memory id, the most confident one (DESIGN §2, gather-spec).
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
-use crate::ids::IdMap;
+use crate::ids::IdAt;
+use crate::scratch::{with_scratch, Scratch};
 use crate::plan;
 use crate::reject::{code, InputError, Rejection};
 use crate::text::js_number;
@@ -40,12 +42,17 @@ struct Valid<'a> {
 /// The copy of an id that currently wins.
 #[derive(Clone, Copy)]
 struct Winner {
-    partition: u32,
-    row: u32,
     lower: f32,
     upper: f32,
+    /// The winning copy: where its id's bytes are (which partition) and its row.
+    id: IdAt,
+    row: u32,
     /// Position (in the accepted parts) of the last partition that had this id.
     last: u32,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch<Winner>> = RefCell::default();
 }
 
 /// Merges the parts, each capped at `limit` rows; only a duplicate partition index is an error.
@@ -61,28 +68,21 @@ pub fn merge_recall(parts: &[RecallPart<'_>], limit: u32) -> Result<RecallMerged
         }
     }
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
-    let mut map = IdMap::with_capacity(rows);
-    let mut winners = Vec::with_capacity(rows);
-    loop {
-        map.clear();
-        winners.clear();
-        match dedup(&valid, &mut map, &mut winners) {
-            Ok(()) => break,
+    let mut merged = with_scratch(&SCRATCH, rows, |scratch| loop {
+        let blobs: Vec<&[u8]> = valid.iter().map(|v| v.ids.blob()).collect();
+        match dedup(&valid, &blobs, scratch) {
+            Ok(()) => break output(&valid, &blobs, &scratch.records, limit as usize),
             Err((pos, row)) => {
                 let part = valid.remove(pos);
                 rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
+                scratch.table.reset(rows);
+                scratch.records.clear();
             }
         }
-    }
+    });
     rejected.sort_by_key(|r| r.partition);
-    let top = top(&map, &winners, limit as usize);
-    Ok(RecallMerged {
-        partition: top.iter().map(|&s| winners[s as usize].partition).collect(),
-        row: top.iter().map(|&s| winners[s as usize].row).collect(),
-        lower: top.iter().map(|&s| winners[s as usize].lower).collect(),
-        upper: top.iter().map(|&s| winners[s as usize].upper).collect(),
-        rejected,
-    })
+    merged.rejected = rejected;
+    Ok(merged)
 }
 
 fn validate<'a>(part: &RecallPart<'a>, limit: usize) -> Result<Valid<'a>, Rejection> {
@@ -97,23 +97,28 @@ fn validate<'a>(part: &RecallPart<'a>, limit: usize) -> Result<Valid<'a>, Reject
         let problem = format!("lower[{row}]={l} > upper[{row}]={u}");
         return Err(Rejection::new(part.index, code::BAD_VALUE, problem));
     }
-    Ok(Valid { index: part.index, ids, lower, upper })
+    Ok(Valid { ids, lower, upper, index: part.index })
 }
 
 /// Keeps the best copy of every id (slot order = first appearance); `Err((position, row))`
 /// names an id repeated within one partition.
-fn dedup<'a>(valid: &[Valid<'a>], map: &mut IdMap<'a>, winners: &mut Vec<Winner>) -> Result<(), (usize, usize)> {
+fn dedup(valid: &[Valid<'_>], blobs: &[&[u8]], scratch: &mut Scratch<Winner>) -> Result<(), (usize, usize)> {
+    let Scratch { table, records } = scratch;
     for (pos, part) in valid.iter().enumerate() {
         let pos32 = pos as u32;
+        let blob = blobs[pos];
         let values = part.lower.iter().zip(part.upper.iter());
-        for (row, (id, (lower, upper))) in part.ids.iter().zip(values).enumerate() {
-            let copy = Winner { partition: part.index, row: row as u32, lower, upper, last: pos32 };
-            let (slot, inserted) = map.intern(id);
-            if inserted {
-                winners.push(copy);
+        for (row, ((start, end), (lower, upper))) in part.ids.spans().zip(values).enumerate() {
+            let key = &blob[start as usize..end as usize];
+            let id = IdAt { pos: pos32, start, end };
+            let copy = Winner { lower, upper, id, row: row as u32, last: pos32 };
+            let known = &*records;
+            let next = known.len() as u32;
+            let Some(slot) = table.find_or_insert(key, next, |s| known[s as usize].id.bytes(blobs)) else {
+                records.push(copy);
                 continue;
-            }
-            let best = &mut winners[slot as usize];
+            };
+            let best = &mut records[slot as usize];
             if best.last == pos32 {
                 return Err((pos, row));
             }
@@ -127,25 +132,30 @@ fn dedup<'a>(valid: &[Valid<'a>], map: &mut IdMap<'a>, winners: &mut Vec<Winner>
     Ok(())
 }
 
-/// Slots of the first `limit` winners by `lower` desc, id asc.
-fn top(map: &IdMap<'_>, winners: &[Winner], limit: usize) -> Vec<u32> {
+/// The first `limit` winners by `lower` desc, id asc, as output columns.
+fn output(valid: &[Valid<'_>], blobs: &[&[u8]], winners: &[Winner], limit: usize) -> RecallMerged {
     // Ids are distinct, so this order is total and an unstable sort is deterministic.
-    let by_rank = |&a: &u32, &b: &u32| -> Ordering {
-        let (wa, wb) = (&winners[a as usize], &winners[b as usize]);
-        match wb.lower.partial_cmp(&wa.lower) {
-            Some(Ordering::Equal) | None => map.key(a).cmp(map.key(b)),
+    let by_rank = |a: &Winner, b: &Winner| -> Ordering {
+        match b.lower.partial_cmp(&a.lower) {
+            Some(Ordering::Equal) | None => a.id.bytes(blobs).cmp(b.id.bytes(blobs)),
             Some(order) => order,
         }
     };
-    let mut slots: Vec<u32> = (0..winners.len() as u32).collect();
-    if slots.len() > limit {
+    let mut top: Vec<Winner> = winners.to_vec();
+    if top.len() > limit {
         if limit > 0 {
-            slots.select_nth_unstable_by(limit - 1, by_rank);
+            top.select_nth_unstable_by(limit - 1, by_rank);
         }
-        slots.truncate(limit);
+        top.truncate(limit);
     }
-    slots.sort_unstable_by(by_rank);
-    slots
+    top.sort_unstable_by(by_rank);
+    RecallMerged {
+        partition: top.iter().map(|w| valid[w.id.pos as usize].index).collect(),
+        row: top.iter().map(|w| w.row).collect(),
+        lower: top.iter().map(|w| w.lower).collect(),
+        upper: top.iter().map(|w| w.upper).collect(),
+        rejected: Vec::new(),
+    }
 }
 
 #[cfg(test)]

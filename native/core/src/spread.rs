@@ -1,7 +1,10 @@
 //! Spread merge: sum the activations of an id across partitions (DESIGN §2, gather-spec).
 
+use std::cell::RefCell;
+
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds, MAX_PARTITION_ROWS};
-use crate::ids::IdMap;
+use crate::ids::IdAt;
+use crate::scratch::{with_scratch, Scratch};
 use crate::plan;
 use crate::reject::{InputError, Rejection};
 
@@ -33,6 +36,21 @@ struct Valid<'a> {
     activation: F32Column<'a>,
 }
 
+/// Running sum of one distinct id.
+#[derive(Clone, Copy)]
+struct Acc {
+    sum: f64,
+    /// First appearance: where the id's bytes are, and its row.
+    id: IdAt,
+    row: u32,
+    /// Position (in the accepted parts) of the last partition that had this id.
+    last: u32,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch<Acc>> = RefCell::default();
+}
+
 /// Merges the parts; only a duplicate partition index is an error.
 pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError> {
     let indices: Vec<u32> = parts.iter().map(|p| p.index).collect();
@@ -46,19 +64,22 @@ pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError
         }
     }
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
-    let mut map = IdMap::with_capacity(rows);
-    // A partition that repeats an id is dropped and the merge runs again without it, so what
-    // it contributed before the repeat was seen is undone exactly (no f64 subtraction).
-    let mut merged = loop {
-        map.clear();
-        match sum(&valid, &mut map, rows) {
-            Ok(merged) => break merged,
-            Err((pos, row)) => {
-                let part = valid.remove(pos);
-                rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
+    let mut merged = with_scratch(&SCRATCH, rows, |scratch| {
+        // A partition that repeats an id is dropped and the merge runs again without it, so
+        // what it contributed before the repeat was seen is undone exactly (no f64 subtraction).
+        loop {
+            let blobs: Vec<&[u8]> = valid.iter().map(|v| v.ids.blob()).collect();
+            match sum(&valid, &blobs, scratch) {
+                Ok(()) => break output(&valid, &scratch.records),
+                Err((pos, row)) => {
+                    let part = valid.remove(pos);
+                    rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
+                    scratch.table.reset(rows);
+                    scratch.records.clear();
+                }
             }
         }
-    };
+    });
     rejected.sort_by_key(|r| r.partition);
     merged.rejected = rejected;
     Ok(merged)
@@ -72,33 +93,41 @@ fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
 }
 
 /// One pass over the accepted partitions; `Err((position, row))` names a repeated id.
-fn sum<'a>(valid: &[Valid<'a>], map: &mut IdMap<'a>, rows: usize) -> Result<SpreadMerged, (usize, usize)> {
-    let mut partition = Vec::with_capacity(rows);
-    let mut first_row = Vec::with_capacity(rows);
-    let mut sums: Vec<f64> = Vec::with_capacity(rows);
-    // Position (in `valid`) of the last partition that contributed each slot.
-    let mut last: Vec<u32> = Vec::with_capacity(rows);
+fn sum(valid: &[Valid<'_>], blobs: &[&[u8]], scratch: &mut Scratch<Acc>) -> Result<(), (usize, usize)> {
+    let Scratch { table, records } = scratch;
     for (pos, part) in valid.iter().enumerate() {
         let pos32 = pos as u32;
-        for (row, (id, a)) in part.ids.iter().zip(part.activation.iter()).enumerate() {
-            let (slot, inserted) = map.intern(id);
-            if inserted {
-                partition.push(part.index);
-                first_row.push(row as u32);
-                sums.push(a as f64);
-                last.push(pos32);
-            } else {
-                let s = slot as usize;
-                if last[s] == pos32 {
-                    return Err((pos, row));
+        let blob = blobs[pos];
+        for (row, ((start, end), a)) in part.ids.spans().zip(part.activation.iter()).enumerate() {
+            let key = &blob[start as usize..end as usize];
+            let next = records.len() as u32;
+            let known = &*records;
+            match table.find_or_insert(key, next, |slot| known[slot as usize].id.bytes(blobs)) {
+                None => {
+                    let id = IdAt { pos: pos32, start, end };
+                    records.push(Acc { sum: a as f64, id, row: row as u32, last: pos32 });
                 }
-                last[s] = pos32;
-                sums[s] += a as f64;
+                Some(slot) => {
+                    let acc = &mut records[slot as usize];
+                    if acc.last == pos32 {
+                        return Err((pos, row));
+                    }
+                    acc.last = pos32;
+                    acc.sum += a as f64;
+                }
             }
         }
     }
-    let activation = sums.iter().map(|&s| s.min(1.0) as f32).collect();
-    Ok(SpreadMerged { partition, row: first_row, activation, rejected: Vec::new() })
+    Ok(())
+}
+
+fn output(valid: &[Valid<'_>], records: &[Acc]) -> SpreadMerged {
+    SpreadMerged {
+        partition: records.iter().map(|r| valid[r.id.pos as usize].index).collect(),
+        row: records.iter().map(|r| r.row).collect(),
+        activation: records.iter().map(|r| r.sum.min(1.0) as f32).collect(),
+        rejected: Vec::new(),
+    }
 }
 
 #[cfg(test)]
