@@ -1,0 +1,75 @@
+//! Partition results as JS hands them over: `Uint8Array` views of the wire bytes. Each holds a
+//! reference to its JS array, so the bytes are read in place (never copied) and stay alive
+//! while a pool thread runs an async merge over them.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use engram_core::InputError;
+
+/// Recall partition result: ids (UTF-8 blob + u32 LE offsets) and f32 LE `lower` / `upper`.
+#[napi(object, object_to_js = false)]
+pub struct RecallPart {
+    /// Stable index of the partition in the query plan (u32).
+    pub index: f64,
+    pub ids: Uint8Array,
+    pub offsets: Uint8Array,
+    pub lower: Uint8Array,
+    pub upper: Uint8Array,
+}
+
+/// Spread partition result: ids (UTF-8 blob + u32 LE offsets) and f32 LE `activation`.
+#[napi(object, object_to_js = false)]
+pub struct SpreadPart {
+    /// Stable index of the partition in the query plan (u32).
+    pub index: f64,
+    pub ids: Uint8Array,
+    pub offsets: Uint8Array,
+    pub activation: Uint8Array,
+}
+
+/// Imagine partition result: ids (UTF-8 blob + u32 LE offsets) and f32 LE `confidence`.
+#[napi(object, object_to_js = false)]
+pub struct ImaginePart {
+    /// Stable index of the partition in the query plan (u32).
+    pub index: f64,
+    pub ids: Uint8Array,
+    pub offsets: Uint8Array,
+    pub confidence: Uint8Array,
+}
+
+/// Checks every index is a u32, in input order as the TS reference does.
+pub fn indices(raw: impl Iterator<Item = f64>) -> std::result::Result<Vec<u32>, InputError> {
+    raw.map(|i| engram_core::checked_u32("partition index", i)).collect()
+}
+
+pub fn recall_parts<'a>(parts: &'a [RecallPart], indices: &[u32]) -> Vec<engram_core::RecallPart<'a>> {
+    let view = |(p, &index): (&'a RecallPart, &u32)| engram_core::RecallPart {
+        index,
+        ids: &p.ids,
+        offsets: &p.offsets,
+        lower: &p.lower,
+        upper: &p.upper,
+    };
+    parts.iter().zip(indices).map(view).collect()
+}
+
+pub fn spread_parts<'a>(parts: &'a [SpreadPart], indices: &[u32]) -> Vec<engram_core::SpreadPart<'a>> {
+    let view = |(p, &index): (&'a SpreadPart, &u32)| engram_core::SpreadPart {
+        index,
+        ids: &p.ids,
+        offsets: &p.offsets,
+        activation: &p.activation,
+    };
+    parts.iter().zip(indices).map(view).collect()
+}
+
+pub fn imagine_parts<'a>(parts: &'a [ImaginePart], indices: &[u32]) -> Vec<engram_core::ImaginePart<'a>> {
+    let view = |(p, &index): (&'a ImaginePart, &u32)| engram_core::ImaginePart {
+        index,
+        ids: &p.ids,
+        offsets: &p.offsets,
+        confidence: &p.confidence,
+    };
+    parts.iter().zip(indices).map(view).collect()
+}
