@@ -4,7 +4,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::errors::input_error;
-use crate::parts::{imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart};
+use crate::parts::{
+    imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart,
+};
 use crate::results::{ImagineMerged, RecallMerged, SpreadMerged};
 
 /// Recall: dedup by id keeping the most confident copy, sort by `lower` desc / id asc, cut to `limit`.
@@ -13,7 +15,8 @@ pub fn merge_recall(parts: Vec<RecallPart>, limit: f64) -> Result<RecallMerged, 
     // The limit is checked before the indices, as in the TS reference.
     let limit = engram_core::checked_u32("limit", limit).map_err(input_error)?;
     let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
-    let merged = engram_core::merge_recall(&recall_parts(&parts, &at), limit).map_err(input_error)?;
+    let merged =
+        engram_core::merge_recall(&recall_parts(&parts, &at), limit).map_err(input_error)?;
     Ok(merged.into())
 }
 
@@ -27,9 +30,13 @@ pub fn merge_spread(parts: Vec<SpreadPart>) -> Result<SpreadMerged, &'static str
 
 /// Imagine: every row of the accepted partitions, by confidence desc, partition asc, row asc.
 #[napi]
-pub fn merge_imagine(parts: Vec<ImaginePart>, max_rows: f64) -> Result<ImagineMerged, &'static str> {
+pub fn merge_imagine(
+    parts: Vec<ImaginePart>,
+    max_rows: f64,
+) -> Result<ImagineMerged, &'static str> {
     let max_rows = engram_core::checked_u32("maxRows", max_rows).map_err(input_error)?;
     let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
-    let merged = engram_core::merge_imagine(&imagine_parts(&parts, &at), max_rows).map_err(input_error)?;
+    let merged =
+        engram_core::merge_imagine(&imagine_parts(&parts, &at), max_rows).map_err(input_error)?;
     Ok(merged.into())
 }

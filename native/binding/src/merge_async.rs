@@ -15,7 +15,9 @@ use napi_derive::napi;
 use engram_core::InputError;
 
 use crate::errors::{js_error, ABORTED};
-use crate::parts::{imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart};
+use crate::parts::{
+    imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart,
+};
 use crate::results::{ImagineMerged, RecallMerged, SpreadMerged};
 
 /// One kind of merge, run from owned parts.
@@ -26,7 +28,11 @@ pub trait Merge: Send + 'static {
     /// Checks the scalar argument (limit / maxRows) on the JS thread.
     fn check_arg(arg: f64) -> std::result::Result<u32, InputError>;
     fn index(part: &Self::Part) -> f64;
-    fn run(parts: &[Self::Part], indices: &[u32], arg: u32) -> std::result::Result<Self::Output, InputError>;
+    fn run(
+        parts: &[Self::Part],
+        indices: &[u32],
+        arg: u32,
+    ) -> std::result::Result<Self::Output, InputError>;
     fn to_js(output: Self::Output) -> Self::Js;
 }
 
@@ -39,8 +45,13 @@ pub struct MergeTask<M: Merge> {
 
 impl<M: Merge> MergeTask<M> {
     fn new(parts: Vec<M::Part>, arg: f64) -> Self {
-        let input = M::check_arg(arg).and_then(|arg| Ok((indices(parts.iter().map(M::index))?, arg)));
-        MergeTask { parts, input, aborted: Arc::new(AtomicBool::new(false)) }
+        let input =
+            M::check_arg(arg).and_then(|arg| Ok((indices(parts.iter().map(M::index))?, arg)));
+        MergeTask {
+            parts,
+            input,
+            aborted: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -73,7 +84,11 @@ impl<M: Merge> Task for MergeTask<M> {
 
 /// Wraps the task with the optional signal; a signal that is already aborted aborts it now,
 /// since napi only listens for a later `abort` event.
-fn with_signal<M: Merge>(env: &Env, task: MergeTask<M>, signal: Option<Object<'_>>) -> napi::Result<AsyncTask<MergeTask<M>>> {
+fn with_signal<M: Merge>(
+    env: &Env,
+    task: MergeTask<M>,
+    signal: Option<Object<'_>>,
+) -> napi::Result<AsyncTask<MergeTask<M>>> {
     let Some(object) = signal else {
         return Ok(AsyncTask::new(task));
     };
@@ -101,7 +116,11 @@ impl Merge for Recall {
     fn index(part: &RecallPart) -> f64 {
         part.index
     }
-    fn run(parts: &[RecallPart], indices: &[u32], limit: u32) -> std::result::Result<Self::Output, InputError> {
+    fn run(
+        parts: &[RecallPart],
+        indices: &[u32],
+        limit: u32,
+    ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_recall(&recall_parts(parts, indices), limit)
     }
     fn to_js(output: Self::Output) -> RecallMerged {
@@ -120,7 +139,11 @@ impl Merge for Spread {
     fn index(part: &SpreadPart) -> f64 {
         part.index
     }
-    fn run(parts: &[SpreadPart], indices: &[u32], _: u32) -> std::result::Result<Self::Output, InputError> {
+    fn run(
+        parts: &[SpreadPart],
+        indices: &[u32],
+        _: u32,
+    ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_spread(&spread_parts(parts, indices))
     }
     fn to_js(output: Self::Output) -> SpreadMerged {
@@ -138,7 +161,11 @@ impl Merge for Imagine {
     fn index(part: &ImaginePart) -> f64 {
         part.index
     }
-    fn run(parts: &[ImaginePart], indices: &[u32], max_rows: u32) -> std::result::Result<Self::Output, InputError> {
+    fn run(
+        parts: &[ImaginePart],
+        indices: &[u32],
+        max_rows: u32,
+    ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_imagine(&imagine_parts(parts, indices), max_rows)
     }
     fn to_js(output: Self::Output) -> ImagineMerged {

@@ -40,10 +40,14 @@ pub struct ImaginePart {
 
 /// Checks every index is a u32, in input order as the TS reference does.
 pub fn indices(raw: impl Iterator<Item = f64>) -> std::result::Result<Vec<u32>, InputError> {
-    raw.map(|i| engram_core::checked_u32("partition index", i)).collect()
+    raw.map(|i| engram_core::checked_u32("partition index", i))
+        .collect()
 }
 
-pub fn recall_parts<'a>(parts: &'a [RecallPart], indices: &[u32]) -> Vec<engram_core::RecallPart<'a>> {
+pub fn recall_parts<'a>(
+    parts: &'a [RecallPart],
+    indices: &[u32],
+) -> Vec<engram_core::RecallPart<'a>> {
     let view = |(p, &index): (&'a RecallPart, &u32)| engram_core::RecallPart {
         index,
         ids: &p.ids,
@@ -54,7 +58,10 @@ pub fn recall_parts<'a>(parts: &'a [RecallPart], indices: &[u32]) -> Vec<engram_
     parts.iter().zip(indices).map(view).collect()
 }
 
-pub fn spread_parts<'a>(parts: &'a [SpreadPart], indices: &[u32]) -> Vec<engram_core::SpreadPart<'a>> {
+pub fn spread_parts<'a>(
+    parts: &'a [SpreadPart],
+    indices: &[u32],
+) -> Vec<engram_core::SpreadPart<'a>> {
     let view = |(p, &index): (&'a SpreadPart, &u32)| engram_core::SpreadPart {
         index,
         ids: &p.ids,
@@ -64,7 +71,10 @@ pub fn spread_parts<'a>(parts: &'a [SpreadPart], indices: &[u32]) -> Vec<engram_
     parts.iter().zip(indices).map(view).collect()
 }
 
-pub fn imagine_parts<'a>(parts: &'a [ImaginePart], indices: &[u32]) -> Vec<engram_core::ImaginePart<'a>> {
+pub fn imagine_parts<'a>(
+    parts: &'a [ImaginePart],
+    indices: &[u32],
+) -> Vec<engram_core::ImaginePart<'a>> {
     let view = |(p, &index): (&'a ImaginePart, &u32)| engram_core::ImaginePart {
         index,
         ids: &p.ids,

@@ -7,7 +7,9 @@ use napi_derive::napi;
 #[napi(object, object_from_js = false)]
 pub struct Rejection {
     pub partition: u32,
-    #[napi(ts_type = "'BAD_OFFSETS' | 'TOO_LARGE' | 'COLUMN_LENGTH' | 'BAD_UTF8' | 'BAD_VALUE' | 'DUPLICATE_ID'")]
+    #[napi(
+        ts_type = "'BAD_OFFSETS' | 'TOO_LARGE' | 'COLUMN_LENGTH' | 'BAD_UTF8' | 'BAD_VALUE' | 'DUPLICATE_ID'"
+    )]
     pub code: String,
     pub message: String,
 }
@@ -43,7 +45,11 @@ pub struct ImagineMerged {
 fn rejections(rejected: Vec<engram_core::Rejection>) -> Vec<Rejection> {
     rejected
         .into_iter()
-        .map(|r| Rejection { partition: r.partition, code: r.code.to_owned(), message: r.message })
+        .map(|r| Rejection {
+            partition: r.partition,
+            code: r.code.to_owned(),
+            message: r.message,
+        })
         .collect()
 }
 

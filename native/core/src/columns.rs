@@ -45,7 +45,8 @@ impl<'a> IdColumn<'a> {
     /// Ids in row order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let blob = self.blob;
-        self.spans().map(move |(start, end)| &blob[start as usize..end as usize])
+        self.spans()
+            .map(move |(start, end)| &blob[start as usize..end as usize])
     }
 
     /// Byte range of each id in the blob, in row order.
@@ -81,11 +82,15 @@ impl<'a> F32Column<'a> {
     /// First row whose value is not finite or outside [0, 1], with that value.
     fn first_out_of_unit(&self) -> Option<(usize, f32)> {
         // A branch-free pass first, so the common all-valid column stays vectorizable.
-        let all_ok = self.iter().fold(true, |ok, v| ok & (0.0..=1.0).contains(&v));
+        let all_ok = self
+            .iter()
+            .fold(true, |ok, v| ok & (0.0..=1.0).contains(&v));
         if all_ok {
             return None;
         }
-        self.iter().enumerate().find(|&(_, v)| !(0.0..=1.0).contains(&v))
+        self.iter()
+            .enumerate()
+            .find(|&(_, v)| !(0.0..=1.0).contains(&v))
     }
 }
 
@@ -104,12 +109,19 @@ pub fn validate_ids<'a>(
     values: &[(&str, &'a [u8])],
     cap: usize,
 ) -> Result<(IdColumn<'a>, usize), Rejection> {
-    let RawIds { index, ids: blob, offsets } = raw;
+    let RawIds {
+        index,
+        ids: blob,
+        offsets,
+    } = raw;
     let reject = |code: &'static str, message: String| Err(Rejection::new(index, code, message));
     if offsets.len() % 4 != 0 {
         return reject(
             code::BAD_OFFSETS,
-            format!("offsets column has {} bytes, not a multiple of 4", offsets.len()),
+            format!(
+                "offsets column has {} bytes, not a multiple of 4",
+                offsets.len()
+            ),
         );
     }
     let n = (offsets.len() / 4).saturating_sub(1);
@@ -120,26 +132,34 @@ pub fn validate_ids<'a>(
         if column.len() != 4 * n {
             return reject(
                 code::COLUMN_LENGTH,
-                format!("{name} column has {} bytes, expected {}", column.len(), 4 * n),
+                format!(
+                    "{name} column has {} bytes, expected {}",
+                    column.len(),
+                    4 * n
+                ),
             );
         }
     }
     let split = check_offsets(index, blob, offsets)?;
     if std::str::from_utf8(blob).is_err() {
-        return reject(
-            code::BAD_UTF8,
-            "id blob is not valid UTF-8".into(),
-        );
+        return reject(code::BAD_UTF8, "id blob is not valid UTF-8".into());
     }
     if let Some((k, o)) = split {
-        return reject(code::BAD_UTF8, format!("offsets[{k}]={o} splits a UTF-8 character"));
+        return reject(
+            code::BAD_UTF8,
+            format!("offsets[{k}]={o} splits a UTF-8 character"),
+        );
     }
     Ok((IdColumn { blob, offsets }, n))
 }
 
 /// Check 4; on success returns the first offset that points inside a UTF-8 character, which
 /// check 5 reports only once the whole offsets column is known to be well formed.
-fn check_offsets(index: u32, blob: &[u8], offsets: &[u8]) -> Result<Option<(usize, u32)>, Rejection> {
+fn check_offsets(
+    index: u32,
+    blob: &[u8],
+    offsets: &[u8],
+) -> Result<Option<(usize, u32)>, Rejection> {
     let reject = |message: String| Err(Rejection::new(index, code::BAD_OFFSETS, message));
     if offsets.is_empty() {
         if !blob.is_empty() {
@@ -176,7 +196,11 @@ fn check_offsets(index: u32, blob: &[u8], offsets: &[u8]) -> Result<Option<(usiz
 }
 
 /// Check 6 for one column: every value finite and in [0, 1].
-pub fn validate_unit<'a>(index: u32, name: &str, column: &'a [u8]) -> Result<F32Column<'a>, Rejection> {
+pub fn validate_unit<'a>(
+    index: u32,
+    name: &str,
+    column: &'a [u8],
+) -> Result<F32Column<'a>, Rejection> {
     let column = F32Column(column);
     match column.first_out_of_unit() {
         None => Ok(column),
@@ -196,9 +220,23 @@ mod tests {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
 
-    fn check(blob: &[u8], offsets: &[u8], values: &[&[u8]], cap: usize) -> Result<usize, Rejection> {
+    fn check(
+        blob: &[u8],
+        offsets: &[u8],
+        values: &[&[u8]],
+        cap: usize,
+    ) -> Result<usize, Rejection> {
         let named: Vec<(&str, &[u8])> = values.iter().map(|v| ("value", *v)).collect();
-        validate_ids(RawIds { index: 3, ids: blob, offsets }, &named, cap).map(|(_, n)| n)
+        validate_ids(
+            RawIds {
+                index: 3,
+                ids: blob,
+                offsets,
+            },
+            &named,
+            cap,
+        )
+        .map(|(_, n)| n)
     }
 
     fn code_of(r: Result<usize, Rejection>) -> &'static str {
@@ -210,7 +248,16 @@ mod tests {
         let mut buf = vec![0xEEu8];
         buf.extend(le32(&[0, 1, 3]));
         let blob = b"abc";
-        let (ids, n) = validate_ids(RawIds { index: 0, ids: blob, offsets: &buf[1..] }, &[], 10).unwrap();
+        let (ids, n) = validate_ids(
+            RawIds {
+                index: 0,
+                ids: blob,
+                offsets: &buf[1..],
+            },
+            &[],
+            10,
+        )
+        .unwrap();
         assert_eq!(n, 2);
         assert_eq!(ids.iter().collect::<Vec<_>>(), vec![&b"a"[..], &b"bc"[..]]);
         assert_eq!(ids.get(1), b"bc");
@@ -230,26 +277,56 @@ mod tests {
     #[test]
     fn each_check_has_its_code() {
         let v4 = 0.5f32.to_le_bytes();
-        assert_eq!(code_of(check(b"a", &[0, 0, 0, 0, 1], &[&v4], 5)), code::BAD_OFFSETS);
-        assert_eq!(code_of(check(b"a", &le32(&[0, 1]), &[&v4], 0)), code::TOO_LARGE);
-        assert_eq!(code_of(check(b"a", &le32(&[0, 1]), &[&[0, 0]], 5)), code::COLUMN_LENGTH);
-        assert_eq!(code_of(check(b"a", &le32(&[1, 1]), &[&v4], 5)), code::BAD_OFFSETS);
-        assert_eq!(code_of(check(b"ab", &le32(&[0, 2, 1, 2]), &[&[0; 12]], 5)), code::BAD_OFFSETS);
-        assert_eq!(code_of(check(b"ab", &le32(&[0, 1]), &[&v4], 5)), code::BAD_OFFSETS);
-        assert_eq!(code_of(check(b"\xff", &le32(&[0, 1]), &[&v4], 5)), code::BAD_UTF8);
+        assert_eq!(
+            code_of(check(b"a", &[0, 0, 0, 0, 1], &[&v4], 5)),
+            code::BAD_OFFSETS
+        );
+        assert_eq!(
+            code_of(check(b"a", &le32(&[0, 1]), &[&v4], 0)),
+            code::TOO_LARGE
+        );
+        assert_eq!(
+            code_of(check(b"a", &le32(&[0, 1]), &[&[0, 0]], 5)),
+            code::COLUMN_LENGTH
+        );
+        assert_eq!(
+            code_of(check(b"a", &le32(&[1, 1]), &[&v4], 5)),
+            code::BAD_OFFSETS
+        );
+        assert_eq!(
+            code_of(check(b"ab", &le32(&[0, 2, 1, 2]), &[&[0; 12]], 5)),
+            code::BAD_OFFSETS
+        );
+        assert_eq!(
+            code_of(check(b"ab", &le32(&[0, 1]), &[&v4], 5)),
+            code::BAD_OFFSETS
+        );
+        assert_eq!(
+            code_of(check(b"\xff", &le32(&[0, 1]), &[&v4], 5)),
+            code::BAD_UTF8
+        );
         // "é" is two bytes; an offset between them splits it.
         let e = "é".as_bytes();
-        assert_eq!(code_of(check(e, &le32(&[0, 1, 2]), &[&[0; 8]], 5)), code::BAD_UTF8);
+        assert_eq!(
+            code_of(check(e, &le32(&[0, 1, 2]), &[&[0; 8]], 5)),
+            code::BAD_UTF8
+        );
         assert_eq!(check(e, &le32(&[0, 2]), &[&v4], 5), Ok(1));
     }
 
     #[test]
     fn earlier_checks_win() {
         // Wrong column length and bad UTF-8 together: check 3 comes first.
-        assert_eq!(code_of(check(b"\xff", &le32(&[0, 1]), &[&[]], 5)), code::COLUMN_LENGTH);
+        assert_eq!(
+            code_of(check(b"\xff", &le32(&[0, 1]), &[&[]], 5)),
+            code::COLUMN_LENGTH
+        );
         // A split character before a decreasing offset: check 4 comes first.
         let blob = "éa".as_bytes();
-        assert_eq!(code_of(check(blob, &le32(&[0, 1, 0, 3]), &[&[0; 12]], 5)), code::BAD_OFFSETS);
+        assert_eq!(
+            code_of(check(blob, &le32(&[0, 1, 0, 3]), &[&[0; 12]], 5)),
+            code::BAD_OFFSETS
+        );
     }
 
     #[test]

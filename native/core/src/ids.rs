@@ -51,13 +51,39 @@ impl IdTable {
         self.table.capacity()
     }
 
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.state.hash_one(key)
+    }
+
     /// The slot of `key` if it is in the table; otherwise inserts `next` for it and returns
     /// None. `key_of` gives the id of a slot already in the table.
     #[inline]
-    pub fn find_or_insert<'a>(&mut self, key: &[u8], next: u32, key_of: impl Fn(u32) -> &'a [u8]) -> Option<u32> {
+    pub fn find_or_insert<'a>(
+        &mut self,
+        key: &[u8],
+        next: u32,
+        key_of: impl Fn(u32) -> &'a [u8],
+    ) -> Option<u32> {
+        let hash = self.hash(key);
+        self.find_or_insert_hashed(hash, key, next, key_of)
+    }
+
+    /// [`Self::find_or_insert`] with `hash` = [`Self::hash`] of `key`, computed ahead of time.
+    #[inline]
+    pub fn find_or_insert_hashed<'a>(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        next: u32,
+        key_of: impl Fn(u32) -> &'a [u8],
+    ) -> Option<u32> {
         let state = &self.state;
-        let hash = state.hash_one(key);
-        let entry = self.table.entry(hash, |&slot| same(key_of(slot), key), |&slot| state.hash_one(key_of(slot)));
+        let entry = self.table.entry(
+            hash,
+            |&slot| key_of(slot) == key,
+            |&slot| state.hash_one(key_of(slot)),
+        );
         match entry {
             Entry::Occupied(e) => Some(*e.get()),
             Entry::Vacant(e) => {
@@ -66,19 +92,6 @@ impl IdTable {
             }
         }
     }
-}
-
-/// Byte equality, inlined: ids are short, and a call into libc `memcmp` per probe costs
-/// more than comparing them 8 bytes at a time here.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ta, tb) = (a8.remainder(), b8.remainder());
-    a8.zip(b8).all(|(x, y)| word(x) == word(y)) && ta.iter().zip(tb).all(|(x, y)| x == y)
 }
 
 /// `reset` empties the table before reserving, so the rehash callback never runs.
@@ -107,6 +120,14 @@ mod tests {
     #[test]
     fn id_at_reads_its_blob() {
         let blobs: [&[u8]; 2] = [b"abc", b"xyz"];
-        assert_eq!(IdAt { pos: 1, start: 1, end: 3 }.bytes(&blobs), b"yz");
+        assert_eq!(
+            IdAt {
+                pos: 1,
+                start: 1,
+                end: 3
+            }
+            .bytes(&blobs),
+            b"yz"
+        );
     }
 }

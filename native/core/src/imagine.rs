@@ -3,9 +3,9 @@
 use std::cell::RefCell;
 
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
-use crate::scratch::{with_scratch, Scratch};
 use crate::plan;
 use crate::reject::{InputError, Rejection};
+use crate::scratch::{with_scratch, Scratch};
 
 /// One partition's generated items, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +33,10 @@ struct Valid<'a> {
 }
 
 /// Merges the parts, each capped at `max_rows`; only a duplicate partition index is an error.
-pub fn merge_imagine(parts: &[ImaginePart<'_>], max_rows: u32) -> Result<ImagineMerged, InputError> {
+pub fn merge_imagine(
+    parts: &[ImaginePart<'_>],
+    max_rows: u32,
+) -> Result<ImagineMerged, InputError> {
     let indices: Vec<u32> = parts.iter().map(|p| p.index).collect();
     let order = plan::ascending(&indices)?;
     let mut rejected = Vec::new();
@@ -60,7 +63,12 @@ pub fn merge_imagine(parts: &[ImaginePart<'_>], max_rows: u32) -> Result<Imagine
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
     let mut items: Vec<(f32, u32, u32)> = Vec::with_capacity(rows);
     for part in &valid {
-        items.extend(part.confidence.iter().enumerate().map(|(row, c)| (c, part.index, row as u32)));
+        items.extend(
+            part.confidence
+                .iter()
+                .enumerate()
+                .map(|(row, c)| (c, part.index, row as u32)),
+        );
     }
     // Items are generated in (partition, row) order, so a stable sort on confidence alone
     // keeps that order among equal confidences.
@@ -74,10 +82,18 @@ pub fn merge_imagine(parts: &[ImaginePart<'_>], max_rows: u32) -> Result<Imagine
 }
 
 fn validate<'a>(part: &ImaginePart<'a>, max_rows: usize) -> Result<Valid<'a>, Rejection> {
-    let raw = RawIds { index: part.index, ids: part.ids, offsets: part.offsets };
+    let raw = RawIds {
+        index: part.index,
+        ids: part.ids,
+        offsets: part.offsets,
+    };
     let (ids, _) = validate_ids(raw, &[("confidence", part.confidence)], max_rows)?;
     let confidence = validate_unit(part.index, "confidence", part.confidence)?;
-    Ok(Valid { index: part.index, ids, confidence })
+    Ok(Valid {
+        index: part.index,
+        ids,
+        confidence,
+    })
 }
 
 thread_local! {
@@ -87,21 +103,30 @@ thread_local! {
 /// First row whose id already appeared in the same partition.
 fn repeated_row(ids: IdColumn<'_>) -> Option<usize> {
     let blob = ids.blob();
-    with_scratch(&SCRATCH, ids.len(), |Scratch { table, records: spans }| {
-        ids.spans().position(|(start, end)| {
-            let known = &*spans;
-            let key_of = |s: u32| {
-                let (a, b) = known[s as usize];
-                &blob[a as usize..b as usize]
-            };
-            let key = &blob[start as usize..end as usize];
-            let repeated = table.find_or_insert(key, known.len() as u32, key_of).is_some();
-            if !repeated {
-                spans.push((start, end));
-            }
-            repeated
-        })
-    })
+    with_scratch(
+        &SCRATCH,
+        ids.len(),
+        |Scratch {
+             table,
+             records: spans,
+         }| {
+            ids.spans().position(|(start, end)| {
+                let known = &*spans;
+                let key_of = |s: u32| {
+                    let (a, b) = known[s as usize];
+                    &blob[a as usize..b as usize]
+                };
+                let key = &blob[start as usize..end as usize];
+                let repeated = table
+                    .find_or_insert(key, known.len() as u32, key_of)
+                    .is_some();
+                if !repeated {
+                    spans.push((start, end));
+                }
+                repeated
+            })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -120,14 +145,25 @@ mod tests {
     fn merge(parts: &[Owned], max_rows: u32) -> ImagineMerged {
         let parts: Vec<ImaginePart> = parts
             .iter()
-            .map(|o| ImaginePart { index: o.0, ids: &o.1, offsets: &o.2, confidence: &o.3 })
+            .map(|o| ImaginePart {
+                index: o.0,
+                ids: &o.1,
+                offsets: &o.2,
+                confidence: &o.3,
+            })
             .collect();
         merge_imagine(&parts, max_rows).unwrap()
     }
 
     #[test]
     fn concatenates_and_sorts_by_confidence_then_partition_then_row() {
-        let m = merge(&[part(7, &[("x", 0.5), ("y", 0.9)]), part(2, &[("x", 0.5), ("z", 0.5)])], 10);
+        let m = merge(
+            &[
+                part(7, &[("x", 0.5), ("y", 0.9)]),
+                part(2, &[("x", 0.5), ("z", 0.5)]),
+            ],
+            10,
+        );
         assert_eq!(m.confidence, vec![0.9, 0.5, 0.5, 0.5]);
         assert_eq!(m.partition, vec![7, 2, 2, 7]);
         assert_eq!(m.row, vec![1, 0, 1, 0]);
@@ -135,14 +171,20 @@ mod tests {
 
     #[test]
     fn max_rows_caps_a_partition() {
-        let m = merge(&[part(0, &[("a", 0.1), ("b", 0.2)]), part(1, &[("c", 0.3)])], 1);
+        let m = merge(
+            &[part(0, &[("a", 0.1), ("b", 0.2)]), part(1, &[("c", 0.3)])],
+            1,
+        );
         assert_eq!(m.rejected[0].code, code::TOO_LARGE);
         assert_eq!(m.partition, vec![1]);
     }
 
     #[test]
     fn repeated_id_in_one_partition_drops_it() {
-        let m = merge(&[part(0, &[("a", 0.1), ("a", 0.2)]), part(1, &[("a", 0.3)])], 5);
+        let m = merge(
+            &[part(0, &[("a", 0.1), ("a", 0.2)]), part(1, &[("a", 0.3)])],
+            5,
+        );
         assert_eq!(m.rejected[0].code, code::DUPLICATE_ID);
         assert_eq!((m.partition, m.confidence), (vec![1], vec![0.3]));
     }

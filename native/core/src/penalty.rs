@@ -14,7 +14,11 @@ pub fn penalty(expected: u32, missing: u32, partitioned: bool) -> f32 {
         return 0.0;
     }
     let missing = missing.min(expected);
-    let extra = if partitioned { PARTITIONED_PENALTY } else { 0.0 };
+    let extra = if partitioned {
+        PARTITIONED_PENALTY
+    } else {
+        0.0
+    };
     (missing as f64 / expected as f64 + extra).min(MAX_PENALTY) as f32
 }
 

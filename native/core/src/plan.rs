@@ -45,7 +45,10 @@ mod tests {
     #[test]
     fn message_spells_the_value_as_javascript() {
         let e = checked_u32("partition index", -1.5).unwrap_err();
-        assert_eq!(e.message, "partition index must be an integer in [0, 4294967295] (got -1.5)");
+        assert_eq!(
+            e.message,
+            "partition index must be an integer in [0, 4294967295] (got -1.5)"
+        );
     }
 
     #[test]

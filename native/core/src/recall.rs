@@ -5,9 +5,9 @@ use std::cmp::Ordering;
 
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
 use crate::ids::IdAt;
-use crate::scratch::{with_scratch, Scratch};
 use crate::plan;
 use crate::reject::{code, InputError, Rejection};
+use crate::scratch::{with_scratch, Scratch};
 use crate::text::js_number;
 
 /// One partition's top memories, as wire bytes.
@@ -86,23 +86,39 @@ pub fn merge_recall(parts: &[RecallPart<'_>], limit: u32) -> Result<RecallMerged
 }
 
 fn validate<'a>(part: &RecallPart<'a>, limit: usize) -> Result<Valid<'a>, Rejection> {
-    let raw = RawIds { index: part.index, ids: part.ids, offsets: part.offsets };
+    let raw = RawIds {
+        index: part.index,
+        ids: part.ids,
+        offsets: part.offsets,
+    };
     let columns = [("lower", part.lower), ("upper", part.upper)];
     let (ids, _) = validate_ids(raw, &columns, limit)?;
     let lower = validate_unit(part.index, "lower", part.lower)?;
     let upper = validate_unit(part.index, "upper", part.upper)?;
     let inverted = lower.iter().zip(upper.iter()).position(|(l, u)| l > u);
     if let Some(row) = inverted {
-        let (l, u) = (js_number(lower.get(row) as f64), js_number(upper.get(row) as f64));
+        let (l, u) = (
+            js_number(lower.get(row) as f64),
+            js_number(upper.get(row) as f64),
+        );
         let problem = format!("lower[{row}]={l} > upper[{row}]={u}");
         return Err(Rejection::new(part.index, code::BAD_VALUE, problem));
     }
-    Ok(Valid { ids, lower, upper, index: part.index })
+    Ok(Valid {
+        ids,
+        lower,
+        upper,
+        index: part.index,
+    })
 }
 
 /// Keeps the best copy of every id (slot order = first appearance); `Err((position, row))`
 /// names an id repeated within one partition.
-fn dedup(valid: &[Valid<'_>], blobs: &[&[u8]], scratch: &mut Scratch<Winner>) -> Result<(), (usize, usize)> {
+fn dedup(
+    valid: &[Valid<'_>],
+    blobs: &[&[u8]],
+    scratch: &mut Scratch<Winner>,
+) -> Result<(), (usize, usize)> {
     let Scratch { table, records } = scratch;
     for (pos, part) in valid.iter().enumerate() {
         let pos32 = pos as u32;
@@ -110,11 +126,22 @@ fn dedup(valid: &[Valid<'_>], blobs: &[&[u8]], scratch: &mut Scratch<Winner>) ->
         let values = part.lower.iter().zip(part.upper.iter());
         for (row, ((start, end), (lower, upper))) in part.ids.spans().zip(values).enumerate() {
             let key = &blob[start as usize..end as usize];
-            let id = IdAt { pos: pos32, start, end };
-            let copy = Winner { lower, upper, id, row: row as u32, last: pos32 };
+            let id = IdAt {
+                pos: pos32,
+                start,
+                end,
+            };
+            let copy = Winner {
+                lower,
+                upper,
+                id,
+                row: row as u32,
+                last: pos32,
+            };
             let known = &*records;
             let next = known.len() as u32;
-            let Some(slot) = table.find_or_insert(key, next, |s| known[s as usize].id.bytes(blobs)) else {
+            let Some(slot) = table.find_or_insert(key, next, |s| known[s as usize].id.bytes(blobs))
+            else {
                 records.push(copy);
                 continue;
             };
@@ -167,13 +194,25 @@ mod tests {
 
     fn part(index: u32, rows: &[(&str, f32, f32)]) -> Owned {
         let (ids, offsets) = strings(rows.iter().map(|r| r.0));
-        Owned(index, ids, offsets, f32s(rows.iter().map(|r| r.1)), f32s(rows.iter().map(|r| r.2)))
+        Owned(
+            index,
+            ids,
+            offsets,
+            f32s(rows.iter().map(|r| r.1)),
+            f32s(rows.iter().map(|r| r.2)),
+        )
     }
 
     fn merge(parts: &[Owned], limit: u32) -> RecallMerged {
         let parts: Vec<RecallPart> = parts
             .iter()
-            .map(|o| RecallPart { index: o.0, ids: &o.1, offsets: &o.2, lower: &o.3, upper: &o.4 })
+            .map(|o| RecallPart {
+                index: o.0,
+                ids: &o.1,
+                offsets: &o.2,
+                lower: &o.3,
+                upper: &o.4,
+            })
             .collect();
         merge_recall(&parts, limit).unwrap()
     }
@@ -182,24 +221,39 @@ mod tests {
     fn keeps_the_more_confident_copy_whichever_arrives_first() {
         let weak = part(0, &[("m", 0.2, 0.3)]);
         let strong = part(1, &[("m", 0.6, 0.7)]);
-        for parts in [[weak, strong], [part(1, &[("m", 0.6, 0.7)]), part(0, &[("m", 0.2, 0.3)])]] {
+        for parts in [
+            [weak, strong],
+            [part(1, &[("m", 0.6, 0.7)]), part(0, &[("m", 0.2, 0.3)])],
+        ] {
             let m = merge(&parts, 10);
-            assert_eq!((m.partition, m.row, m.lower, m.upper), (vec![1], vec![0], vec![0.6], vec![0.7]));
+            assert_eq!(
+                (m.partition, m.row, m.lower, m.upper),
+                (vec![1], vec![0], vec![0.6], vec![0.7])
+            );
         }
     }
 
     #[test]
     fn ties_go_to_higher_upper_then_lower_partition_index() {
-        let m = merge(&[part(3, &[("m", 0.5, 0.9)]), part(1, &[("m", 0.5, 0.6)])], 10);
+        let m = merge(
+            &[part(3, &[("m", 0.5, 0.9)]), part(1, &[("m", 0.5, 0.6)])],
+            10,
+        );
         assert_eq!((m.partition, m.upper), (vec![3], vec![0.9]));
-        let m = merge(&[part(3, &[("m", 0.5, 0.6)]), part(1, &[("m", 0.5, 0.6)])], 10);
+        let m = merge(
+            &[part(3, &[("m", 0.5, 0.6)]), part(1, &[("m", 0.5, 0.6)])],
+            10,
+        );
         assert_eq!(m.partition, vec![1]);
     }
 
     #[test]
     fn sorted_by_lower_desc_then_id_and_cut() {
         let m = merge(
-            &[part(0, &[("b", 0.5, 0.5), ("c", 0.9, 1.0)]), part(1, &[("a", 0.5, 0.6), ("d", 0.1, 0.2)])],
+            &[
+                part(0, &[("b", 0.5, 0.5), ("c", 0.9, 1.0)]),
+                part(1, &[("a", 0.5, 0.6), ("d", 0.1, 0.2)]),
+            ],
             3,
         );
         assert_eq!(m.lower, vec![0.9, 0.5, 0.5]);
@@ -208,9 +262,18 @@ mod tests {
 
     #[test]
     fn limit_caps_each_partition_and_the_output() {
-        let m = merge(&[part(0, &[("a", 0.5, 0.5), ("b", 0.4, 0.5)]), part(1, &[("c", 0.9, 0.9)])], 1);
+        let m = merge(
+            &[
+                part(0, &[("a", 0.5, 0.5), ("b", 0.4, 0.5)]),
+                part(1, &[("c", 0.9, 0.9)]),
+            ],
+            1,
+        );
         assert_eq!(m.rejected.len(), 1);
-        assert_eq!((m.rejected[0].partition, m.rejected[0].code), (0, code::TOO_LARGE));
+        assert_eq!(
+            (m.rejected[0].partition, m.rejected[0].code),
+            (0, code::TOO_LARGE)
+        );
         assert_eq!(m.partition, vec![1]);
         let m = merge(&[part(0, &[])], 0);
         assert!(m.partition.is_empty() && m.rejected.is_empty());
@@ -220,12 +283,21 @@ mod tests {
     fn lower_above_upper_is_a_bad_value() {
         let m = merge(&[part(2, &[("a", 0.5, 0.4)])], 5);
         assert_eq!(m.rejected[0].code, code::BAD_VALUE);
-        assert_eq!(m.rejected[0].message, "partition 2: lower[0]=0.5 > upper[0]=0.4000000059604645");
+        assert_eq!(
+            m.rejected[0].message,
+            "partition 2: lower[0]=0.5 > upper[0]=0.4000000059604645"
+        );
     }
 
     #[test]
     fn repeated_id_drops_the_partition() {
-        let m = merge(&[part(0, &[("a", 0.1, 0.2)]), part(1, &[("a", 0.9, 0.9), ("a", 0.8, 0.9)])], 5);
+        let m = merge(
+            &[
+                part(0, &[("a", 0.1, 0.2)]),
+                part(1, &[("a", 0.9, 0.9), ("a", 0.8, 0.9)]),
+            ],
+            5,
+        );
         assert_eq!((m.partition, m.lower), (vec![0], vec![0.1]));
         assert_eq!(m.rejected[0].code, code::DUPLICATE_ID);
     }

@@ -27,13 +27,21 @@ pub struct Rejection {
 
 impl Rejection {
     pub(crate) fn new(partition: u32, code: &'static str, problem: String) -> Self {
-        Rejection { partition, code, message: format!("partition {partition}: {problem}") }
+        Rejection {
+            partition,
+            code,
+            message: format!("partition {partition}: {problem}"),
+        }
     }
 
     /// Check 7: row `row` repeats an id seen earlier in the same partition.
     pub(crate) fn duplicate_id(partition: u32, row: usize, id: &[u8]) -> Self {
         let id = json_string(&String::from_utf8_lossy(id));
-        Rejection::new(partition, code::DUPLICATE_ID, format!("row {row} repeats id {id}"))
+        Rejection::new(
+            partition,
+            code::DUPLICATE_ID,
+            format!("row {row} repeats id {id}"),
+        )
     }
 }
 
@@ -49,7 +57,9 @@ impl InputError {
 
     pub(crate) fn not_u32(name: &str, value: f64) -> Self {
         let got = crate::text::js_number(value);
-        InputError { message: format!("{name} must be an integer in [0, 4294967295] (got {got})") }
+        InputError {
+            message: format!("{name} must be an integer in [0, 4294967295] (got {got})"),
+        }
     }
 }
 

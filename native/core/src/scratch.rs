@@ -20,7 +20,10 @@ pub struct Scratch<R> {
 
 impl<R> Default for Scratch<R> {
     fn default() -> Self {
-        Scratch { table: IdTable::default(), records: Vec::new() }
+        Scratch {
+            table: IdTable::default(),
+            records: Vec::new(),
+        }
     }
 }
 
@@ -43,7 +46,9 @@ pub fn with_scratch<R: 'static, T>(
         scratch.records.clear();
         scratch.records.reserve(capacity);
         let out = f(scratch);
-        if scratch.table.capacity() > MAX_RETAINED_SLOTS || scratch.records.capacity() > MAX_RETAINED_SLOTS {
+        if scratch.table.capacity() > MAX_RETAINED_SLOTS
+            || scratch.records.capacity() > MAX_RETAINED_SLOTS
+        {
             *scratch = Scratch::default();
         }
         out

@@ -85,6 +85,9 @@ mod tests {
 
     #[test]
     fn strings_as_json_stringify_quotes_them() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}é\u{2028}"), "\"a\\\"b\\\\c\\n\\u0001é\u{2028}\"");
+        assert_eq!(
+            json_string("a\"b\\c\n\u{1}é\u{2028}"),
+            "\"a\\\"b\\\\c\\n\\u0001é\u{2028}\""
+        );
     }
 }

@@ -6,10 +6,17 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use engram_core::{
-    code, merge_imagine, merge_recall, merge_spread, ImaginePart, RecallPart, Rejection, SpreadPart,
-    MAX_PARTITION_ROWS,
+    code, merge_imagine, merge_recall, merge_spread, ImaginePart, RecallPart, Rejection,
+    SpreadPart, MAX_PARTITION_ROWS,
 };
 use proptest::prelude::*;
+
+/// (partition, row, value bits) per output row, and (partition, code) per rejection.
+type Rows = Vec<(u32, u32, u32)>;
+type RecallRow = (u32, u32, u32, u32);
+type Codes = Vec<(u32, &'static str)>;
+/// A copy of a Recall row: (partition, row, lower, upper).
+type Copy4 = (u32, u32, f32, f32);
 
 /// How a generated partition is damaged on the wire, if at all.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -86,7 +93,7 @@ fn model_code(p: &Part, cap: usize) -> Option<&'static str> {
 }
 
 /// Accepted parts in ascending index, and the (partition, code) of the others.
-fn model_split(parts: &[Part], cap: usize) -> (Vec<&Part>, Vec<(u32, &'static str)>) {
+fn model_split(parts: &[Part], cap: usize) -> (Vec<&Part>, Codes) {
     let mut sorted: Vec<&Part> = parts.iter().collect();
     sorted.sort_by_key(|p| p.index);
     let mut rejected = Vec::new();
@@ -100,7 +107,7 @@ fn model_split(parts: &[Part], cap: usize) -> (Vec<&Part>, Vec<(u32, &'static st
     (accepted, rejected)
 }
 
-fn codes(rejected: &[Rejection]) -> Vec<(u32, &'static str)> {
+fn codes(rejected: &[Rejection]) -> Codes {
     rejected.iter().map(|r| (r.partition, r.code)).collect()
 }
 
@@ -108,7 +115,7 @@ fn bits(values: &[f32]) -> Vec<u32> {
     values.iter().map(|v| v.to_bits()).collect()
 }
 
-fn model_spread(parts: &[Part]) -> (Vec<(u32, u32, u32)>, Vec<(u32, &'static str)>) {
+fn model_spread(parts: &[Part]) -> (Rows, Codes) {
     let (accepted, rejected) = model_split(parts, MAX_PARTITION_ROWS);
     let mut first: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
     let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
@@ -134,17 +141,18 @@ fn model_spread(parts: &[Part]) -> (Vec<(u32, u32, u32)>, Vec<(u32, &'static str
     (rows, rejected)
 }
 
-type RecallRow = (u32, u32, u32, u32);
-
-fn model_recall(parts: &[Part], limit: u32) -> (Vec<RecallRow>, Vec<(u32, &'static str)>) {
+fn model_recall(parts: &[Part], limit: u32) -> (Vec<RecallRow>, Codes) {
     let (accepted, rejected) = model_split(parts, limit as usize);
-    let mut copies: BTreeMap<&str, Vec<(u32, u32, f32, f32)>> = BTreeMap::new();
+    let mut copies: BTreeMap<&str, Vec<Copy4>> = BTreeMap::new();
     for p in accepted {
         for (row, (id, lower, upper)) in p.rows.iter().enumerate() {
-            copies.entry(id).or_default().push((p.index, row as u32, *lower, *upper));
+            copies
+                .entry(id)
+                .or_default()
+                .push((p.index, row as u32, *lower, *upper));
         }
     }
-    let better = |a: &(u32, u32, f32, f32), b: &(u32, u32, f32, f32)| -> bool {
+    let better = |a: &Copy4, b: &Copy4| -> bool {
         // Is `a` a better copy than `b`? Highest lower, then highest upper, then lowest index.
         match a.2.partial_cmp(&b.2).unwrap() {
             Ordering::Greater => true,
@@ -156,7 +164,7 @@ fn model_recall(parts: &[Part], limit: u32) -> (Vec<RecallRow>, Vec<(u32, &'stat
             },
         }
     };
-    let mut winners: Vec<(&str, (u32, u32, f32, f32))> = copies
+    let mut winners: Vec<(&str, Copy4)> = copies
         .iter()
         .map(|(id, cs)| {
             let mut best = cs[0];
@@ -168,13 +176,21 @@ fn model_recall(parts: &[Part], limit: u32) -> (Vec<RecallRow>, Vec<(u32, &'stat
             (*id, best)
         })
         .collect();
-    winners.sort_by(|a, b| b.1 .2.partial_cmp(&a.1 .2).unwrap().then_with(|| a.0.cmp(b.0)));
+    winners.sort_by(|a, b| {
+        b.1 .2
+            .partial_cmp(&a.1 .2)
+            .unwrap()
+            .then_with(|| a.0.cmp(b.0))
+    });
     winners.truncate(limit as usize);
-    let rows = winners.iter().map(|(_, w)| (w.0, w.1, w.2.to_bits(), w.3.to_bits())).collect();
+    let rows = winners
+        .iter()
+        .map(|(_, w)| (w.0, w.1, w.2.to_bits(), w.3.to_bits()))
+        .collect();
     (rows, rejected)
 }
 
-fn model_imagine(parts: &[Part], max_rows: u32) -> (Vec<(u32, u32, u32)>, Vec<(u32, &'static str)>) {
+fn model_imagine(parts: &[Part], max_rows: u32) -> (Rows, Codes) {
     let (accepted, rejected) = model_split(parts, max_rows as usize);
     let mut items: Vec<(f32, u32, u32)> = Vec::new();
     for p in accepted {
@@ -182,46 +198,85 @@ fn model_imagine(parts: &[Part], max_rows: u32) -> (Vec<(u32, u32, u32)>, Vec<(u
             items.push((*c, p.index, row as u32));
         }
     }
-    items.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    (items.iter().map(|i| (i.1, i.2, i.0.to_bits())).collect(), rejected)
+    items.sort_by(|a, b| {
+        b.0.partial_cmp(&a.0)
+            .unwrap()
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
+    (
+        items.iter().map(|i| (i.1, i.2, i.0.to_bits())).collect(),
+        rejected,
+    )
 }
 
-fn run_spread(wire: &[Wire]) -> (Vec<(u32, u32, u32)>, Vec<(u32, &'static str)>) {
+fn run_spread(wire: &[Wire]) -> (Rows, Codes) {
     let parts: Vec<SpreadPart> = wire
         .iter()
-        .map(|w| SpreadPart { index: w.0, ids: &w.1, offsets: &w.2, activation: &w.3 })
+        .map(|w| SpreadPart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            activation: &w.3,
+        })
         .collect();
     let m = merge_spread(&parts).unwrap();
     let a = bits(&m.activation);
-    (m.partition.iter().zip(&m.row).zip(&a).map(|((p, r), a)| (*p, *r, *a)).collect(), codes(&m.rejected))
+    (
+        m.partition
+            .iter()
+            .zip(&m.row)
+            .zip(&a)
+            .map(|((p, r), a)| (*p, *r, *a))
+            .collect(),
+        codes(&m.rejected),
+    )
 }
 
-fn run_recall(wire: &[Wire], limit: u32) -> (Vec<RecallRow>, Vec<(u32, &'static str)>) {
+fn run_recall(wire: &[Wire], limit: u32) -> (Vec<RecallRow>, Codes) {
     let parts: Vec<RecallPart> = wire
         .iter()
-        .map(|w| RecallPart { index: w.0, ids: &w.1, offsets: &w.2, lower: &w.3, upper: &w.4 })
+        .map(|w| RecallPart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            lower: &w.3,
+            upper: &w.4,
+        })
         .collect();
     let m = merge_recall(&parts, limit).unwrap();
     let (l, u) = (bits(&m.lower), bits(&m.upper));
-    let rows = (0..m.row.len()).map(|i| (m.partition[i], m.row[i], l[i], u[i])).collect();
+    let rows = (0..m.row.len())
+        .map(|i| (m.partition[i], m.row[i], l[i], u[i]))
+        .collect();
     (rows, codes(&m.rejected))
 }
 
-fn run_imagine(wire: &[Wire], max_rows: u32) -> (Vec<(u32, u32, u32)>, Vec<(u32, &'static str)>) {
+fn run_imagine(wire: &[Wire], max_rows: u32) -> (Rows, Codes) {
     let parts: Vec<ImaginePart> = wire
         .iter()
-        .map(|w| ImaginePart { index: w.0, ids: &w.1, offsets: &w.2, confidence: &w.3 })
+        .map(|w| ImaginePart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            confidence: &w.3,
+        })
         .collect();
     let m = merge_imagine(&parts, max_rows).unwrap();
     let c = bits(&m.confidence);
-    let rows = (0..m.row.len()).map(|i| (m.partition[i], m.row[i], c[i])).collect();
+    let rows = (0..m.row.len())
+        .map(|i| (m.partition[i], m.row[i], c[i]))
+        .collect();
     (rows, codes(&m.rejected))
 }
 
 /// Short ids over a small alphabet of 1- to 4-byte characters, so ids repeat often.
 fn id() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a", "b", "é", "中", "😀", "\u{0}"]), 0..3)
-        .prop_map(|cs| cs.concat())
+    prop::collection::vec(
+        prop::sample::select(vec!["a", "b", "é", "中", "😀", "\u{0}"]),
+        0..3,
+    )
+    .prop_map(|cs| cs.concat())
 }
 
 /// Values with many ties (including -0) and some arbitrary ones.
@@ -249,18 +304,27 @@ fn rows() -> impl Strategy<Value = Vec<(String, f32, f32)>> {
         (id, lo, hi)
     });
     // Mostly distinct ids within a partition; sometimes keep the repeats (DUPLICATE_ID).
-    (prop::collection::vec(row, 0..12), prop::bool::weighted(0.15)).prop_map(|(rows, keep_repeats)| {
-        if keep_repeats {
-            return rows;
-        }
-        let mut seen = BTreeSet::new();
-        rows.into_iter().filter(|r| seen.insert(r.0.clone())).collect()
-    })
+    (
+        prop::collection::vec(row, 0..12),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(rows, keep_repeats)| {
+            if keep_repeats {
+                return rows;
+            }
+            let mut seen = BTreeSet::new();
+            rows.into_iter()
+                .filter(|r| seen.insert(r.0.clone()))
+                .collect()
+        })
 }
 
 /// Parts with distinct indices, in a random order.
 fn parts() -> impl Strategy<Value = Vec<Part>> {
-    (prop::collection::btree_set(0u32..40, 0..7), prop::collection::vec((rows(), damage()), 7))
+    (
+        prop::collection::btree_set(0u32..40, 0..7),
+        prop::collection::vec((rows(), damage()), 7),
+    )
         .prop_map(|(indices, bodies)| {
             indices
                 .into_iter()
@@ -272,7 +336,11 @@ fn parts() -> impl Strategy<Value = Vec<Part>> {
                         Damage::BadValue | Damage::LastOffset if rows.is_empty() => Damage::None,
                         d => d,
                     };
-                    Part { index, rows, damage }
+                    Part {
+                        index,
+                        rows,
+                        damage,
+                    }
                 })
                 .collect::<Vec<_>>()
         })

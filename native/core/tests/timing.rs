@@ -19,7 +19,11 @@ fn partitions(parts: u32, rows: u32, overlap: f64) -> Vec<Wire> {
             let mut offsets = 0u32.to_le_bytes().to_vec();
             let mut values = Vec::new();
             for r in 0..rows {
-                let n = if r < shared { r } else { 1_000_000 * (p + 1) + r };
+                let n = if r < shared {
+                    r
+                } else {
+                    1_000_000 * (p + 1) + r
+                };
                 blob.extend(format!("memory-{n:010}").as_bytes());
                 offsets.extend((blob.len() as u32).to_le_bytes());
                 values.extend((((r % 97) as f32) / 200.0).to_le_bytes());
@@ -50,8 +54,15 @@ fn time<F: FnMut()>(label: &str, iterations: u32, mut f: F) {
 #[ignore]
 fn p1_spread_10x10000_half_overlap() {
     let wire = partitions(10, 10_000, 0.5);
-    let parts: Vec<SpreadPart> =
-        wire.iter().map(|w| SpreadPart { index: w.0, ids: &w.1, offsets: &w.2, activation: &w.3 }).collect();
+    let parts: Vec<SpreadPart> = wire
+        .iter()
+        .map(|w| SpreadPart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            activation: &w.3,
+        })
+        .collect();
     time("P1 spread 10 x 10000 (50% overlap)", 300, || {
         black_box(merge_spread(black_box(&parts)).unwrap());
     });
@@ -63,7 +74,13 @@ fn p2_recall_10x100_30pct_duplicates() {
     let wire = partitions(10, 100, 0.3);
     let parts: Vec<RecallPart> = wire
         .iter()
-        .map(|w| RecallPart { index: w.0, ids: &w.1, offsets: &w.2, lower: &w.3, upper: &w.3 })
+        .map(|w| RecallPart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            lower: &w.3,
+            upper: &w.3,
+        })
         .collect();
     time("P2 recall 10 x 100 (30% duplicates)", 3000, || {
         black_box(merge_recall(black_box(&parts), 100).unwrap());
