@@ -130,7 +130,7 @@ describe('TS reference vs the naive model', () => {
     it(`${kind}: large inputs (up to 32 partitions, 100,000 rows)`, () => {
       fc.assert(fc.property(largeArb(kind), (c) => {
         assertMatchesModel(run(kind, c, 'reference', c.rotate), COLUMNS[kind], model(kind, c));
-      }), { numRuns: LARGE_RUNS });
+      }), { numRuns: LARGE_RUNS, examples: [[largeCase(kind, 12345, 100_000, 32)]] });
     });
   }
   it('penalty, applyPenalty and pickOne follow their formulas', () => {
@@ -167,7 +167,7 @@ describe('native vs TS reference (parity)', () => {
       fc.assert(fc.property(largeArb(kind), (c) => {
         if (candidate === 'ts') assertMatchesModel(run(kind, c, 'ts'), COLUMNS[kind], model(kind, c));
         else assertSameMerge(run(kind, c, 'native', c.rotate), run(kind, c, 'reference'), COLUMNS[kind]);
-      }), { numRuns: LARGE_RUNS });
+      }), { numRuns: LARGE_RUNS, examples: [[largeCase(kind, 54321, 100_000, 32)]] });
     });
   }
   it('penalty, applyPenalty and pickOne: identical bits', (t) => {

@@ -3,6 +3,7 @@
  * addon and the facade. Parts are columnar wire bytes; outputs are columns that point back
  * into the parts (`partition`, `row`) so nothing is decoded until a caller reads it.
  */
+import type { NativeBinding } from '../native/types.js';
 
 /** Largest partition a Spread accepts, rows (the spec's `MAX_PARTITION_ROWS`). */
 export const MAX_PARTITION_ROWS = 1_000_000;
@@ -82,18 +83,5 @@ export interface ImagineMerged extends MergedRows {
   confidence: Float32Array;
 }
 
-/**
- * What the gather needs from the addon (mirrors `src/native/types.ts`); kept here so the
- * facade typechecks against exactly the functions it calls.
- */
-export interface GatherNative {
-  mergeRecall(parts: RecallPart[], limit: number): RecallMerged;
-  mergeSpread(parts: SpreadPart[]): SpreadMerged;
-  mergeImagine(parts: ImaginePart[], maxRows: number): ImagineMerged;
-  mergeRecallAsync(parts: RecallPart[], limit: number, signal?: AbortSignal): Promise<RecallMerged>;
-  mergeSpreadAsync(parts: SpreadPart[], n: number, signal?: AbortSignal): Promise<SpreadMerged>;
-  mergeImagineAsync(parts: ImaginePart[], maxRows: number, signal?: AbortSignal): Promise<ImagineMerged>;
-  pickOne(primary: boolean[]): number;
-  penalty(expected: number, missing: number, partitioned: boolean): number;
-  applyPenalty(values: Float32Array, penalty: number): void;
-}
+/** The addon's API, as `src/native/types.ts` declares it. */
+export type GatherNative = NativeBinding;
