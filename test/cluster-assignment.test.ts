@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../src/errors.js';
 import { AssignmentTable, lostEntries, mergeTables } from '../src/cluster/assignment-table.js';
+import { StaticClusterView } from '../src/cluster/cluster-view.js';
 
 const two = () => AssignmentTable.empty().assign('beta', { primary: 'node-2', replicas: ['node-1'] }).assign('alpha', { primary: 'node-1', replicas: [] });
 
@@ -164,5 +165,28 @@ describe('AssignmentTable JSON', () => {
         `expected a rejection at ${field} for ${JSON.stringify(input)}`,
       );
     }
+  });
+});
+
+describe('StaticClusterView', () => {
+  const member = (id: string) => ({ id, grpcAddress: `127.0.0.1:1${id.length}`, gossipAddress: '127.0.0.1:2', state: 'alive' as const, incarnation: 1 });
+
+  it('serves the members and assignments it was given, copied from the caller', () => {
+    const members = [member('node-1'), member('node-2')];
+    const view = new StaticClusterView({ self: 'node-2', members, assignments: two().entries(), partitioned: true });
+    (members[1] as { state: string }).state = 'down';
+    (members[0] as { id: string }).id = 'changed';
+    assert.equal(view.self().state, 'alive');
+    assert.equal(view.self().id, 'node-2');
+    assert.deepEqual(view.members().map((m) => m.id), ['node-1', 'node-2']);
+    assert.equal(view.member('node-3'), undefined);
+    assert.deepEqual(view.assignment('beta'), { space: 'beta', primary: 'node-2', replicas: ['node-1'], version: 1 });
+    assert.equal(view.assignment('gamma'), undefined);
+    assert.equal(view.isPartitioned(), true);
+  });
+
+  it('rejects a self that is not a member and duplicate ids', () => {
+    assert.throws(() => new StaticClusterView({ self: 'x', members: [member('node-1')] }), InvalidArgumentError);
+    assert.throws(() => new StaticClusterView({ self: 'node-1', members: [member('node-1'), member('node-1')] }), InvalidArgumentError);
   });
 });
