@@ -1,3 +1,30 @@
 // Public surface of engram-query: nothing else is a supported import path.
 export * from './errors.js';
 export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './native/binding.js';
+
+// The embedded memory engine and its durable storage.
+export * from './engine/index.js';
+
+// Queries, their results and coverage.
+export type { Query, QueryKind, QueryOptions, RecallQuery, SpreadQuery, CompleteQuery, ConsolidateQuery, ImagineQuery, PartitionAnswer, CompleteAnswer, ConsolidateAnswer } from './query/types.js';
+export type { QueryResult, ResultOf, RecalledMemory, Activation, ImaginedItem } from './query/result.js';
+export type { Coverage, PartitionCoverage, PartitionStatus, CopyRole } from './query/coverage.js';
+export type { QueryExecutor } from './query/executor.js';
+export type { PartitionOutcome } from './query/outcome.js';
+export { LocalExecutor } from './query/local-executor.js';
+export { gatherAnswers } from './query/gather-answers.js';
+
+// The gather engine (native addon with the pure-TS reference as fallback).
+export {
+  mergeRecall, mergeSpread, mergeImagine, mergeRecallAsync, mergeSpreadAsync, mergeImagineAsync,
+  pickOne, penalty, applyPenalty,
+  DEFAULT_NATIVE_MIN_ROWS, DEFAULT_ASYNC_MIN_ROWS, DEFAULT_NATIVE_PENALTY_MIN_VALUES,
+  type GatherOptions, type GatherBackend,
+} from './gather/gather-engine.js';
+export type { RecallPart, SpreadPart, ImaginePart, RecallMerged, SpreadMerged, ImagineMerged, Rejection, RejectionCode } from './gather/gather-types.js';
+export type { RecallColumns, SpreadColumns, ImagineColumns } from './wire/columns.js';
+
+// The reference node and the client of its public service.
+export { EngramNode, type NodeConfig } from './node/engram-node.js';
+export { EngramClient, EngramRpcError, DEFAULT_CLIENT_DEADLINE_MS, type MemoryRecord, type AssociationRecord, type AckLevel, type NodeStatus, type SpaceStatus } from './client/engram-client.js';
+export { jsonLogger, silentLogger, type Logger } from './node/logger.js';

@@ -52,8 +52,9 @@ describe('npm pack and install', () => {
     await mkdir(tarballs);
     await run(NPM, ['pack', '--pack-destination', tarballs, '--silent'], REPO);
 
-    // The platform package as napi-rs lays it out, with the addon built for this machine.
-    const npmDir = join(work, 'npm');
+    // The platform package as napi-rs lays it out (inside the project, as napi requires; git
+    // ignores it), with the addon built for this machine.
+    const npmDir = join(REPO, 'native', 'npm');
     await run(join(REPO, 'node_modules', '.bin', 'napi'), ['create-npm-dirs', '--npm-dir', npmDir, '--package-json-path', join(REPO, 'package.json')], REPO);
     const platformDir = join(npmDir, 'linux-x64-gnu');
     await copyFile(join(REPO, 'native', 'index.linux-x64-gnu.node'), join(platformDir, 'index.linux-x64-gnu.node'));
@@ -69,5 +70,22 @@ describe('npm pack and install', () => {
     const out = JSON.parse((await run(process.execPath, ['main.js'], project, { ENGRAM_NATIVE: 'required' })).trim());
     assert.deepEqual(out, { backend: 'native', ids: ['m2', out.ids[1]], full: true });
     assert.equal(out.ids.length, 2);
+
+    // Without its platform package (a platform we ship no build for) the library still answers,
+    // on the pure-TS gather, after saying so once; `required` makes that an error.
+    const bare = join(work, 'bare');
+    await mkdir(bare);
+    await writeFile(join(bare, 'package.json'), JSON.stringify({ name: 'bare', version: '1.0.0', type: 'module', private: true }));
+    const main = files.find((f) => !f.includes('linux-x64-gnu'))!;
+    await run(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=optional', join(tarballs, main)], bare);
+    await writeFile(join(bare, 'main.js'), CONSUMER);
+    const fallback = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(process.execPath, ['main.js'], { cwd: bare, env: { ...process.env, ENGRAM_NATIVE: 'auto' }, encoding: 'utf8' }, (err, stdout, stderr) =>
+        err ? reject(err) : resolve({ stdout, stderr }),
+      ),
+    );
+    assert.deepEqual(JSON.parse(fallback.stdout.trim()), { ...out, backend: 'ts' });
+    assert.equal(fallback.stderr.match(/ENGRAM_NATIVE_FALLBACK/g)?.length, 1, fallback.stderr);
+    await assert.rejects(run(process.execPath, ['main.js'], bare, { ENGRAM_NATIVE: 'required' }), /ERR_NATIVE_UNAVAILABLE|native addon did not load/);
   });
 });
