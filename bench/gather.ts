@@ -24,7 +24,7 @@ const PARTITIONS = quick ? [1, 10] : [1, 3, 10, 32];
 const ENTRIES = quick ? [100, 10_000] : [100, 1_000, 10_000, 100_000];
 /** Entries per partition of the crossover sweep (3 partitions each), below the grid's smallest cell. */
 const SWEEP = quick ? [2, 20] : [1, 3, 10, 30, 60];
-const PENALTY_SIZES = quick ? [100, 10_000] : [100, 1_000, 10_000, 100_000];
+const PENALTY_SIZES = quick ? [100, 10_000] : [100, 300, 1_000, 10_000, 100_000];
 const P3_VALUES = 1_000_000;
 /** Wall time each task aims for, ms; iterations adapt so a 1 s merge runs 5 times, not 500. */
 const TASK_MS = quick ? 40 : 250;
@@ -185,12 +185,24 @@ interface Cell {
   ratio: number | null;
 }
 
-/** Smallest size from which native is faster in every larger measured cell; null if it never is. */
-function crossover(cells: Cell[]): number | null {
-  const sorted = cells.filter((c) => c.ratio !== null).sort((a, b) => a.totalRows - b.totalRows);
+/**
+ * Cells below this many rows decide the crossover: there the FFI call's fixed cost matters.
+ * Above it the ratio reflects the two algorithms, not the call (reported apart).
+ */
+const FFI_RANGE_ROWS = 10_000;
+
+/** Smallest size from which `holds` is true for every larger measured cell; null if never. */
+function smallestFrom(cells: Cell[], holds: (c: Cell) => boolean): number | null {
+  const sorted = [...cells].sort((a, b) => a.totalRows - b.totalRows);
   let from: number | null = null;
-  for (let i = sorted.length - 1; i >= 0 && sorted[i]!.ratio! < 1; i--) from = sorted[i]!.totalRows;
+  for (let i = sorted.length - 1; i >= 0 && holds(sorted[i]!); i--) from = sorted[i]!.totalRows;
   return from;
+}
+
+/** Crossover: smallest size from which native p50 < TS p50 in every larger cell of the FFI range. */
+function crossover(cells: Cell[]): number | null {
+  if (!native) return null;
+  return smallestFrom(cells.filter((c) => c.totalRows < FFI_RANGE_ROWS), (c) => c.ratio! < 1);
 }
 
 interface Target {
@@ -223,21 +235,28 @@ function summarize(r: { grid: Cell[]; sweep: Cell[]; penalties: Cell[]; p3: Cell
   };
   // Off the JS thread once a merge blocks the loop for ~1 ms (and at least 10 pool hops).
   const blockMs = Math.max(1, 10 * (r.asyncHopMs ?? 0));
-  const slow = r.grid.filter((c) => c.kind !== 'penalty' && (c.native ?? c.ts).p50 >= blockMs).map((c) => c.totalRows);
+  const asyncMinRows = smallestFrom(r.grid, (c) => (c.native ?? c.ts).p50 >= blockMs);
   const rows = [r.crossover.spreadRows, r.crossover.recallRows].filter((x): x is number => x !== null);
+  const nativeSlower = [...r.grid, ...r.sweep].filter((c) => c.ratio !== null && c.ratio >= 1 && c.totalRows >= (rows.length ? Math.max(...rows) : 0));
   return {
     targets,
     grid: r.grid,
     sweep: r.sweep,
     penalty: [...r.penalties, r.p3],
     asyncHopMs: r.asyncHopMs,
-    crossover: { ...r.crossover, rows: rows.length ? Math.max(...rows) : null },
+    crossover: {
+      ...r.crossover,
+      rows: rows.length ? Math.max(...rows) : null,
+      /** Cells at or above the crossover where native still lost: an algorithm gap, not the FFI. */
+      nativeSlowerAbove: nativeSlower.map((c) => `${c.kind} ${c.partitions}x${c.entries} (native/ts ${c.ratio!.toFixed(2)})`),
+    },
     thresholds: {
       nativeMinRows: rows.length ? Math.max(...rows) : null,
-      asyncMinRows: slow.length ? Math.min(...slow) : null,
+      asyncMinRows,
       nativePenaltyMinValues: r.crossover.penaltyValues,
-      method: `nativeMinRows: smallest total rows from which native p50 < TS p50 in every larger Spread and Recall cell; ` +
-        `asyncMinRows: smallest grid cell whose merge p50 >= ${blockMs.toFixed(2)} ms; nativePenaltyMinValues: same rule as nativeMinRows over applyPenalty sizes`,
+      method: `nativeMinRows: smallest total rows from which native p50 < TS p50 in every larger Spread and Recall cell ` +
+        `below ${FFI_RANGE_ROWS} rows (sweep + grid); asyncMinRows: smallest total rows from which every grid cell's merge p50 ` +
+        `(native when loaded) is >= ${blockMs.toFixed(2)} ms; nativePenaltyMinValues: the nativeMinRows rule over applyPenalty sizes`,
     },
     skipped: [] as string[],
   };

@@ -2,11 +2,13 @@
  * The gather facade the executor calls: each merge runs on the addon or on the TS reference,
  * whichever is faster for the input's size, and large merges run off the JS thread.
  *
- * Thresholds come from `npm run bench:gather` (bench/gather.ts) on the 2-core dev machine: the
- * crossover is the smallest total row count from which the native Spread and Recall merges beat
- * the TS reference in the P1/P2 grid (native/TS p50 ratio < 1); the async threshold is where a
- * merge takes about 1 ms (measured native p50), long enough that blocking the event loop
- * costs more than the thread-pool hop.
+ * Thresholds come from `npm run bench:gather` (bench/gather.ts, results in
+ * bench/results/gather.json) on the 2-core dev machine. Crossover: the smallest total row count
+ * from which native p50 < TS p50 in every larger Spread and Recall cell below 10,000 rows (3-row
+ * sweep cells up to the grid); runs measured 9-180 rows, the FFI call costing ~7 µs, so 200.
+ * Async: the smallest total row count from which every grid cell's native merge takes >= 1 ms
+ * (the pool hop measured ~0.013 ms), i.e. long enough that blocking the event loop costs more.
+ * Penalty: same crossover rule over applyPenalty sizes (100: TS faster; 300: native 2x faster).
  */
 import { AbortError, ConfigError, GatherInputError, NativeUnavailableError } from '../errors.js';
 import { nativeBinding } from '../native/binding.js';
@@ -26,11 +28,11 @@ import { referenceMergeRecall } from './reference-recall.js';
 import { referenceMergeSpread } from './reference-spread.js';
 
 /** Total rows (all partitions) from which `auto` merges on the addon; below, TS is as fast. */
-export const DEFAULT_NATIVE_MIN_ROWS = 300;
+export const DEFAULT_NATIVE_MIN_ROWS = 200;
 /** Total rows from which the async merges run on the libuv pool instead of the JS thread. */
 export const DEFAULT_ASYNC_MIN_ROWS = 100_000;
 /** Floats from which `applyPenalty` calls the addon; below, the TS loop is as fast. */
-export const DEFAULT_NATIVE_PENALTY_MIN_VALUES = 1_000;
+export const DEFAULT_NATIVE_PENALTY_MIN_VALUES = 300;
 
 /** `native`: the addon; `ts`: the pure-TS reference. */
 export type GatherBackend = 'native' | 'ts';
