@@ -6,6 +6,7 @@
 pub mod columns;
 pub mod ids;
 pub mod imagine;
+pub mod membership;
 pub mod penalty;
 pub mod pick;
 pub mod plan;
