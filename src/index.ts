@@ -17,11 +17,17 @@ export { gatherAnswers } from './query/gather-answers.js';
 // The gather engine (native addon with the pure-TS reference as fallback).
 export {
   mergeRecall, mergeSpread, mergeImagine, mergeRecallAsync, mergeSpreadAsync, mergeImagineAsync,
-  pickOne, penalty, applyPenalty,
+  pickOne, penalty, applyPenalty, gatherBackendSetting,
   DEFAULT_NATIVE_MIN_ROWS, DEFAULT_ASYNC_MIN_ROWS, DEFAULT_NATIVE_PENALTY_MIN_VALUES,
   type GatherOptions, type GatherBackend,
 } from './gather/gather-engine.js';
-export type { RecallPart, SpreadPart, ImaginePart, RecallMerged, SpreadMerged, ImagineMerged, Rejection, RejectionCode } from './gather/gather-types.js';
+export { GatherRows } from './gather/gather-rows.js';
+export { MAX_PENALTY, PARTITIONED_PENALTY } from './gather/reference-penalty.js';
+export {
+  MAX_PARTITION_ROWS, REJECTION_CODES,
+  type PartBase, type RecallPart, type SpreadPart, type ImaginePart,
+  type MergedRows, type RecallMerged, type SpreadMerged, type ImagineMerged, type Rejection, type RejectionCode,
+} from './gather/gather-types.js';
 export type { RecallColumns, SpreadColumns, ImagineColumns } from './wire/columns.js';
 
 // The reference node and the client of its public service.
