@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.js';
 import type { MemoryInput } from '../src/engine/store-batch.js';
 import { measure, printTable, writeResults, type Measured } from './common.js';
+import { prng } from '../src/util/prng.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -26,17 +27,6 @@ const DIMENSION = 768;
 const STORE_BATCH = 1_000;
 const CUES = 16;
 
-/** mulberry32: a tiny seeded PRNG, so the graph and vectors are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomVector(random: () => number, dim: number): Float32Array {
   const v = new Float32Array(dim);

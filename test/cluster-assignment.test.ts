@@ -4,20 +4,10 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../src/errors.js';
 import { AssignmentTable, lostEntries, mergeTables } from '../src/cluster/assignment-table.js';
 import { StaticClusterView } from '../src/cluster/cluster-view.js';
+import { prng } from '../src/util/prng.js';
 
 const two = () => AssignmentTable.empty().assign('beta', { primary: 'node-2', replicas: ['node-1'] }).assign('alpha', { primary: 'node-1', replicas: [] });
 
-// Small seeded PRNG (mulberry32) so the property loop is the same on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomTable(rand: () => number): AssignmentTable {
   let t = AssignmentTable.empty();

@@ -2,18 +2,7 @@
  * The bundled sample data set, generated deterministically (same seed → same bytes): short
  * sentences about a handful of topics, with associations inside a topic and a few across.
  */
-
-/** Small, fast, deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../util/prng.js';
 
 export const TOPICS: Record<string, string[]> = {
   astronomy: ['telescope', 'nebula', 'orbit', 'comet', 'galaxy', 'eclipse', 'planet', 'starlight', 'meteor', 'supernova'],
