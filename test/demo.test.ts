@@ -1,0 +1,27 @@
+/** `npm start`'s main job runs end to end: every query type answered, the cluster stopped, the temp data gone. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DEMO = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'demo', 'main.js');
+
+describe('demo (npm start)', () => {
+  it('runs every query type through the CLI and cleans up', async () => {
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+      execFile(process.execPath, [DEMO], { encoding: 'utf8', timeout: 120_000 }, (err, out, errOut) =>
+        err ? reject(new Error(`${err.message}\n${out}\n${errOut}`)) : resolve({ stdout: out }),
+      ),
+    );
+    for (const command of ['recall', 'spread', 'complete', 'consolidate', 'imagine', 'status']) {
+      assert.match(stdout, new RegExp(`\\$ engram --node \\S+ ${command}`), command);
+    }
+    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 5);
+    assert.match(stdout, /coverage: 2\/2 partitions answered/);
+    assert.match(stdout, /stored 2000 memories/);
+    const dir = /data under (\S+)/.exec(stdout)?.[1];
+    assert.ok(dir && !existsSync(dir), `temporary data left at ${dir}`);
+  });
+});
