@@ -60,7 +60,56 @@ export interface NativeImagineMerged extends NativeMergedRows {
   confidence: Float32Array;
 }
 
+/** A node as the SWIM member is created with it (see src/cluster/swim-membership.ts). */
+export interface NativeSwimIdentity {
+  id: string;
+  gossipAddress: string;
+  grpcAddress: string;
+  /** Safe integer; the newer process of one node has the larger one. */
+  incarnation: number;
+}
+
+/** Foca's timing and fan-out, all non-zero u32; `probeTimeoutMs` < `probePeriodMs`. Errors throw `ERR_SWIM_CONFIG`. */
+export interface NativeSwimConfig {
+  probePeriodMs: number;
+  probeTimeoutMs: number;
+  suspectToDownMs: number;
+  removeDownAfterMs: number;
+  gossipPeriodMs: number;
+  announcePeriodMs: number;
+  indirectProbes: number;
+  maxTransmissions: number;
+  maxPacketBytes: number;
+  /** u32 seed of foca's member shuffling. */
+  seed: number;
+}
+
+/** `state` is `alive`, `suspect`, `down` or `left` (typed as string by the generator). */
+export interface NativeSwimMemberView extends NativeSwimIdentity {
+  state: string;
+}
+
+/** What the JS side must do: send `packets`, schedule `timers` (hand `token` back), publish `changes`. */
+export interface NativeSwimEffects {
+  packets: { to: string; data: Uint8Array }[];
+  timers: { delayMs: number; token: number }[];
+  changes: NativeSwimMemberView[];
+}
+
+/** The I/O-free foca adapter; each method returns an error message or null (the datagram/timer is then ignored). */
+export interface NativeSwimMember {
+  announce(gossipAddress: string): string | null;
+  handleData(data: Uint8Array): string | null;
+  handleTimer(token: number): string | null;
+  leave(): string | null;
+  /** Self included, one per node id, sorted by id. */
+  members(): NativeSwimMemberView[];
+  drain(): NativeSwimEffects;
+}
+
 export interface NativeBinding {
+  /** SWIM membership over foca; JS owns the socket and the timers. */
+  SwimMember: new (identity: NativeSwimIdentity, config: NativeSwimConfig) => NativeSwimMember;
   /** Dedup by id (highest `lower`, then `upper`, then lower index), sort by `lower` desc / id asc, cut to `limit`. */
   mergeRecall(parts: NativeRecallPart[], limit: number): NativeRecallMerged;
   /** Per distinct id: activations summed in f64 in partition index order, clamped to 1; first-appearance order. */

@@ -5,6 +5,7 @@
 
 mod errors;
 mod merge;
+mod membership;
 mod merge_async;
 mod parts;
 mod results;
