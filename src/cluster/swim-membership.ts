@@ -1,0 +1,200 @@
+/**
+ * SWIM membership (DESIGN §5): foca runs inside the addon, I/O-free; this class owns the UDP
+ * socket and the timers and carries datagrams, fired timers and membership changes across.
+ *
+ * Events: `member-up` (alive: joined, refuted a suspicion, or returned with a new incarnation),
+ * `member-suspect`, `member-down` (stopped answering), `member-left` (left on purpose), each with
+ * the `Member`; and `change` with every one of them.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
+import { InvalidArgumentError, NativeUnavailableError } from '../errors.js';
+import { nativeBinding } from '../native/binding.js';
+import type { NativeSwimMember, NativeSwimMemberView } from '../native/types.js';
+import type { Member, MemberState } from './cluster-view.js';
+import { open, seal, TAG_BYTES } from './swim-auth.js';
+import { parseSwimTiming, type SwimTiming, type SwimTimingOptions } from './swim-options.js';
+
+export interface SwimMembershipOptions extends SwimTimingOptions {
+  /** Stable node id, unique in the cluster. */
+  id: string;
+  /** HOST:PORT of this node's gRPC services, told to every member. */
+  grpcAddress: string;
+  /** HOST:PORT to bind the UDP socket to and advertise; port 0 picks a free port. */
+  gossipAddress: string;
+  /** Shared secret (`--cluster-key`); datagrams without its HMAC tag are dropped. */
+  clusterKey: string | Uint8Array;
+  /** Must grow across restarts of one node. Default `Date.now()`. */
+  incarnation?: number;
+}
+
+export type SwimEvent = 'member-up' | 'member-suspect' | 'member-down' | 'member-left';
+const EVENT: Record<MemberState, SwimEvent> = { alive: 'member-up', suspect: 'member-suspect', down: 'member-down', left: 'member-left' };
+
+export function parseHostPort(field: string, address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65_535) throw new InvalidArgumentError(field, address, 'must be HOST:PORT');
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function toMember(v: NativeSwimMemberView): Member {
+  const state = v.state as MemberState;
+  return { id: v.id, gossipAddress: v.gossipAddress, grpcAddress: v.grpcAddress, incarnation: v.incarnation, state };
+}
+
+export class SwimMembership extends EventEmitter {
+  readonly timing: SwimTiming;
+  /** Where the socket is bound (HOST:PORT, the real port when 0 was asked for). */
+  readonly gossipAddress: string;
+  readonly #socket: Socket;
+  readonly #key: Uint8Array;
+  readonly #native: NativeSwimMember;
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  #dropped = 0;
+  #refused = 0;
+  #closed = false;
+
+  private constructor(socket: Socket, gossipAddress: string, native: NativeSwimMember, key: Uint8Array, timing: SwimTiming) {
+    super();
+    this.#socket = socket;
+    this.gossipAddress = gossipAddress;
+    this.#native = native;
+    this.#key = key;
+    this.timing = timing;
+    socket.on('message', (datagram) => this.#receive(datagram));
+    // A send to a closed peer can surface as an ICMP error on the socket; SWIM already treats
+    // silence as failure, so it is not ours to report.
+    socket.on('error', () => {});
+  }
+
+  /** Binds the socket and starts the member; it is alone until `join()`. */
+  static async start(options: SwimMembershipOptions): Promise<SwimMembership> {
+    const timing = parseSwimTiming(options);
+    if (!options.id) throw new InvalidArgumentError('id', options.id, 'must not be empty');
+    parseHostPort('grpcAddress', options.grpcAddress);
+    const { host, port } = parseHostPort('gossipAddress', options.gossipAddress);
+    const key = typeof options.clusterKey === 'string' ? Buffer.from(options.clusterKey, 'utf8') : options.clusterKey;
+    if (key.byteLength === 0) throw new InvalidArgumentError('clusterKey', '', 'must not be empty');
+    const binding = nativeBinding();
+    if (!binding) throw new NativeUnavailableError('SWIM membership needs the native addon (foca)', undefined);
+
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = socket.address();
+    const gossipAddress = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
+    let native: NativeSwimMember;
+    try {
+      native = new binding.SwimMember(
+        { id: options.id, gossipAddress, grpcAddress: options.grpcAddress, incarnation: options.incarnation ?? Date.now() },
+        {
+          probePeriodMs: timing.probePeriodMs,
+          probeTimeoutMs: timing.probeTimeoutMs,
+          suspectToDownMs: timing.suspectToDownMs,
+          removeDownAfterMs: timing.removeDownAfterMs,
+          gossipPeriodMs: timing.gossipPeriodMs,
+          announcePeriodMs: timing.announcePeriodMs,
+          indirectProbes: timing.indirectProbes,
+          maxTransmissions: timing.maxTransmissions,
+          maxPacketBytes: timing.maxDatagramBytes - TAG_BYTES,
+          seed: randomInt(0, 2 ** 32),
+        },
+      );
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+    const membership = new SwimMembership(socket, gossipAddress, native, key, timing);
+    membership.#flush();
+    return membership;
+  }
+
+  /** Datagrams dropped for a missing or wrong cluster-key tag. */
+  get droppedPackets(): number {
+    return this.#dropped;
+  }
+
+  /** Authenticated datagrams foca refused (malformed, oversized, addressed to an old identity). */
+  get refusedPackets(): number {
+    return this.#refused;
+  }
+
+  self(): Member {
+    return this.members().find((m) => m.gossipAddress === this.gossipAddress)!;
+  }
+
+  /** Every member this node knows of, itself included, one per node id, sorted by id. */
+  members(): Member[] {
+    return this.#native.members().map(toMember);
+  }
+
+  /** Asks each seed (HOST:PORT) for the member list; the answers arrive as `member-up` events. */
+  join(seeds: string[]): void {
+    for (const [i, seed] of seeds.entries()) {
+      parseHostPort(`seeds[${i}]`, seed);
+      if (seed !== this.gossipAddress && !this.#closed) this.#native.announce(seed);
+    }
+    this.#flush();
+  }
+
+  /** Graceful leave: tells a few members (who spread it) that this node is `left`, then closes. */
+  async leave(): Promise<void> {
+    if (this.#closed) return;
+    this.#native.leave();
+    await this.#flush();
+    await this.close();
+  }
+
+  /** Stops without telling anyone (the cluster will find this node down); clears every timer. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  #receive(datagram: Buffer): void {
+    if (this.#closed) return;
+    const payload = open(this.#key, datagram);
+    if (!payload) {
+      this.#dropped++;
+      return;
+    }
+    if (this.#native.handleData(payload) !== null) this.#refused++;
+    this.#flush();
+  }
+
+  #fire(token: number): void {
+    this.#timers.delete(token);
+    if (this.#closed) return;
+    this.#native.handleTimer(token);
+    this.#flush();
+  }
+
+  /** The one place foca's effects are carried out; resolves when its datagrams are handed to the OS. */
+  #flush(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const effects = this.#native.drain();
+    for (const { delayMs, token } of effects.timers) {
+      this.#timers.set(token, setTimeout(() => this.#fire(token), delayMs).unref());
+    }
+    const sent = effects.packets.map(({ to, data }) => {
+      const { host, port } = parseHostPort('to', to);
+      return new Promise<void>((resolve) => this.#socket.send(seal(this.#key, data), port, host, () => resolve()));
+    });
+    for (const view of effects.changes) {
+      const member = toMember(view);
+      this.emit(EVENT[member.state], member);
+      this.emit('change', member);
+    }
+    return Promise.all(sent).then(() => undefined);
+  }
+}
