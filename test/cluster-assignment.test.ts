@@ -27,7 +27,7 @@ describe('AssignmentTable', () => {
     assert.equal(empty.version, 0);
     assert.equal(empty.size, 0);
     assert.equal(one.version, 1);
-    assert.deepEqual(one.get('alpha'), { space: 'alpha', primary: 'node-1', replicas: ['node-2'], version: 1 });
+    assert.deepEqual(one.get('alpha'), { space: 'alpha', primary: 'node-1', replicas: ['node-2'], dimension: 768, version: 1 });
     const moved = one.assign('alpha', { primary: 'node-2', replicas: [] });
     assert.equal(moved.version, 2);
     assert.equal(moved.get('alpha')?.primary, 'node-2');
@@ -38,6 +38,10 @@ describe('AssignmentTable', () => {
     const t = two();
     assert.equal(t.assign('beta', { primary: 'node-2', replicas: ['node-1'] }), t);
     assert.notEqual(t.assign('beta', { primary: 'node-2', replicas: [] }), t);
+    // The dimension is part of the entry: another one is a change, the same one is not.
+    assert.equal(t.assign('beta', { primary: 'node-2', replicas: ['node-1'], dimension: 768 }), t);
+    assert.equal(t.assign('beta', { primary: 'node-2', replicas: ['node-1'], dimension: 64 }).get('beta')?.dimension, 64);
+    assert.throws(() => t.assign('beta', { primary: 'node-2', replicas: [], dimension: 0 }), /placement\.dimension/);
   });
 
   it('does not share or expose mutable state', () => {
@@ -62,9 +66,9 @@ describe('AssignmentTable', () => {
   it('has a canonical form sorted by space and a digest pinned to its SHA-256', () => {
     const t = two();
     const canonical =
-      '{"version":2,"entries":[{"space":"alpha","primary":"node-1","replicas":[],"version":2},{"space":"beta","primary":"node-2","replicas":["node-1"],"version":1}]}';
+      '{"version":2,"entries":[{"space":"alpha","primary":"node-1","replicas":[],"dimension":768,"version":2},{"space":"beta","primary":"node-2","replicas":["node-1"],"dimension":768,"version":1}]}';
     assert.equal(JSON.stringify(t), canonical);
-    assert.equal(t.digest(), 'db8928a4d85e638e6567217d7ec16242b16dea18644bc4a397cb37db160a5df9');
+    assert.equal(t.digest(), 'db3670a157744c337ffd80b23826b7655c6bd1da1423f6c1f18e83bb5538138f');
     const shuffled = AssignmentTable.fromJSON({ ...t.toJSON(), entries: [...t.toJSON().entries].reverse() });
     assert.equal(shuffled.digest(), t.digest());
     assert.ok(shuffled.equals(t));
@@ -145,6 +149,8 @@ describe('AssignmentTable JSON', () => {
       [entry({ replicas: ['node-1'] }), 'table.entries[0].replicas[0]'],
       [entry({ replicas: ['node-3', 'node-3'] }), 'table.entries[0].replicas[1]'],
       [entry({ version: 0 }), 'table.entries[0].version'],
+      [entry({ dimension: 0 }), 'table.entries[0].dimension'],
+      [entry({ dimension: 'x' }), 'table.entries[0].dimension'],
       [entry({ version: 3 }), 'table.entries[0].version'],
       [{ ...good, entries: [good.entries[0], good.entries[0]] }, 'table.entries[1].space'],
     ];
@@ -170,7 +176,7 @@ describe('StaticClusterView', () => {
     assert.equal(view.self().id, 'node-2');
     assert.deepEqual(view.members().map((m) => m.id), ['node-1', 'node-2']);
     assert.equal(view.member('node-3'), undefined);
-    assert.deepEqual(view.assignment('beta'), { space: 'beta', primary: 'node-2', replicas: ['node-1'], version: 1 });
+    assert.deepEqual(view.assignment('beta'), { space: 'beta', primary: 'node-2', replicas: ['node-1'], dimension: 768, version: 1 });
     assert.equal(view.assignment('gamma'), undefined);
     assert.equal(view.isPartitioned(), true);
   });

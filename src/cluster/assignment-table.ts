@@ -15,6 +15,12 @@ import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { SpaceAssignment } from './cluster-view.js';
 import type { Placement } from './rendezvous.js';
+import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
+
+/** A placement plus the space's dimension (default 768), as `assign` takes it. */
+export interface SpacePlacement extends Placement {
+  dimension?: number;
+}
 
 /** The JSON-able form of a table, as it travels in gossip and in `engram status --json`. */
 export interface AssignmentTableJson {
@@ -51,14 +57,14 @@ export class AssignmentTable {
     raw.forEach((e: unknown, i) => {
       const field = `table.entries[${i}]`;
       if (!isRecord(e)) throw new InvalidArgumentError(field, e, 'must be an object');
-      const { space, primary, replicas, version: entryVersion } = e;
+      const { space, primary, replicas, dimension, version: entryVersion } = e;
       if (!isId(space)) throw new InvalidArgumentError(`${field}.space`, space, 'must be a non-empty string');
       if (entries.has(space)) throw new InvalidArgumentError(`${field}.space`, space, 'duplicate space');
       if (!isVersion(entryVersion) || entryVersion < 1 || entryVersion > version) {
         throw new InvalidArgumentError(`${field}.version`, entryVersion, `must be an integer in 1..${version}`);
       }
       if (!Array.isArray(replicas)) throw new InvalidArgumentError(`${field}.replicas`, replicas, 'must be an array');
-      entries.set(space, freezeEntry(space, checkPlacement(field, primary, replicas), entryVersion));
+      entries.set(space, freezeEntry(space, checkPlacement(field, primary, replicas), checkDimension(`${field}.dimension`, dimension), entryVersion));
     });
     return new AssignmentTable(version, sortBySpace(entries));
   }
@@ -80,15 +86,16 @@ export class AssignmentTable {
    * A new table at version + 1 with `space` placed as given; the same table when the placement
    * is already the current one, so re-sending a create does not churn versions through gossip.
    */
-  assign(space: string, placement: Placement): AssignmentTable {
+  assign(space: string, placement: SpacePlacement): AssignmentTable {
     if (!isId(space)) throw new InvalidArgumentError('space', space, 'must be a non-empty string');
     const checked = checkPlacement('placement', placement.primary, placement.replicas);
+    const dimension = checkDimension('placement.dimension', placement.dimension ?? DEFAULT_DIMENSION);
     const current = this.#entries.get(space);
-    if (current && current.primary === checked.primary && sameList(current.replicas, checked.replicas)) return this;
+    if (current && sameEntry(current, checked, dimension)) return this;
     const version = this.version + 1;
     if (!Number.isSafeInteger(version)) throw new InvalidArgumentError('version', version, 'table version overflow');
     const next = new Map(this.#entries);
-    next.set(space, freezeEntry(space, checked, version));
+    next.set(space, freezeEntry(space, checked, dimension, version));
     return new AssignmentTable(version, sortBySpace(next));
   }
 
@@ -106,7 +113,7 @@ export class AssignmentTable {
   toJSON(): AssignmentTableJson {
     return {
       version: this.version,
-      entries: this.entries().map((e) => ({ space: e.space, primary: e.primary, replicas: [...e.replicas], version: e.version })),
+      entries: this.entries().map((e) => ({ space: e.space, primary: e.primary, replicas: [...e.replicas], dimension: e.dimension, version: e.version })),
     };
   }
 }
@@ -121,7 +128,7 @@ export function mergeTables(a: AssignmentTable, b: AssignmentTable): AssignmentT
 export function lostEntries(mine: AssignmentTable, merged: AssignmentTable): SpaceAssignment[] {
   return mine.entries().filter((e) => {
     const kept = merged.get(e.space);
-    return !kept || kept.primary !== e.primary || !sameList(kept.replicas, e.replicas);
+    return !kept || !sameEntry(kept, e, e.dimension);
   });
 }
 
@@ -136,8 +143,19 @@ function checkPlacement(field: string, primary: unknown, replicas: unknown[]): P
   return { primary, replicas: replicas as string[] };
 }
 
-function freezeEntry(space: string, p: Placement, version: number): SpaceAssignment {
-  return Object.freeze({ space, primary: p.primary, replicas: Object.freeze([...p.replicas]) as string[], version });
+function freezeEntry(space: string, p: Placement, dimension: number, version: number): SpaceAssignment {
+  return Object.freeze({ space, primary: p.primary, replicas: Object.freeze([...p.replicas]) as string[], dimension, version });
+}
+
+function checkDimension(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_DIMENSION) {
+    throw new InvalidArgumentError(field, value, `must be an integer in 1..${MAX_DIMENSION}`);
+  }
+  return value;
+}
+
+function sameEntry(a: SpaceAssignment, p: Placement, dimension: number): boolean {
+  return a.primary === p.primary && sameList(a.replicas, p.replicas) && a.dimension === dimension;
 }
 
 // Code-unit order, not localeCompare: the canonical form must not depend on a node's locale.

@@ -27,6 +27,8 @@ export interface SpaceAssignment {
   primary: string;
   /** Node ids holding copies, in the order a reader should fall back to them; never the primary. */
   replicas: string[];
+  /** Embedding dimension of the space: every copy creates the space with it. */
+  dimension: number;
   /** Version of the assignment table that last changed this entry. */
   version: number;
 }
