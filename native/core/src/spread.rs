@@ -8,7 +8,11 @@ use crate::columns::{
 use crate::ids::IdAt;
 use crate::plan;
 use crate::reject::{InputError, Rejection};
-use crate::scratch::{with_scratch, Scratch};
+use crate::scratch::MAX_RETAINED_SLOTS;
+
+#[path = "spread_table.rs"]
+mod table;
+use table::SpreadTable;
 
 /// One partition's activation map, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -49,8 +53,38 @@ struct Acc {
     last: u32,
 }
 
+/// Per-thread working memory, kept from merge to merge (see [`crate::scratch`]).
+#[derive(Default)]
+struct Scratch {
+    table: SpreadTable,
+    records: Vec<Acc>,
+    hashes: Vec<u64>,
+}
+
 thread_local! {
-    static SCRATCH: RefCell<Scratch<Acc>> = RefCell::default();
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch, emptied and sized for `rows` ids.
+fn with_scratch<T>(rows: usize, f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| {
+        let mut fresh = None;
+        let mut guard = cell.try_borrow_mut().ok();
+        let scratch: &mut Scratch = match guard.as_deref_mut() {
+            Some(s) => s,
+            None => fresh.insert(Scratch::default()),
+        };
+        scratch.table.reset(rows);
+        scratch.records.clear();
+        scratch.records.reserve(rows);
+        let out = f(scratch);
+        if scratch.table.capacity() > 2 * MAX_RETAINED_SLOTS
+            || scratch.records.capacity() > MAX_RETAINED_SLOTS
+        {
+            *scratch = Scratch::default();
+        }
+        out
+    })
 }
 
 /// Merges the parts; only a duplicate partition index is an error.
@@ -66,7 +100,7 @@ pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError
         }
     }
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
-    let mut merged = with_scratch(&SCRATCH, rows, |scratch| {
+    let mut merged = with_scratch(rows, |scratch| {
         // A partition that repeats an id is dropped and the merge runs again without it, so
         // what it contributed before the repeat was seen is undone exactly (no f64 subtraction).
         loop {
@@ -106,24 +140,35 @@ fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
 fn sum(
     valid: &[Valid<'_>],
     blobs: &[&[u8]],
-    scratch: &mut Scratch<Acc>,
+    scratch: &mut Scratch,
 ) -> Result<(), (usize, usize)> {
-    let Scratch { table, records } = scratch;
-    let mut hashes = Vec::new();
+    let Scratch {
+        table,
+        records,
+        hashes,
+    } = scratch;
+    /// Rows between a bucket's prefetch and its probe.
+    const AHEAD: usize = 8;
     for (pos, part) in valid.iter().enumerate() {
         let pos32 = pos as u32;
         let blob = blobs[pos];
-        // Hashing a whole partition first takes the hash off each probe's critical path, so
-        // the CPU overlaps more of the probes' cache misses.
+        // Hashing a whole partition first takes the hash off each probe's critical path and
+        // lets each probe's bucket be prefetched a few rows ahead.
         hashes.clear();
         hashes.extend(part.ids.iter().map(|id| table.hash(id)));
-        let rows = part.ids.spans().zip(part.activation.iter()).zip(&hashes);
+        for &h in hashes.iter().take(AHEAD) {
+            table.prefetch(h);
+        }
+        let rows = part.ids.spans().zip(part.activation.iter()).zip(hashes.iter());
         for (row, (((start, end), a), &hash)) in rows.enumerate() {
+            if let Some(&h) = hashes.get(row + AHEAD) {
+                table.prefetch(h);
+            }
             let key = &blob[start as usize..end as usize];
             let next = records.len() as u32;
             let known = &*records;
             match table
-                .find_or_insert_hashed(hash, key, next, |slot| known[slot as usize].id.bytes(blobs))
+                .find_or_insert(hash, key, next, |slot| known[slot as usize].id.bytes(blobs))
             {
                 None => {
                     let id = IdAt {
