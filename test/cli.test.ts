@@ -36,7 +36,7 @@ describe('engram CLI', () => {
   it('creates a space and stores a JSONL file', async () => {
     const created = await engram(['--node', node, '--json', 'space', 'create', 'cli-space', '--dimension', '64']);
     assert.equal(created.code, 0, created.stderr);
-    assert.deepEqual(JSON.parse(created.stdout), { space: 'cli-space', dimension: 64, created: true });
+    assert.deepEqual(JSON.parse(created.stdout), { space: 'cli-space', dimension: 64, created: true, primary: 'cli', replicas: [] });
     const stored = await engram(['--node', node, '--json', 'store', 'cli-space', file, '--batch', '50']);
     assert.equal(stored.code, 0, stored.stderr);
     const out = JSON.parse(stored.stdout);

@@ -44,7 +44,23 @@ export interface AssociationRecord { from: string; to: string; weight: number; t
 export type AckLevel = 'one' | 'quorum' | 'all';
 
 export interface SpaceStatus { id: string; dimension: number; memories: number; associations: number; logPosition: number; patterns: number }
-export interface NodeStatus { nodeId: string; version: string; uptimeS: number; grpcAddress: string; spaces: SpaceStatus[] }
+export interface MemberStatus { id: string; grpcAddress: string; gossipAddress: string; state: 'alive' | 'suspect' | 'down' | 'left'; incarnation: number }
+export interface AssignmentStatus { space: string; primary: string; replicas: string[]; dimension: number; version: number }
+export interface ReplicaLag { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }
+export interface NodeStatus {
+  nodeId: string;
+  version: string;
+  uptimeS: number;
+  grpcAddress: string;
+  spaces: SpaceStatus[];
+  /** Empty for a node without a cluster. */
+  gossipAddress: string;
+  members: MemberStatus[];
+  tableVersion: number;
+  assignments: AssignmentStatus[];
+  replication: ReplicaLag[];
+  partitionState: 'connected' | 'partitioned' | 'healing';
+}
 
 export class EngramClient {
   private readonly client: grpc.Client & Record<string, Function>;
@@ -68,7 +84,7 @@ export class EngramClient {
   }
 
   createSpace(space: string, options: { dimension?: number; primary?: string; replicas?: string[] } = {}) {
-    return this.call<{ space: string; dimension: number; created: boolean }>('CreateSpace', {
+    return this.call<{ space: string; dimension: number; created: boolean; primary: string; replicas: string[] }>('CreateSpace', {
       space,
       dimension: options.dimension ?? 0,
       primary: options.primary ?? '',

@@ -32,6 +32,8 @@ export interface NodeProcess {
   pid: number;
   grpcAddress: string;
   metricsAddress: string;
+  /** Gossip (UDP) address, empty for a node without a cluster. */
+  gossipAddress: string;
   child: ChildProcess;
   /** Resolves with the exit code (or signal) once the process is gone. */
   exited: Promise<number | string>;
@@ -100,6 +102,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     pid: child.pid!,
     grpcAddress: String(info.grpc),
     metricsAddress: typeof info.metrics === 'string' ? info.metrics : '',
+    gossipAddress: typeof info.gossip === 'string' ? info.gossip : '',
     child,
     exited,
     stop,

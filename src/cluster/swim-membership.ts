@@ -55,6 +55,11 @@ export class SwimMembership extends EventEmitter {
   #dropped = 0;
   #refused = 0;
   #closed = false;
+  /**
+   * Test-only fault switch (the node enables it only with --enable-faults): while true, every
+   * datagram in and out is dropped, as if this node's network were cut.
+   */
+  cutOff = false;
 
   private constructor(socket: Socket, gossipAddress: string, native: NativeSwimMember, key: Uint8Array, timing: SwimTiming) {
     super();
@@ -162,7 +167,7 @@ export class SwimMembership extends EventEmitter {
   }
 
   #receive(datagram: Buffer): void {
-    if (this.#closed) return;
+    if (this.#closed || this.cutOff) return;
     const payload = open(this.#key, datagram);
     if (!payload) {
       this.#dropped++;
@@ -186,7 +191,7 @@ export class SwimMembership extends EventEmitter {
     for (const { delayMs, token } of effects.timers) {
       this.#timers.set(token, setTimeout(() => this.#fire(token), delayMs).unref());
     }
-    const sent = effects.packets.map(({ to, data }) => {
+    const sent = (this.cutOff ? [] : effects.packets).map(({ to, data }) => {
       const { host, port } = parseHostPort('to', to);
       return new Promise<void>((resolve) => this.#socket.send(seal(this.#key, data), port, host, () => resolve()));
     });

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import { Engine } from '../engine/engine.js';
-import { InvalidArgumentError } from '../errors.js';
+import { AbortError, InvalidArgumentError } from '../errors.js';
 import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
 import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from './grpc-errors.js';
@@ -14,6 +14,8 @@ import { boundPort, createNodeMetrics, serveMetrics, type NodeMetrics } from './
 import { publicHandlers } from './public-service.js';
 import { internalHandlers } from './internal-service.js';
 import { LocalExecutor } from '../query/local-executor.js';
+import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
+import { PeerClients } from '../cluster/peer-clients.js';
 import { VERSION } from './version.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
@@ -29,6 +31,16 @@ export interface NodeConfig {
   /** Where to serve `/metrics`; unset serves none. */
   metrics?: HostPort;
   logger?: Logger;
+  /** Cluster membership; unset runs a node of its own (no gossip, no replication). */
+  cluster?: Omit<ClusterOptions, 'nodeId' | 'grpcAddress' | 'logger'>;
+  /** Enables the test-only fault switch (SetFault, loopback callers only). Default false. */
+  enableFaults?: boolean;
+}
+
+/** Faults a test can inject through SetFault when the node runs with --enable-faults. */
+export interface NodeFaults {
+  /** Delay before every RPC is served, ms. */
+  delayMs: number;
 }
 
 /** A request handler that may throw typed errors; the wrapper maps them onto gRPC statuses. */
@@ -40,6 +52,11 @@ export class EngramNode {
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   readonly startedAt = Date.now();
+  readonly peers = new PeerClients();
+  readonly enableFaults: boolean;
+  readonly faults: NodeFaults = { delayMs: 0 };
+  /** Set once the node has joined its cluster (undefined for a node of its own). */
+  cluster: Cluster | undefined;
   private readonly server: grpc.Server;
   private metricsServer: http.Server | undefined;
   /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
@@ -53,6 +70,7 @@ export class EngramNode {
     this.engine = engine;
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
+    this.enableFaults = config.enableFaults ?? false;
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -68,12 +86,18 @@ export class EngramNode {
     const node = new EngramNode(config, engine);
     try {
       await node.bind(config);
+      if (config.cluster) {
+        node.cluster = await Cluster.start({ ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger }, engine, node.peers);
+      }
     } catch (err) {
+      node.server.forceShutdown();
+      node.peers.close();
       await engine.close();
       throw err;
     }
     node.logger.info('started', {
       grpc: node.grpcAddress,
+      gossip: node.cluster?.gossipAddress,
       metrics: node.metricsAddress || undefined,
       dataDir: config.dataDir,
       spaces: engine.spaces().length,
@@ -105,7 +129,8 @@ export class EngramNode {
     for (const [name, handler] of Object.entries(handlers)) {
       out[name] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
         const end = this.metrics.rpcDuration.startTimer({ method: name });
-        handler(call.request, call).then(
+        const delayed = this.faults.delayMs > 0 && name !== 'SetFault' ? this.delay(call) : Promise.resolve();
+        delayed.then(() => (call.cancelled ? Promise.reject(new AbortError('the caller cancelled the call')) : handler(call.request, call))).then(
           (response) => {
             end({ code: 'OK' });
             this.metrics.rpcTotal.inc({ method: name, code: 'OK' });
@@ -125,6 +150,25 @@ export class EngramNode {
     return out;
   }
 
+  /** Lag of every replica of the spaces this node is primary of (empty until replication runs). */
+  replicationLag(): { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }[] {
+    return [];
+  }
+
+  /** The injected delay; ends early when the caller cancels, so a cancelled call holds nothing. */
+  private delay(call: grpc.ServerUnaryCall<any, any>): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        call.off('cancelled', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.faults.delayMs);
+      timer.unref();
+      call.on('cancelled', done);
+    });
+  }
+
   /** Stops serving (in-flight RPCs get a grace period), closes metrics and the engine. Idempotent. */
   stop(graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> {
     this.stopping ??= this.doStop(graceMs);
@@ -132,6 +176,8 @@ export class EngramNode {
   }
 
   private async doStop(graceMs: number): Promise<void> {
+    // Members see `left` at once instead of waiting for failure detection.
+    await this.cluster?.leave().catch((err: unknown) => this.logger.warn('leave failed', { error: String(err) }));
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -148,6 +194,7 @@ export class EngramNode {
       s.closeAllConnections();
       await new Promise<void>((resolve) => s.close(() => resolve()));
     }
+    this.peers.close();
     await this.engine.close();
     this.logger.info('stopped', { uptimeS: (Date.now() - this.startedAt) / 1000 });
   }

@@ -9,6 +9,12 @@ const STATUS_BY_CODE: Record<string, grpc.status> = {
   ERR_ALL_PARTITIONS_FAILED: grpc.status.UNAVAILABLE,
   ERR_INSUFFICIENT_COVERAGE: grpc.status.UNAVAILABLE,
   ERR_ABORTED: grpc.status.CANCELLED,
+  ERR_NOT_IN_CLUSTER: grpc.status.FAILED_PRECONDITION,
+  ERR_FAULTS_DISABLED: grpc.status.PERMISSION_DENIED,
+  ERR_PRIMARY_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  ERR_REPLICATION_GAP: grpc.status.FAILED_PRECONDITION,
+  ERR_REPLICA_DIVERGED: grpc.status.DATA_LOSS,
+  ERR_ENGINE_CLOSED: grpc.status.UNAVAILABLE,
 };
 
 /** A gRPC error object for `callback(err)`; the engram code travels in metadata `engram-code`. */

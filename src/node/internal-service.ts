@@ -5,12 +5,56 @@ import { answerFromEngine } from '../query/engine-partition.js';
 import { forPartition } from '../query/types.js';
 import { partitionToWire } from '../wire/partition-codec.js';
 import type { EngramNode, Handler } from './engram-node.js';
+import { EngramError } from '../errors.js';
+import type { Cluster } from '../cluster/cluster.js';
+
+/** This call needs a node that runs in a cluster (with --gossip). */
+export class NotInClusterError extends EngramError {
+  constructor(what: string) {
+    super('ERR_NOT_IN_CLUSTER', `${what}: this node runs without a cluster (start it with --gossip)`);
+  }
+}
+
+/** A caller that may not use the fault switch (disabled, or not on loopback). */
+export class FaultSwitchRefusedError extends EngramError {
+  constructor(reason: string) {
+    super('ERR_FAULTS_DISABLED', `SetFault refused: ${reason}`);
+  }
+}
+
+function clusterOf(node: EngramNode, what: string): Cluster {
+  if (!node.cluster) throw new NotInClusterError(what);
+  return node.cluster;
+}
+
+/** Whether a grpc-js peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`) is on this machine. */
+export function isLoopbackPeer(peer: string): boolean {
+  return /^(ipv4:127\.|ipv6:\[::1\]|ipv6:\[::ffff:127\.|unix:)/.test(peer);
+}
 
 export function internalHandlers(node: EngramNode): Record<string, Handler> {
   return {
     async ExecuteLocal(req: { query: QueryMsg | null; partition: string }) {
       const query = forPartition(queryFromWire(req.query), req.partition);
       return partitionToWire(req.partition, await answerFromEngine(node.engine, query, req.partition));
+    },
+
+    async PushTable(req: { json: Buffer }) {
+      const merged = await clusterOf(node, 'PushTable').receiveTable(JSON.parse(req.json.toString('utf8')));
+      return { json: Buffer.from(JSON.stringify(merged.toJSON())) };
+    },
+
+    async PullTable() {
+      return { json: Buffer.from(JSON.stringify(clusterOf(node, 'PullTable').table().toJSON())) };
+    },
+
+    async SetFault(req: { cutOff: boolean; delayMs: number }, call) {
+      if (!node.enableFaults) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
+      if (!isLoopbackPeer(call.getPeer())) throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback`);
+      node.faults.delayMs = req.delayMs;
+      if (node.cluster) node.cluster.membership.cutOff = req.cutOff;
+      node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs });
+      return {};
     },
   };
 }

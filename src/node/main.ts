@@ -3,16 +3,78 @@
  * `engram-node`: runs one reference Engram node.
  *
  *   engram-node --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 [--metrics 127.0.0.1:9101]
+ *               [--gossip 127.0.0.1:7101 --seeds 127.0.0.1:7100 --cluster-key KEY] [--replication-factor 2]
  *
- * Logs JSON lines on stderr (one per start/stop/error). SIGTERM / SIGINT stop it cleanly.
+ * Logs JSON lines on stderr (one per start/stop/error). SIGTERM / SIGINT leave the cluster and
+ * stop cleanly.
  */
 import { parseArgs } from 'node:util';
-import { EngramError } from '../errors.js';
+import { ConfigError, EngramError } from '../errors.js';
 import { parseHostPort } from './address.js';
-import { EngramNode } from './engram-node.js';
+import { EngramNode, type NodeConfig } from './engram-node.js';
 import { jsonLogger } from './logger.js';
 
-const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]`;
+const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
+  cluster: --gossip HOST:PORT [--seeds HOST:PORT,…] [--cluster-key KEY | $ENGRAM_CLUSTER_KEY]
+           [--replication-factor N] [--partition-threshold X] [--heal-ms MS]
+           [--probe-period-ms MS] [--probe-timeout-ms MS] [--suspect-timeout-ms MS]
+  testing: --enable-faults (the SetFault switch, loopback callers only)`;
+
+function int(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < 0) throw new ConfigError(`--${name}`, `must be a whole number (got ${JSON.stringify(raw)})`);
+  return n;
+}
+
+function num(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${name}`, `must be a number (got ${JSON.stringify(raw)})`);
+  return n;
+}
+
+function config(values: Record<string, string | boolean | undefined>): NodeConfig {
+  const s = (k: string) => values[k] as string | undefined;
+  const base: NodeConfig = {
+    id: s('id')!,
+    listen: parseHostPort('--listen', s('listen')!),
+    dataDir: s('data-dir')!,
+    ...(s('metrics') ? { metrics: parseHostPort('--metrics', s('metrics')!) } : {}),
+    enableFaults: values['enable-faults'] === true,
+  };
+  if (!s('gossip')) {
+    if (s('seeds')) throw new ConfigError('--seeds', 'needs --gossip');
+    return base;
+  }
+  const clusterKey = s('cluster-key') ?? process.env.ENGRAM_CLUSTER_KEY;
+  if (!clusterKey) throw new ConfigError('--cluster-key', 'a cluster key (or $ENGRAM_CLUSTER_KEY) is required with --gossip');
+  parseHostPort('--gossip', s('gossip')!);
+  const seeds = (s('seeds') ?? '').split(',').filter(Boolean);
+  seeds.forEach((seed, i) => parseHostPort(`--seeds[${i}]`, seed));
+  const rf = int('replication-factor', s('replication-factor'));
+  const threshold = num('partition-threshold', s('partition-threshold'));
+  const healMs = int('heal-ms', s('heal-ms'));
+  const probePeriodMs = int('probe-period-ms', s('probe-period-ms'));
+  const probeTimeoutMs = int('probe-timeout-ms', s('probe-timeout-ms'));
+  const suspectToDownMs = int('suspect-timeout-ms', s('suspect-timeout-ms'));
+  return {
+    ...base,
+    cluster: {
+      gossipAddress: s('gossip')!,
+      seeds,
+      clusterKey,
+      ...(rf !== undefined ? { replicationFactor: rf } : {}),
+      ...(threshold !== undefined ? { partitionThreshold: threshold } : {}),
+      ...(healMs !== undefined ? { healMs } : {}),
+      swim: {
+        ...(probePeriodMs !== undefined ? { probePeriodMs } : {}),
+        ...(probeTimeoutMs !== undefined ? { probeTimeoutMs } : {}),
+        ...(suspectToDownMs !== undefined ? { suspectToDownMs } : {}),
+      },
+    },
+  };
+}
 
 async function main(): Promise<void> {
   let values;
@@ -23,6 +85,16 @@ async function main(): Promise<void> {
         listen: { type: 'string' },
         'data-dir': { type: 'string' },
         metrics: { type: 'string' },
+        gossip: { type: 'string' },
+        seeds: { type: 'string' },
+        'cluster-key': { type: 'string' },
+        'replication-factor': { type: 'string' },
+        'partition-threshold': { type: 'string' },
+        'heal-ms': { type: 'string' },
+        'probe-period-ms': { type: 'string' },
+        'probe-timeout-ms': { type: 'string' },
+        'suspect-timeout-ms': { type: 'string' },
+        'enable-faults': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -44,13 +116,7 @@ async function main(): Promise<void> {
   const logger = jsonLogger(values.id!);
   let node: EngramNode;
   try {
-    node = await EngramNode.start({
-      id: values.id!,
-      listen: parseHostPort('--listen', values.listen!),
-      dataDir: values['data-dir']!,
-      ...(values.metrics ? { metrics: parseHostPort('--metrics', values.metrics) } : {}),
-      logger,
-    });
+    node = await EngramNode.start({ ...config(values), logger });
   } catch (err) {
     logger.error('start failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof EngramError ? err.code : undefined });
     process.exit(1);
