@@ -27,9 +27,9 @@ function clusterOf(node: EngramNode, what: string): Cluster {
   return node.cluster;
 }
 
-/** Whether a grpc-js peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`) is on this machine. */
+/** Whether a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, maybe `ipv4:`-prefixed) is on this machine. */
 export function isLoopbackPeer(peer: string): boolean {
-  return /^(ipv4:127\.|ipv6:\[::1\]|ipv6:\[::ffff:127\.|unix:)/.test(peer);
+  return /^(?:ipv[46]:)?(?:127\.|\[::1\]|\[::ffff:127\.)|^unix:/.test(peer);
 }
 
 export function internalHandlers(node: EngramNode): Record<string, Handler> {
