@@ -1,7 +1,6 @@
 //! Recall merge: one copy per memory id, the most confident one (DESIGN §2, gather-spec).
 
 use std::cell::RefCell;
-use std::cmp::Ordering;
 
 use crate::columns::{validate_ids, validate_unit, F32Column, IdColumn, RawIds};
 use crate::ids::IdAt;
@@ -159,28 +158,58 @@ fn dedup(
     Ok(())
 }
 
+/// Sort key of `lower`: ascending key = descending `lower` (-0 ranks as 0; inputs are never NaN).
+#[inline]
+fn rank_of(lower: f32) -> u32 {
+    let bits = (lower + 0.0).to_bits();
+    let ordered = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
+    !ordered
+}
+
 /// The first `limit` winners by `lower` desc, id asc, as output columns.
+///
+/// Sorts `rank << 32 | winner index` as plain u64 (no id bytes touched), then orders each run of
+/// equal `lower` by id; with `limit` below the winner count a selection first keeps every winner
+/// that ranks at or above the cut.
 fn output(valid: &[Valid<'_>], blobs: &[&[u8]], winners: &[Winner], limit: usize) -> RecallMerged {
-    // Ids are distinct, so this order is total and an unstable sort is deterministic.
-    let by_rank = |a: &Winner, b: &Winner| -> Ordering {
-        match b.lower.partial_cmp(&a.lower) {
-            Some(Ordering::Equal) | None => a.id.bytes(blobs).cmp(b.id.bytes(blobs)),
-            Some(order) => order,
+    let mut keys: Vec<u64> = winners
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (rank_of(w.lower) as u64) << 32 | i as u64)
+        .collect();
+    if keys.len() > limit {
+        if limit == 0 {
+            keys.clear();
+        } else {
+            keys.select_nth_unstable(limit - 1);
+            let cut = keys[limit - 1] >> 32;
+            // Everything ranked strictly above the cut is in the first `limit`; the cut's tie
+            // run can straddle it, so all of its members compete by id below.
+            keys.retain(|k| k >> 32 <= cut);
         }
-    };
-    let mut top: Vec<Winner> = winners.to_vec();
-    if top.len() > limit {
-        if limit > 0 {
-            top.select_nth_unstable_by(limit - 1, by_rank);
-        }
-        top.truncate(limit);
     }
-    top.sort_unstable_by(by_rank);
+    keys.sort_unstable();
+    let id_of = |k: u64| winners[k as u32 as usize].id.bytes(blobs);
+    let mut start = 0;
+    while start < keys.len() {
+        let rank = keys[start] >> 32;
+        let mut end = start + 1;
+        while end < keys.len() && keys[end] >> 32 == rank {
+            end += 1;
+        }
+        if end - start > 1 {
+            // Ids are distinct, so this order is total and an unstable sort is deterministic.
+            keys[start..end].sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)));
+        }
+        start = end;
+    }
+    keys.truncate(limit);
+    let top = keys.iter().map(|&k| &winners[k as u32 as usize]);
     RecallMerged {
-        partition: top.iter().map(|w| valid[w.id.pos as usize].index).collect(),
-        row: top.iter().map(|w| w.row).collect(),
-        lower: top.iter().map(|w| w.lower).collect(),
-        upper: top.iter().map(|w| w.upper).collect(),
+        partition: top.clone().map(|w| valid[w.id.pos as usize].index).collect(),
+        row: top.clone().map(|w| w.row).collect(),
+        lower: top.clone().map(|w| w.lower).collect(),
+        upper: top.map(|w| w.upper).collect(),
         rejected: Vec::new(),
     }
 }
@@ -300,5 +329,19 @@ mod tests {
         );
         assert_eq!((m.partition, m.lower), (vec![0], vec![0.1]));
         assert_eq!(m.rejected[0].code, code::DUPLICATE_ID);
+    }
+
+    #[test]
+    fn a_tie_run_across_the_cut_is_ordered_by_id() {
+        let m = merge(
+            &[
+                part(0, &[("e", 0.5, 0.5), ("c", 0.5, 0.5), ("z", 0.9, 0.9)]),
+                part(1, &[("d", 0.5, 0.5), ("b", 0.5, 0.5), ("a", 0.1, 0.2)]),
+            ],
+            3,
+        );
+        assert_eq!((m.partition, m.row), (vec![0, 1, 0], vec![2, 1, 1]));
+        let m = merge(&[part(0, &[("b", 0.0, 0.1), ("a", -0.0, 0.1)])], 2);
+        assert_eq!(m.row, vec![1, 0]);
     }
 }
