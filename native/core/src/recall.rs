@@ -162,7 +162,11 @@ fn dedup(
 #[inline]
 fn rank_of(lower: f32) -> u32 {
     let bits = (lower + 0.0).to_bits();
-    let ordered = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
+    let ordered = if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 1 << 31
+    };
     !ordered
 }
 
@@ -206,7 +210,10 @@ fn output(valid: &[Valid<'_>], blobs: &[&[u8]], winners: &[Winner], limit: usize
     keys.truncate(limit);
     let top = keys.iter().map(|&k| &winners[k as u32 as usize]);
     RecallMerged {
-        partition: top.clone().map(|w| valid[w.id.pos as usize].index).collect(),
+        partition: top
+            .clone()
+            .map(|w| valid[w.id.pos as usize].index)
+            .collect(),
         row: top.clone().map(|w| w.row).collect(),
         lower: top.clone().map(|w| w.lower).collect(),
         upper: top.map(|w| w.upper).collect(),

@@ -166,11 +166,17 @@ mod tests {
         let key_of = |slot: u32| ids[slot as usize].as_bytes();
         for (i, id) in ids.iter().enumerate() {
             let h = table.hash(id.as_bytes());
-            assert_eq!(table.find_or_insert(h, id.as_bytes(), i as u32, key_of), None);
+            assert_eq!(
+                table.find_or_insert(h, id.as_bytes(), i as u32, key_of),
+                None
+            );
         }
         for (i, id) in ids.iter().enumerate() {
             let h = table.hash(id.as_bytes());
-            assert_eq!(table.find_or_insert(h, id.as_bytes(), 0, key_of), Some(i as u32));
+            assert_eq!(
+                table.find_or_insert(h, id.as_bytes(), 0, key_of),
+                Some(i as u32)
+            );
         }
         table.reset(3);
         let h = table.hash(b"");
@@ -179,7 +185,15 @@ mod tests {
 
     #[test]
     fn same_is_byte_equality() {
-        let keys: [&[u8]; 7] = [b"", b"a", b"abcdefgh", b"abcdefgi", b"abcdefghijk", b"abcdefghijkl", b"abcdefghijklmnopqrstu"];
+        let keys: [&[u8]; 7] = [
+            b"",
+            b"a",
+            b"abcdefgh",
+            b"abcdefgi",
+            b"abcdefghijk",
+            b"abcdefghijkl",
+            b"abcdefghijklmnopqrstu",
+        ];
         for a in keys {
             for b in keys {
                 assert_eq!(same(a, b), a == b);
