@@ -8,7 +8,8 @@
 import { open, readFile, mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../errors.js';
-import { encodeFrame, scanFrames } from './frame.js';
+import { encodeFrame, FRAME_HEADER_BYTES, scanFrames } from './frame.js';
+import { pickRange, readFrames, type PositionedPayload } from './log-reader.js';
 import { decodeRecord, encodeRecord, type LogRecord, type SpaceHeaderRecord } from './log-record.js';
 
 /** File name suffix of a space log. */
@@ -38,16 +39,19 @@ export class SpaceLog {
   readonly path: string;
   private readonly handle: FileHandle;
   private size: number;
-  private count: number;
+  /** Byte offset of each record's frame, [i] = position i + 1: lets a read go straight to a record. */
+  private readonly offsets: number[];
   private writing = false;
+  /** Reads in flight: `close` waits for them so none meets a closed handle. */
+  private readonly reads = new Set<Promise<unknown>>();
   /** Set when a write failed: what is on disk past `size` is unknown, so no more appends. */
   private failure: unknown = null;
 
-  private constructor(path: string, handle: FileHandle, size: number, count: number) {
+  private constructor(path: string, handle: FileHandle, offsets: number[], size: number) {
     this.path = path;
     this.handle = handle;
+    this.offsets = offsets;
     this.size = size;
-    this.count = count;
   }
 
   /** Creates the log with its header, durable (file and directory entry) before resolving. */
@@ -57,11 +61,12 @@ export class SpaceLog {
     const path = logPath(dataDir, header.space);
     let handle: FileHandle;
     try {
-      handle = await open(path, 'wx');
+      // Read as well as write: records are read back from this handle to ship them to replicas.
+      handle = await open(path, 'wx+');
     } catch (e) {
       throw new StorageError(path, 'cannot create the space log', e);
     }
-    const log = new SpaceLog(path, handle, 0, 0);
+    const log = new SpaceLog(path, handle, [], 0);
     try {
       await log.append(header);
       await syncDirectory(dir, path);
@@ -113,12 +118,18 @@ export class SpaceLog {
       await handle.close();
       throw new StorageError(path, 'cannot truncate the torn tail', e);
     }
-    return { log: new SpaceLog(path, handle, scan.validBytes, scan.payloads.length), header, records };
+    const offsets: number[] = [];
+    let at = 0;
+    for (const payload of scan.payloads) {
+      offsets.push(at);
+      at += FRAME_HEADER_BYTES + payload.byteLength;
+    }
+    return { log: new SpaceLog(path, handle, offsets, scan.validBytes), header, records };
   }
 
   /** Number of records in the log, the header included. */
   get position(): number {
-    return this.count;
+    return this.offsets.length;
   }
 
   /**
@@ -126,10 +137,19 @@ export class SpaceLog {
    * engine's per-space write queue); overlapping calls are a programming error.
    */
   async append(record: LogRecord): Promise<number> {
+    return this.appendPayload(encodeRecord(record));
+  }
+
+  /**
+   * Appends one record given as its payload bytes, framed exactly as `append` frames it; for a
+   * replica, which must hold the primary's bytes, not a re-encoding of them. The caller has
+   * checked that the bytes decode to a record that fits the space.
+   */
+  async appendPayload(payload: Uint8Array): Promise<number> {
     if (this.failure !== null) throw new StorageError(this.path, 'an earlier write failed; the log accepts no more writes until reopened', this.failure);
     if (this.writing) throw new Error('SpaceLog.append called while another append is in flight');
     this.writing = true;
-    const frame = encodeFrame(encodeRecord(record));
+    const frame = encodeFrame(payload);
     try {
       let done = 0;
       while (done < frame.byteLength) {
@@ -146,12 +166,33 @@ export class SpaceLog {
     } finally {
       this.writing = false;
     }
+    // Offset and size move together, synchronously, and only once the frame is durable:
+    // a concurrent read sees either all of this record or none of it.
+    this.offsets.push(this.size);
     this.size += frame.byteLength;
-    this.count += 1;
-    return this.count;
+    return this.offsets.length;
+  }
+
+  /**
+   * Payloads of records `from, from + 1, …` (at most `maxRecords`, and while they total at most
+   * `maxBytes` payload bytes, but at least one), plus the log position they were read against.
+   * Reads only records already fsynced, so it needs no queue and never sees a partial frame.
+   */
+  read(from: number, maxRecords: number, maxBytes: number): Promise<{ records: PositionedPayload[]; lastPosition: number }> {
+    const last = this.offsets.length;
+    if (from > last || maxRecords < 1) return Promise.resolve({ records: [], lastPosition: last });
+    const frameStart = (position: number) => (position <= this.offsets.length ? this.offsets[position - 1]! : this.size);
+    const end = pickRange(from, last, maxRecords, maxBytes, frameStart);
+    const reading = readFrames(this.handle, this.path, from, end, frameStart(from), frameStart(end + 1), frameStart)
+      .then((records) => ({ records, lastPosition: last }));
+    // Registered before the first await, so a `close` called after `read` returns waits for it.
+    this.reads.add(reading);
+    void reading.finally(() => this.reads.delete(reading)).catch(() => undefined);
+    return reading;
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.reads]);
     await this.handle.close();
   }
 }
