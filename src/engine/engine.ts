@@ -17,6 +17,7 @@ import { DEFAULT_DIMENSION, MAX_DIMENSION, SPACE_ID_PATTERN } from './limits.js'
 import { intParam } from './params.js';
 import { recall, type RecallInput } from './recall.js';
 import { replaySpace } from './replay.js';
+import { applyReplicated, checkApplyArgs, readRecords, type ApplyReplicatedResult, type ReadRecordsResult } from './replication.js';
 import { SpaceState } from './space-state.js';
 import { spread, type SpreadInput } from './spread.js';
 import { checkSources, validateBatch, type StoreBatch } from './store-batch.js';
@@ -174,6 +175,34 @@ export class Engine {
         durationMs: performance.now() - started,
       };
     });
+  }
+
+  /**
+   * The exact payload bytes of records `fromPosition, fromPosition + 1, …` for shipping to a
+   * replica: at most `maxRecords`, and while they total at most `maxBytes` payload bytes (default
+   * no limit) but always at least one. Position 1 (the header) is never shipped: 1 reads from 2.
+   * Past the end → no records. Reads only fsynced records, so it does not wait for the write
+   * queue and never returns a partial one. Payloads may be views into one shared buffer.
+   */
+  async readRecords(space: string, fromPosition: number, maxRecords: number, maxBytes?: number): Promise<ReadRecordsResult> {
+    return readRecords(this.space(space).log, fromPosition, maxRecords, maxBytes);
+  }
+
+  /**
+   * Applies one record shipped from the primary at `position` (≥ 2), in write order with local
+   * writes. Already held → `applied: false` if the bytes match, else `ReplicaDivergedError`;
+   * past `lastPosition + 1` → `ReplicationGapError`; next → checked (`InvalidArgumentError`,
+   * nothing written), appended with the same bytes, fsynced, applied.
+   */
+  async applyReplicated(space: string, position: number, payload: Uint8Array): Promise<ApplyReplicatedResult> {
+    const s = this.space(space);
+    checkApplyArgs(position, payload);
+    return this.enqueue(s, () => applyReplicated(s.state, s.log, position, payload));
+  }
+
+  /** Records in the space's log, header included (= `spaceInfo(space).logPosition`). */
+  lastPosition(space: string): number {
+    return this.space(space).state.logPosition;
   }
 
   imagine(space: string, q: ImagineInput): ImagineColumns {
