@@ -52,7 +52,12 @@ export async function readFrames(
   const bytes = new Uint8Array(end - start);
   let done = 0;
   while (done < bytes.byteLength) {
-    const { bytesRead } = await handle.read(bytes, done, bytes.byteLength - done, start + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(bytes, done, bytes.byteLength - done, start + done));
+    } catch (e) {
+      throw new StorageError(path, 'cannot read the space log', e);
+    }
     if (bytesRead === 0) throw new StorageError(path, `log ends at byte ${start + done}, expected records up to byte ${end}`);
     done += bytesRead;
   }
