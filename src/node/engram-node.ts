@@ -16,6 +16,7 @@ import { internalHandlers } from './internal-service.js';
 import { LocalExecutor } from '../query/local-executor.js';
 import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
 import { PeerClients } from '../cluster/peer-clients.js';
+import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
 import { VERSION } from './version.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
@@ -57,6 +58,8 @@ export class EngramNode {
   readonly faults: NodeFaults = { delayMs: 0 };
   /** Set once the node has joined its cluster (undefined for a node of its own). */
   cluster: Cluster | undefined;
+  /** Ships writes to replicas (and applies shipped ones) when in a cluster. */
+  replicator: Replicator | undefined;
   private readonly server: grpc.Server;
   private metricsServer: http.Server | undefined;
   /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
@@ -88,6 +91,7 @@ export class EngramNode {
       await node.bind(config);
       if (config.cluster) {
         node.cluster = await Cluster.start({ ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger }, engine, node.peers);
+        node.replicator = new Replicator(config.id, engine, node.peers, node.cluster, node.logger);
       }
     } catch (err) {
       node.server.forceShutdown();
@@ -151,8 +155,8 @@ export class EngramNode {
   }
 
   /** Lag of every replica of the spaces this node is primary of (empty until replication runs). */
-  replicationLag(): { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }[] {
-    return [];
+  replicationLag(): ReplicaLag[] {
+    return this.replicator?.lag() ?? [];
   }
 
   /** The injected delay; ends early when the caller cancels, so a cancelled call holds nothing. */
@@ -177,6 +181,7 @@ export class EngramNode {
 
   private async doStop(graceMs: number): Promise<void> {
     // Members see `left` at once instead of waiting for failure detection.
+    this.replicator?.close();
     await this.cluster?.leave().catch((err: unknown) => this.logger.warn('leave failed', { error: String(err) }));
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

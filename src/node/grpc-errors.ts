@@ -13,12 +13,15 @@ const STATUS_BY_CODE: Record<string, grpc.status> = {
   ERR_FAULTS_DISABLED: grpc.status.PERMISSION_DENIED,
   ERR_PRIMARY_UNAVAILABLE: grpc.status.UNAVAILABLE,
   ERR_REPLICATION_GAP: grpc.status.FAILED_PRECONDITION,
+  ERR_REPLICATION_TIMEOUT: grpc.status.DEADLINE_EXCEEDED,
   ERR_REPLICA_DIVERGED: grpc.status.DATA_LOSS,
   ERR_ENGINE_CLOSED: grpc.status.UNAVAILABLE,
 };
 
 /** A gRPC error object for `callback(err)`; the engram code travels in metadata `engram-code`. */
 export function toGrpcError(err: unknown): grpc.ServiceError {
+  // An answer of another node (a forwarded write): pass its status, message and metadata through.
+  if (isServiceError(err)) return err;
   const metadata = new grpc.Metadata();
   if (err instanceof EngramError) {
     metadata.set('engram-code', err.code);
@@ -36,5 +39,10 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
 
 /** Whether an error is a fault of the node (to be logged) rather than of the request. */
 export function isInternal(err: unknown): boolean {
+  if (isServiceError(err)) return false;
   return !(err instanceof EngramError) || STATUS_BY_CODE[err.code] === undefined;
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number' && (err as { metadata?: unknown }).metadata instanceof grpc.Metadata;
 }

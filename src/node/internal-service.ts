@@ -44,6 +44,11 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
       return { json: Buffer.from(JSON.stringify(merged.toJSON())) };
     },
 
+    async Replicate(req: { space: string; dimension: number; records: { position: number; payload: Buffer }[]; from: string }) {
+      if (!node.replicator) throw new NotInClusterError('Replicate');
+      return node.replicator.receive(req);
+    },
+
     async PullTable() {
       return { json: Buffer.from(JSON.stringify(clusterOf(node, 'PullTable').table().toJSON())) };
     },

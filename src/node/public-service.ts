@@ -1,5 +1,6 @@
 /** Handlers of the public `Engram` service: create space, store, execute query, status. */
-import { InvalidArgumentError } from '../errors.js';
+import { EngramError, InvalidArgumentError } from '../errors.js';
+import type { AckLevel } from '../cluster/replicator.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
@@ -11,6 +12,26 @@ import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
 
 interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[] }
 interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string }
+
+/** Deadline of a write forwarded to its primary, ms. */
+export const FORWARD_DEADLINE_MS = 15_000;
+
+/** The space's primary is down: writes wait for it (its replicas still serve reads). */
+export class PrimaryUnavailableError extends EngramError {
+  readonly space: string;
+  readonly primary: string;
+  constructor(space: string, primary: string) {
+    super('ERR_PRIMARY_UNAVAILABLE', `space ${space}: its primary ${primary} is not reachable; writes wait for it to return`);
+    this.space = space;
+    this.primary = primary;
+  }
+}
+
+function ackLevel(wire: string): AckLevel {
+  if (wire === 'ACK_LEVEL_QUORUM') return 'quorum';
+  if (wire === 'ACK_LEVEL_ALL') return 'all';
+  return 'one';
+}
 
 export function publicHandlers(node: EngramNode, executor: QueryExecutor): Record<string, Handler> {
   return {
@@ -36,6 +57,15 @@ export function publicHandlers(node: EngramNode, executor: QueryExecutor): Recor
     },
 
     async Store(req: StoreMsg) {
+      if (node.cluster && node.replicator) {
+        const a = node.cluster.requireAssignment(req.space);
+        if (a.primary !== node.id) {
+          // Writes go through the primary, which orders them in its log.
+          const primary = node.cluster.member(a.primary);
+          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(req.space, a.primary);
+          return node.peers.public(primary.grpcAddress, 'Store', req, FORWARD_DEADLINE_MS);
+        }
+      }
       const memories = req.memories.map((m) => ({
         id: m.id,
         embedding: Float32Array.from(m.embedding),
@@ -50,11 +80,23 @@ export function publicHandlers(node: EngramNode, executor: QueryExecutor): Recor
         ...(a.toSpace ? { toSpace: a.toSpace } : {}),
       }));
       const out = await node.engine.store(req.space, { memories, associations });
-      return { memories: out.memories, associations: out.associations, copies: 1, logPosition: out.logPosition };
+      const copies = node.replicator ? await node.replicator.afterWrite(req.space, out.logPosition, ackLevel(req.ack)) : 1;
+      return { memories: out.memories, associations: out.associations, copies, logPosition: out.logPosition };
     },
 
     async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }) {
-      const result = await executor.execute(queryFromWire(req.query), optionsFromWire(req.options));
+      const query = queryFromWire(req.query);
+      if (query.kind === 'consolidate' && node.cluster) {
+        // Consolidation writes patterns to the log: only the primary may, then it ships them.
+        const a = node.cluster.requireAssignment(query.space);
+        if (a.primary !== node.id) {
+          const primary = node.cluster.member(a.primary);
+          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(query.space, a.primary);
+          return node.peers.public(primary.grpcAddress, 'ExecuteQuery', req, FORWARD_DEADLINE_MS);
+        }
+      }
+      const result = await executor.execute(query, optionsFromWire(req.options));
+      if (query.kind === 'consolidate') node.replicator?.kick(query.space);
       return resultToWire(result);
     },
 
