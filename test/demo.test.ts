@@ -18,7 +18,11 @@ describe('demo (npm start)', () => {
     for (const command of ['recall', 'spread', 'complete', 'consolidate', 'imagine', 'status']) {
       assert.match(stdout, new RegExp(`\\$ engram --node \\S+ ${command}`), command);
     }
-    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 5);
+    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 6);
+    // The replica answers from its own copy, and says so.
+    assert.match(stdout, /journal @ n2 \(replica\): ok/);
+    assert.match(stdout, /n1 +alive[\s\S]*n2 +alive[\s\S]*n3 +alive/);
+    assert.match(stdout, /journal +n2 +\d+ +\d+ +0\n/);
     assert.match(stdout, /coverage: 2\/2 partitions answered/);
     assert.match(stdout, /stored 2000 memories/);
     const dir = /data under (\S+)/.exec(stdout)?.[1];

@@ -193,10 +193,18 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
     }
     case 'status': {
       const s = await client.status();
-      const text =
-        `node ${s.nodeId} at ${s.grpcAddress}, version ${s.version}, up ${s.uptimeS.toFixed(1)} s\n` +
-        table(['space', 'dimension', 'memories', 'associations', 'patterns', 'log position'], s.spaces.map((x) => [x.id, x.dimension, x.memories, x.associations, x.patterns, x.logPosition]));
-      return { json: s, text };
+      const parts = [
+        `node ${s.nodeId} at ${s.grpcAddress}${s.gossipAddress ? ` (gossip ${s.gossipAddress})` : ''}, version ${s.version}, up ${s.uptimeS.toFixed(1)} s, ${s.partitionState}`,
+        table(['space', 'dimension', 'memories', 'associations', 'patterns', 'log position'], s.spaces.map((x) => [x.id, x.dimension, x.memories, x.associations, x.patterns, x.logPosition])),
+      ];
+      if (s.members.length > 0) {
+        parts.push(`members:\n${table(['id', 'state', 'grpc', 'gossip', 'incarnation'], s.members.map((m) => [m.id, m.state, m.grpcAddress, m.gossipAddress, m.incarnation]))}`);
+        parts.push(`assignment table, version ${s.tableVersion}:\n${table(['space', 'primary', 'replicas', 'dimension', 'since version'], s.assignments.map((a) => [a.space, a.primary, a.replicas.join(',') || '-', a.dimension, a.version]))}`);
+      }
+      if (s.replication.length > 0) {
+        parts.push(`replication from this node:\n${table(['space', 'replica', 'acked position', 'primary position', 'lag'], s.replication.map((r) => [r.space, r.replica, r.ackedPosition, r.primaryPosition, r.lag]))}`);
+      }
+      return { json: s, text: parts.join('\n\n') };
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

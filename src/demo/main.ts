@@ -1,17 +1,22 @@
 /**
- * `npm start`: a local Engram cluster on loopback with temporary data directories. Starts a
- * node process, loads the bundled sample data through the CLI, runs every query type through the
- * CLI and prints the answers with their coverage, then shuts everything down.
+ * `npm start`: a local three-node Engram cluster on loopback, each node its own process with a
+ * temporary data directory, gossiping over UDP. Places two spaces with a replica each, loads the
+ * bundled sample data through the CLI, runs every query type through the CLI and prints the
+ * answers with their coverage and the cluster status, then shuts everything down.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNodeProcess, type NodeProcess } from '../cluster/node-process.js';
+import { EngramClient } from '../client/engram-client.js';
 import { sampleSpace, toJsonl } from './sample-data.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+/** How long the demo waits for the three nodes to see each other, ms. */
+const CONVERGE_TIMEOUT_MS = 20_000;
 
 function cli(node: string, args: string[]): void {
   console.log(`\n$ engram --node ${node} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
@@ -21,33 +26,64 @@ function cli(node: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`engram ${args[0]} exited with ${r.status}`);
 }
 
+async function waitForMembers(nodes: NodeProcess[]): Promise<void> {
+  const clients = nodes.map((n) => new EngramClient(n.grpcAddress));
+  try {
+    const end = Date.now() + CONVERGE_TIMEOUT_MS;
+    for (;;) {
+      const all = await Promise.all(clients.map((c) => c.status()));
+      if (all.every((s) => s.members.filter((m) => m.state === 'alive').length === nodes.length)) return;
+      if (Date.now() > end) throw new Error('the nodes did not find each other in time');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(os.tmpdir(), 'engram-demo-'));
   const nodes: NodeProcess[] = [];
+  // A fresh key per run: gossip from anything else on this machine is dropped.
+  const key = randomBytes(16).toString('hex');
   try {
     console.log(`data under ${root}`);
-    const n1 = await startNodeProcess({ id: 'n1', dataDir: join(root, 'n1'), metrics: '127.0.0.1:0' });
-    nodes.push(n1);
-    console.log(`node n1: gRPC ${n1.grpcAddress}, metrics http://${n1.metricsAddress}/metrics`);
+    for (const id of ['n1', 'n2', 'n3']) {
+      const seeds = nodes.length > 0 ? ['--seeds', nodes[0]!.gossipAddress] : [];
+      const n = await startNodeProcess({
+        id,
+        dataDir: join(root, id),
+        metrics: '127.0.0.1:0',
+        extraArgs: ['--gossip', '127.0.0.1:0', '--cluster-key', key, ...seeds],
+      });
+      nodes.push(n);
+      console.log(`node ${id}: gRPC ${n.grpcAddress}, gossip ${n.gossipAddress}, metrics http://${n.metricsAddress}/metrics`);
+    }
+    await waitForMembers(nodes);
+    console.log('the three nodes see each other alive');
 
     const journal = sampleSpace(['astronomy', 'sailing', 'music'], 2000, 7);
     const kitchen = sampleSpace(['cooking', 'gardening', 'mountains'], 1000, 11);
     await writeFile(join(root, 'journal.jsonl'), toJsonl(journal));
     await writeFile(join(root, 'kitchen.jsonl'), toJsonl(kitchen));
-    const node = n1.grpcAddress;
+    const [n1, n2, n3] = nodes.map((n) => n.grpcAddress) as [string, string, string];
 
-    cli(node, ['space', 'create', 'journal']);
-    cli(node, ['space', 'create', 'kitchen']);
-    cli(node, ['store', 'journal', join(root, 'journal.jsonl')]);
-    cli(node, ['store', 'kitchen', join(root, 'kitchen.jsonl')]);
-    cli(node, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
-    cli(node, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
-    cli(node, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
-    cli(node, ['consolidate', 'kitchen', '--threshold', '0.8']);
-    cli(node, ['imagine', 'journal,kitchen', '--text', 'ginger broth at the harbour', '--limit', '3']);
-    cli(node, ['status']);
+    // Created through n3; placed on n1 with one replica each. Writes go to the primary whichever
+    // node receives them, and `--ack all` returns once the replica has them too.
+    cli(n3, ['space', 'create', 'journal', '--primary', 'n1', '--replicas', 'n2']);
+    cli(n3, ['space', 'create', 'kitchen', '--primary', 'n1', '--replicas', 'n3']);
+    cli(n2, ['store', 'journal', join(root, 'journal.jsonl'), '--ack', 'all']);
+    cli(n3, ['store', 'kitchen', join(root, 'kitchen.jsonl'), '--ack', 'all']);
+    cli(n1, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
+    cli(n1, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
+    cli(n1, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
+    cli(n1, ['consolidate', 'kitchen', '--threshold', '0.8']);
+    cli(n1, ['imagine', 'journal,kitchen', '--text', 'ginger broth at the harbour', '--limit', '3']);
+    // The replica holds the same data and answers from its own copy.
+    cli(n2, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '3']);
+    cli(n1, ['status']);
   } finally {
-    for (const n of nodes) await n.stop();
+    for (const n of nodes.reverse()) await n.stop();
     await rm(root, { recursive: true, force: true });
     console.log('\ncluster stopped, temporary data removed');
   }

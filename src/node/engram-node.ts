@@ -113,7 +113,10 @@ export class EngramNode {
 
   private async bind(config: NodeConfig): Promise<void> {
     const { publicService, internalService } = protos();
-    const executor = new LocalExecutor(this.engine, this.id);
+    const executor = new LocalExecutor(this.engine, this.id, (space) => {
+      const a = this.cluster?.assignment(space);
+      return !a || a.primary === this.id ? 'primary' : 'replica';
+    });
     this.server.addService(publicService, this.wrap(publicHandlers(this, executor)));
     this.server.addService(internalService, this.wrap(internalHandlers(this)));
     const port = await new Promise<number>((resolve, reject) => {

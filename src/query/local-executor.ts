@@ -7,15 +7,21 @@ import { EngramError } from '../errors.js';
 import type { Engine } from '../engine/engine.js';
 import { answerFromEngine } from './engine-partition.js';
 import type { QueryExecutor } from './executor.js';
+import type { CopyRole } from './coverage.js';
 import { gatherAnswers } from './gather-answers.js';
 import type { PartitionOutcome } from './outcome.js';
 import type { QueryResult } from './result.js';
 import { forPartition, querySpaces, type Query, type QueryOptions } from './types.js';
 
 export class LocalExecutor implements QueryExecutor {
+  /**
+   * @param roleOf which copy of a space this node holds (default: the primary, as on a node of
+   *   its own).
+   */
   constructor(
     private readonly engine: Engine,
     private readonly nodeId: string,
+    private readonly roleOf: (space: string) => CopyRole = () => 'primary',
   ) {}
 
   async execute(query: Query, options: QueryOptions = {}): Promise<QueryResult> {
@@ -25,11 +31,11 @@ export class LocalExecutor implements QueryExecutor {
       const started = performance.now();
       try {
         const answer = await answerFromEngine(this.engine, forPartition(query, space), space);
-        outcomes.push({ index, partition: space, node: this.nodeId, role: 'primary', status: 'ok', reason: '', latencyMs: performance.now() - started, answer });
+        outcomes.push({ index, partition: space, node: this.nodeId, role: this.roleOf(space), status: 'ok', reason: '', latencyMs: performance.now() - started, answer });
       } catch (err) {
         // Bad requests and unknown spaces fail the query; anything else fails the partition only.
         if (err instanceof EngramError) throw err;
-        outcomes.push({ index, partition: space, node: this.nodeId, role: 'primary', status: 'error', reason: String(err), latencyMs: performance.now() - started });
+        outcomes.push({ index, partition: space, node: this.nodeId, role: this.roleOf(space), status: 'error', reason: String(err), latencyMs: performance.now() - started });
       }
     }
     return gatherAnswers(query, outcomes, options);
