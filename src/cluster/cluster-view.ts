@@ -42,6 +42,8 @@ export interface ClusterView {
   member(id: string): Member | undefined;
   /** Where a space lives, or undefined when no node has it assigned. */
   assignment(space: string): SpaceAssignment | undefined;
+  /** Every space the cluster knows, sorted by id (what a broadcast query covers). */
+  spaces(): string[];
   /** Whether this node sees itself cut off from too much of the cluster (it adds to the penalty). */
   isPartitioned(): boolean;
 }
@@ -93,6 +95,10 @@ export class StaticClusterView implements ClusterView {
 
   member(id: string): Member | undefined {
     return this.#members.get(id);
+  }
+
+  spaces(): string[] {
+    return [...this.#assignments.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   assignment(space: string): SpaceAssignment | undefined {

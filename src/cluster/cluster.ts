@@ -122,6 +122,10 @@ export class Cluster extends EventEmitter implements ClusterView {
     return this.detector.isPartitioned();
   }
 
+  spaces(): string[] {
+    return this.#table.entries().map((e) => e.space);
+  }
+
   partitionState(): PartitionState {
     return this.detector.state;
   }

@@ -56,7 +56,7 @@ function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, part
   const missing = outcomes.length - responding;
   const pen = gather.penalty(outcomes.length, missing, partitioned);
   const coverage = buildCoverage(
-    outcomes.map(({ answer: _a, index: _i, ...rest }) => rest),
+    outcomes.map(({ answer: _a, index: _i, fatal: _f, ...rest }) => rest),
     pen,
     partitioned,
   );

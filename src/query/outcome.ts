@@ -7,4 +7,6 @@ export interface PartitionOutcome extends PartitionCoverage {
   index: number;
   /** Present exactly when status is `ok`. */
   answer?: PartitionAnswer;
+  /** The request itself is bad (every copy would refuse it): the query fails with this error. */
+  fatal?: Error;
 }

@@ -1,0 +1,104 @@
+/**
+ * The planner: which partitions a query needs, and for each the copies to try in order
+ * (DESIGN §2, §5). Partitions are memory spaces; copies are the primary and its replicas.
+ */
+import type { ClusterView, Member } from '../cluster/cluster-view.js';
+import { InvalidArgumentError, SpaceNotFoundError } from '../errors.js';
+import type { CopyRole } from './coverage.js';
+import { querySpaces, type Query, type QueryOptions } from './types.js';
+
+/** Per-partition deadline of a single-partition query when the caller gives none, ms. */
+export const DEFAULT_SINGLE_PARTITION_TIMEOUT_MS = 500;
+/** Per-partition deadline of a multi-partition query when the caller gives none, ms. */
+export const DEFAULT_MULTI_PARTITION_TIMEOUT_MS = 5_000;
+/** Largest per-partition deadline a caller may ask for, ms. */
+export const MAX_TIMEOUT_MS = 600_000;
+
+export type ExecutionStrategy = 'single' | 'multi' | 'broadcast';
+
+export interface PlannedCopy {
+  node: string;
+  /** gRPC address of the node. */
+  address: string;
+  role: CopyRole;
+  /** This node holds the copy: answer in-process, no network hop. */
+  local: boolean;
+}
+
+export interface PlannedPartition {
+  /** Stable index in the plan: the gather's order never depends on arrival order. */
+  index: number;
+  partition: string;
+  /** Copies to try, in order; empty when every copy is on a member known down. */
+  copies: PlannedCopy[];
+  /** Why there is no copy to try (when `copies` is empty). */
+  reason: string;
+}
+
+export interface QueryPlan {
+  strategy: ExecutionStrategy;
+  partitions: PlannedPartition[];
+  /** Per-partition deadline, ms. */
+  timeoutMs: number;
+  /** This node saw itself partitioned when planning (adds to the penalty). */
+  partitioned: boolean;
+}
+
+const reachable = (m: Member | undefined) => m !== undefined && (m.state === 'alive' || m.state === 'suspect');
+
+export class QueryPlanner {
+  constructor(private readonly view: ClusterView) {}
+
+  /** Plans `query`; unknown spaces and bad options are typed errors, before any network call. */
+  plan(query: Query, options: QueryOptions = {}, strategy?: ExecutionStrategy): QueryPlan {
+    if (strategy === 'broadcast' && query.kind !== 'imagine') {
+      throw new InvalidArgumentError('strategy', strategy, 'only an Imagine spans partitions today (cross-partition spreading is later work)');
+    }
+    const spaces = strategy === 'broadcast' ? this.allSpaces() : querySpaces(query);
+    const chosen: ExecutionStrategy = strategy ?? (query.kind === 'imagine' ? 'multi' : 'single');
+    const timeoutMs = options.timeoutMs ?? (chosen === 'single' ? DEFAULT_SINGLE_PARTITION_TIMEOUT_MS : DEFAULT_MULTI_PARTITION_TIMEOUT_MS);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+      throw new InvalidArgumentError('options.timeoutMs', options.timeoutMs, `must be an integer in 1..${MAX_TIMEOUT_MS}`);
+    }
+    if (options.minCoverage !== undefined && !(options.minCoverage >= 0 && options.minCoverage <= 1)) {
+      throw new InvalidArgumentError('options.minCoverage', options.minCoverage, 'must be in 0..1');
+    }
+    const seen = new Set<string>();
+    spaces.forEach((s, i) => {
+      if (seen.has(s)) throw new InvalidArgumentError(`spaces[${i}]`, s, 'named twice');
+      seen.add(s);
+    });
+    const partitioned = this.view.isPartitioned();
+    const partitions = spaces.map((space, index) => this.partition(space, index, partitioned, query.kind === 'consolidate'));
+    return { strategy: chosen, partitions, timeoutMs, partitioned };
+  }
+
+  /** A broadcast reaches every space of the cluster. */
+  private allSpaces(): string[] {
+    return this.view.spaces();
+  }
+
+  private partition(space: string, index: number, partitioned: boolean, primaryOnly: boolean): PlannedPartition {
+    const a = this.view.assignment(space);
+    if (!a) throw new SpaceNotFoundError(space);
+    const self = this.view.self().id;
+    const holders: { node: string; role: CopyRole }[] = [{ node: a.primary, role: 'primary' }];
+    // Consolidation writes patterns into the log: only the primary may run it.
+    if (!primaryOnly) for (const r of a.replicas) holders.push({ node: r, role: 'replica' });
+    const copies: PlannedCopy[] = [];
+    const skipped: string[] = [];
+    for (const h of holders) {
+      const m = this.view.member(h.node);
+      if (!reachable(m)) {
+        skipped.push(`${h.node} is ${m?.state ?? 'unknown'}`);
+        continue;
+      }
+      copies.push({ node: h.node, address: m!.grpcAddress, role: h.role, local: h.node === self });
+    }
+    // A copy on this node answers with no hop; then live members before suspect ones when we
+    // are cut off, since a suspect primary may be on the other side of the cut.
+    const rank = (c: PlannedCopy) => (c.local ? 0 : partitioned && this.view.member(c.node)?.state === 'suspect' ? 2 : 1);
+    copies.sort((x, y) => rank(x) - rank(y));
+    return { index, partition: space, copies, reason: copies.length === 0 ? `no live copy: ${skipped.join(', ')}` : '' };
+  }
+}
