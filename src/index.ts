@@ -12,6 +12,15 @@ export type { Coverage, PartitionCoverage, PartitionStatus, CopyRole } from './q
 export type { QueryExecutor } from './query/executor.js';
 export type { PartitionOutcome } from './query/outcome.js';
 export { LocalExecutor } from './query/local-executor.js';
+export { DistributedExecutor, type DistributedExecutorOptions, type QueryObserver } from './query/distributed-executor.js';
+export {
+  QueryPlanner, DEFAULT_SINGLE_PARTITION_TIMEOUT_MS, DEFAULT_MULTI_PARTITION_TIMEOUT_MS, MAX_TIMEOUT_MS,
+  type QueryPlan, type PlannedPartition, type PlannedCopy, type ExecutionStrategy,
+} from './query/planner.js';
+export { ScatterExecutor, DEFAULT_MAX_IN_FLIGHT_PER_NODE, RemoteInvalidArgumentError, type PartitionTransport, type LocalRunner, type ScatterOptions } from './query/scatter.js';
+export { QueryMetrics } from './query/query-metrics.js';
+export { ConnectionPool, type UnaryCallOptions, type ConnectionPoolStats } from './pool/connection-pool.js';
+export type { ConnectionPoolOptions } from './pool/pool-options.js';
 export { gatherAnswers } from './query/gather-answers.js';
 
 // The gather engine (native addon with the pure-TS reference as fallback).
@@ -29,6 +38,16 @@ export {
   type MergedRows, type RecallMerged, type SpreadMerged, type ImagineMerged, type Rejection, type RejectionCode,
 } from './gather/gather-types.js';
 export type { RecallColumns, SpreadColumns, ImagineColumns } from './wire/columns.js';
+
+// The cluster substrate: the interfaces the query layer reads, and our reference implementations.
+export { StaticClusterView, type ClusterView, type Member, type MemberState, type SpaceAssignment, type StaticClusterViewOptions } from './cluster/cluster-view.js';
+export { AssignmentTable, mergeTables, lostEntries, type AssignmentTableJson } from './cluster/assignment-table.js';
+export { DEFAULT_REPLICATION_FACTOR, placeSpace, resolvePlacement, rankNodes, rendezvousScore, type Placement, type PlacementRequest } from './cluster/rendezvous.js';
+export { PartitionDetector, DEFAULT_PARTITION_THRESHOLD, DEFAULT_HEAL_MS, type PartitionState, type PartitionSnapshot, type PartitionChange } from './cluster/partition-detector.js';
+export { SwimMembership, type SwimMembershipOptions, type SwimEvent } from './cluster/swim-membership.js';
+export * from './cluster/swim-options.js';
+export { Cluster, DEFAULT_TABLE_SYNC_MS, type ClusterOptions } from './cluster/cluster.js';
+export { Replicator, ReplicationTimeoutError, copiesRequired, type AckLevel as ReplicationAckLevel, type ReplicaLag } from './cluster/replicator.js';
 
 // The reference node and the client of its public service.
 export { EngramNode, type NodeConfig } from './node/engram-node.js';

@@ -14,6 +14,11 @@ import { boundPort, createNodeMetrics, serveMetrics, type NodeMetrics } from './
 import { publicHandlers } from './public-service.js';
 import { internalHandlers } from './internal-service.js';
 import { LocalExecutor } from '../query/local-executor.js';
+import { DistributedExecutor } from '../query/distributed-executor.js';
+import type { QueryExecutor } from '../query/executor.js';
+import { answerFromEngine } from '../query/engine-partition.js';
+import { QueryMetrics } from '../query/query-metrics.js';
+import { ConnectionPool } from '../pool/connection-pool.js';
 import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
 import { PeerClients } from '../cluster/peer-clients.js';
 import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
@@ -60,6 +65,12 @@ export class EngramNode {
   cluster: Cluster | undefined;
   /** Ships writes to replicas (and applies shipped ones) when in a cluster. */
   replicator: Replicator | undefined;
+  /** Connections to the other nodes for the query path. */
+  readonly pool: ConnectionPool;
+  /** Query metrics on the node's registry. */
+  readonly queryMetrics: QueryMetrics;
+  /** Runs public queries: in-process alone, plan → scatter → gather in a cluster. */
+  executor: QueryExecutor;
   private readonly server: grpc.Server;
   private metricsServer: http.Server | undefined;
   /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
@@ -74,6 +85,9 @@ export class EngramNode {
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
     this.enableFaults = config.enableFaults ?? false;
+    this.queryMetrics = new QueryMetrics(this.metrics.registry);
+    this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics() });
+    this.executor = new LocalExecutor(engine, config.id);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -92,6 +106,7 @@ export class EngramNode {
       if (config.cluster) {
         node.cluster = await Cluster.start({ ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger }, engine, node.peers);
         node.replicator = new Replicator(config.id, engine, node.peers, node.cluster, node.logger);
+        node.executor = node.distributedExecutor(node.cluster);
       }
     } catch (err) {
       node.server.forceShutdown();
@@ -113,11 +128,7 @@ export class EngramNode {
 
   private async bind(config: NodeConfig): Promise<void> {
     const { publicService, internalService } = protos();
-    const executor = new LocalExecutor(this.engine, this.id, (space) => {
-      const a = this.cluster?.assignment(space);
-      return !a || a.primary === this.id ? 'primary' : 'replica';
-    });
-    this.server.addService(publicService, this.wrap(publicHandlers(this, executor)));
+    this.server.addService(publicService, this.wrap(publicHandlers(this)));
     this.server.addService(internalService, this.wrap(internalHandlers(this)));
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(formatHostPort(config.listen), grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -155,6 +166,18 @@ export class EngramNode {
       };
     }
     return out;
+  }
+
+  private distributedExecutor(cluster: Cluster): DistributedExecutor {
+    return new DistributedExecutor({
+      view: cluster,
+      transport: { executeLocal: (address, request, options) => this.pool.unary(address, 'ExecuteLocal', request, options) },
+      local: (query, space) => answerFromEngine(this.engine, query, space).then((answer) => {
+        if (query.kind === 'consolidate') this.replicator?.kick(space);
+        return answer;
+      }),
+      observer: this.queryMetrics,
+    });
   }
 
   /** Lag of every replica of the spaces this node is primary of (empty until replication runs). */
@@ -203,6 +226,7 @@ export class EngramNode {
       await new Promise<void>((resolve) => s.close(() => resolve()));
     }
     this.peers.close();
+    this.pool.close();
     await this.engine.close();
     this.logger.info('stopped', { uptimeS: (Date.now() - this.startedAt) / 1000 });
   }

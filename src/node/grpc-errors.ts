@@ -1,6 +1,7 @@
 /** Maps the package's typed errors onto gRPC status codes, keeping the message and code. */
 import * as grpc from '@grpc/grpc-js';
 import { EngramError } from '../errors.js';
+import { coverageToWire, type Coverage } from '../query/coverage.js';
 
 const STATUS_BY_CODE: Record<string, grpc.status> = {
   ERR_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -25,8 +26,9 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
   const metadata = new grpc.Metadata();
   if (err instanceof EngramError) {
     metadata.set('engram-code', err.code);
-    const coverage = (err as { coverage?: unknown }).coverage;
-    if (coverage !== undefined) metadata.set('engram-coverage-bin', Buffer.from(JSON.stringify(coverage)));
+    const coverage = (err as { coverage?: Coverage }).coverage;
+    // The wire form, which the client's coverageFromWire reads back.
+    if (coverage !== undefined) metadata.set('engram-coverage-bin', Buffer.from(JSON.stringify(coverageToWire(coverage))));
     return Object.assign(new Error(err.message), {
       code: STATUS_BY_CODE[err.code] ?? grpc.status.INTERNAL,
       details: err.message,

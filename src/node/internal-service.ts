@@ -36,7 +36,10 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
   return {
     async ExecuteLocal(req: { query: QueryMsg | null; partition: string }) {
       const query = forPartition(queryFromWire(req.query), req.partition);
-      return partitionToWire(req.partition, await answerFromEngine(node.engine, query, req.partition));
+      const answer = await answerFromEngine(node.engine, query, req.partition);
+      // Consolidation wrote patterns to this primary's log: ship them to the replicas.
+      if (query.kind === 'consolidate') node.replicator?.kick(req.partition);
+      return partitionToWire(req.partition, answer);
     },
 
     async PushTable(req: { json: Buffer }) {

@@ -4,7 +4,6 @@ import type { AckLevel } from '../cluster/replicator.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
-import type { QueryExecutor } from '../query/executor.js';
 import type { EngramNode, Handler } from './engram-node.js';
 import { VERSION } from './version.js';
 import { checkSpaceId } from '../engine/ids.js';
@@ -33,7 +32,7 @@ function ackLevel(wire: string): AckLevel {
   return 'one';
 }
 
-export function publicHandlers(node: EngramNode, executor: QueryExecutor): Record<string, Handler> {
+export function publicHandlers(node: EngramNode): Record<string, Handler> {
   return {
     async CreateSpace(req: CreateSpaceMsg) {
       if (node.cluster) {
@@ -85,18 +84,8 @@ export function publicHandlers(node: EngramNode, executor: QueryExecutor): Recor
     },
 
     async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }) {
-      const query = queryFromWire(req.query);
-      if (query.kind === 'consolidate' && node.cluster) {
-        // Consolidation writes patterns to the log: only the primary may, then it ships them.
-        const a = node.cluster.requireAssignment(query.space);
-        if (a.primary !== node.id) {
-          const primary = node.cluster.member(a.primary);
-          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(query.space, a.primary);
-          return node.peers.public(primary.grpcAddress, 'ExecuteQuery', req, FORWARD_DEADLINE_MS);
-        }
-      }
-      const result = await executor.execute(query, optionsFromWire(req.options));
-      if (query.kind === 'consolidate') node.replicator?.kick(query.space);
+      // In a cluster the distributed executor plans Consolidate onto the primary alone (it writes).
+      const result = await node.executor.execute(queryFromWire(req.query), optionsFromWire(req.options));
       return resultToWire(result);
     },
 

@@ -1,0 +1,157 @@
+/**
+ * Distributed queries over a real cluster of node processes (the task card's integration tests,
+ * with DESIGN §7's corrections): routing through any node, timeouts that cancel, partial answers
+ * with their penalty, replica fallback, typed failures, and the same answers as one node.
+ */
+import { afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from './helpers/cluster.js';
+import { vec } from './helpers/node.js';
+import { EngramRpcError } from '../src/client/engram-client.js';
+import { sampleSpace } from '../src/demo/sample-data.js';
+import { embedText } from '../src/engine/text-embedder.js';
+
+const DIM = 16;
+const memories = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, embedding: vec(DIM, prefix.length * 1000 + i + 1), content: `${prefix} ${i}` }));
+
+async function threeSpaces(c: TestCluster): Promise<void> {
+  for (const [i, space] of ['space1', 'space2', 'space3'].entries()) {
+    await c.node('n1').client.createSpace(space, { dimension: DIM, primary: `n${i + 1}` });
+    await c.node('n1').client.store(space, { memories: memories(space, 20) });
+  }
+}
+
+async function metric(c: TestCluster, id: string, pattern: RegExp): Promise<number> {
+  const body = await (await fetch(`http://${c.node(id).proc.metricsAddress}/metrics`)).text();
+  const m = pattern.exec(body);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('distributed queries', () => {
+  let cluster: TestCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('1. scatter-gather basic: a space on n1 queried through n2', async () => {
+    cluster = await new TestCluster(['--replication-factor', '1']).start(3);
+    const c = cluster;
+    await c.node('n1').client.createSpace('space1', { dimension: DIM, primary: 'n1' });
+    await c.node('n1').client.store('space1', { memories: memories('space1', 10) });
+    const r = await c.node('n2').client.query({ kind: 'recall', space: 'space1', cue: { embedding: Float32Array.from(vec(DIM, 7006)) }, limit: 3 });
+    assert.ok(r.kind === 'recall');
+    assert.equal(r.memories.length, 3);
+    assert.deepEqual([r.coverage.expected, r.coverage.responding, r.coverage.failed, r.coverage.penalty], [1, 1, 0, 0]);
+    assert.deepEqual([r.coverage.partitions[0]!.node, r.coverage.partitions[0]!.role, r.coverage.partitions[0]!.status], ['n1', 'primary', 'ok']);
+  });
+
+  it('2. timeout: a delayed node gives a partial answer within the deadline and its call is cancelled', async () => {
+    cluster = await new TestCluster(['--replication-factor', '1', '--metrics', '127.0.0.1:0']).start(3);
+    const c = cluster;
+    await threeSpaces(c);
+    await c.setFault('n1', { delayMs: 10_000 });
+    const timeoutMs = 1_000;
+    const started = performance.now();
+    const r = await c.node('n2').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue: { embedding: Float32Array.from(vec(DIM, 1)) }, limit: 2 }, { timeoutMs });
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < timeoutMs + 100, `answered after ${elapsed.toFixed(0)} ms`);
+    assert.ok(r.kind === 'imagine');
+    assert.deepEqual([r.coverage.expected, r.coverage.responding, r.coverage.failed, r.coverage.timedOut], [3, 2, 1, 1]);
+    const p1 = r.coverage.partitions.find((p) => p.partition === 'space1')!;
+    assert.deepEqual([p1.node, p1.status], ['n1', 'timeout']);
+    assert.equal(r.coverage.penalty, Math.fround(1 / 3));
+    assert.ok(r.items.length > 0 && r.items.every((i) => i.space !== 'space1'));
+    // The delayed call was cancelled on the wire: n1 saw its ExecuteLocal end as CANCELLED.
+    await c.until('n1 to count the cancelled call', 5_000, async () =>
+      (await metric(c, 'n1', /engram_rpc_requests_total\{method="ExecuteLocal",code="CANCELLED",node="n1"\} (\d+)/)) >= 1 ? true : undefined,
+    );
+
+    // A Recall whose only copy is delayed: the typed error with its coverage, within the same bound.
+    const t2 = performance.now();
+    const err = await c.node('n2').client.query({ kind: 'recall', space: 'space1', cue: { text: 'anything' } }, { timeoutMs }).then(
+      () => assert.fail('expected AllPartitionsFailed'),
+      (e: unknown) => e,
+    );
+    assert.ok(performance.now() - t2 < timeoutMs + 100);
+    assert.ok(err instanceof EngramRpcError);
+    assert.equal(err.engramCode, 'ERR_ALL_PARTITIONS_FAILED');
+    assert.deepEqual([err.coverage?.expected, err.coverage?.responding, err.coverage?.partitions[0]?.status], [1, 0, 'timeout'], JSON.stringify(err.coverage));
+  });
+
+  it('3. multi-partition: Imagine across three spaces on three nodes', async () => {
+    cluster = await new TestCluster(['--replication-factor', '1']).start(3);
+    const c = cluster;
+    await threeSpaces(c);
+    const r = await c.node('n1').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue: { embedding: Float32Array.from(vec(DIM, 1)) }, limit: 2 });
+    assert.ok(r.kind === 'imagine');
+    assert.deepEqual([r.coverage.expected, r.coverage.responding, r.coverage.failed, r.coverage.penalty, r.coverage.full], [3, 3, 0, 0, true]);
+    assert.deepEqual([...new Set(r.items.map((i) => i.space))].sort(), ['space1', 'space2', 'space3']);
+    assert.deepEqual(r.coverage.partitions.map((p) => p.node), ['n1', 'n2', 'n3']);
+    for (let i = 1; i < r.items.length; i++) assert.ok(r.items[i - 1]!.confidence >= r.items[i]!.confidence);
+  });
+
+  it('4. replica fallback: kill -9 the primary, query through a third node, the replica answers', async () => {
+    cluster = await new TestCluster().start(3);
+    const c = cluster;
+    await c.node('n1').client.createSpace('space1', { dimension: DIM, primary: 'n1', replicas: ['n2'] });
+    await c.node('n1').client.store('space1', { memories: memories('space1', 10), ack: 'all' });
+    await c.node('n1').proc.kill9();
+    // The cue is memory space1-0's own embedding (seed = prefix length × 1000 + 1).
+    const r = await c.node('n3').client.query({ kind: 'recall', space: 'space1', cue: { embedding: Float32Array.from(vec(DIM, 6001)) }, limit: 3 });
+    assert.ok(r.kind === 'recall');
+    assert.equal(r.memories[0]!.id, 'space1-0');
+    const p = r.coverage.partitions[0]!;
+    assert.deepEqual([p.node, p.role, p.status, r.coverage.penalty, r.coverage.full], ['n2', 'replica', 'ok', 0, true]);
+  });
+
+  it('5. every copy down: AllPartitionsFailed with the coverage; allowPartial=false names the missing space', async () => {
+    cluster = await new TestCluster(['--replication-factor', '1']).start(3);
+    const c = cluster;
+    await threeSpaces(c);
+    await c.node('n3').proc.kill9();
+    const err = await c.node('n1').client.query({ kind: 'recall', space: 'space3', cue: { text: 'x' } }).catch((e: unknown) => e);
+    assert.ok(err instanceof EngramRpcError);
+    assert.equal(err.statusName, 'UNAVAILABLE');
+    assert.equal(err.engramCode, 'ERR_ALL_PARTITIONS_FAILED');
+    assert.equal(err.coverage?.responding, 0);
+    assert.match(err.coverage!.partitions[0]!.status, /unavailable|timeout/, JSON.stringify(err.coverage));
+
+    const cue = { embedding: Float32Array.from(vec(DIM, 1)) };
+    const strict = await c.node('n1').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue }, { allowPartial: false }).catch((e: unknown) => e);
+    assert.ok(strict instanceof EngramRpcError);
+    assert.equal(strict.engramCode, 'ERR_INSUFFICIENT_COVERAGE');
+    assert.match(strict.message, /missing: space3/);
+    // Without the flag, the same query is a weaker answer, not an error.
+    const partial = await c.node('n1').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue });
+    assert.equal(partial.coverage.responding, 2);
+    assert.equal(partial.coverage.penalty, Math.fround(1 / 3));
+  });
+
+  it('6. the same data gives the same Recall and Spread on one node and across three', async () => {
+    const data = sampleSpace(['astronomy', 'music'], 300, 5);
+    const load = async (c: TestCluster, via: string) => {
+      await c.node(via).client.createSpace('same', { dimension: 64 });
+      await c.node(via).client.store('same', { memories: data.memories.map((m) => ({ id: m.id, embedding: embedText(m.text, 64), content: m.text, confidence: m.confidence, createdAt: m.createdAt })) });
+      await c.node(via).client.store('same', { associations: data.associations });
+    };
+    const ask = async (c: TestCluster, via: string) => ({
+      recall: await c.node(via).client.query({ kind: 'recall', space: 'same', cue: { text: 'comet and violin' }, limit: 20 }),
+      spread: await c.node(via).client.query({ kind: 'spread', space: 'same', seeds: [data.memories[0]!.id, data.memories[1]!.id] }),
+    });
+    const strip = (r: Awaited<ReturnType<typeof ask>>) => ({
+      recall: r.recall.kind === 'recall' ? r.recall.memories : [],
+      spread: r.spread.kind === 'spread' ? r.spread.activations : [],
+    });
+    cluster = await new TestCluster().start(1);
+    await load(cluster, 'n1');
+    const one = strip(await ask(cluster, 'n1'));
+    await cluster.stop();
+    cluster = await new TestCluster().start(3);
+    await load(cluster, 'n3');
+    const three = strip(await ask(cluster, 'n2'));
+    assert.ok(one.recall.length === 20 && one.spread.length > 10);
+    assert.deepEqual(three, one);
+  });
+});
