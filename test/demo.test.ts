@@ -18,13 +18,16 @@ describe('demo (npm start)', () => {
     for (const command of ['recall', 'spread', 'complete', 'consolidate', 'imagine', 'status']) {
       assert.match(stdout, new RegExp(`\\$ engram --node \\S+ ${command}`), command);
     }
-    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 6);
-    // The replica answers from its own copy, and says so.
-    assert.match(stdout, /journal @ n2 \(replica\): ok/);
-    assert.match(stdout, /n1 +alive[\s\S]*n2 +alive[\s\S]*n3 +alive/);
-    assert.match(stdout, /journal +n2 +\d+ +\d+ +0\n/);
-    assert.match(stdout, /coverage: 2\/2 partitions answered/);
     assert.match(stdout, /stored 2000 memories/);
+    // Through a node without a copy, before the kill: every answer full.
+    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 6);
+    assert.match(stdout, /journal @ n1 \(primary\): ok/);
+    assert.match(stdout, /n1 +alive[\s\S]*n2 +alive[\s\S]*n3 +alive/);
+    // After kill -9 of n1: the replica answers, and the space without a copy weakens the Imagine.
+    const after = stdout.slice(stdout.indexOf('$ kill -9 n1'));
+    assert.match(after, /journal @ n2 \(replica\): ok/);
+    assert.match(after, /coverage: 2\/3 partitions answered, penalty 0\.333, PARTIAL/);
+    assert.match(after, /summits @ n1 \(primary\): unavailable — no live copy: n1 is down/);
     const dir = /data under (\S+)/.exec(stdout)?.[1];
     assert.ok(dir && !existsSync(dir), `temporary data left at ${dir}`);
   });

@@ -8,7 +8,7 @@ import { renderResult, table } from './format.js';
 export const USAGE = `usage: engram [--node HOST:PORT] [--json] <command>
 
 commands:
-  space create SPACE [--dimension N] [--primary NODE] [--replicas A,B]
+  space create SPACE [--dimension N] [--primary NODE] [--replicas A,B] [--copies N]
   store SPACE FILE.jsonl [--batch N] [--ack one|quorum|all]
         (one JSON object a line: a memory {"id","embedding"|"text","content","confidence":{"lower","upper"}}
          or an association {"from","to","weight"})
@@ -96,8 +96,9 @@ async function readRecords(file: string, dimension: number): Promise<{ memories:
 
 async function spaceDimension(client: EngramClient, space: string): Promise<number> {
   const status = await client.status();
-  const s = status.spaces.find((x) => x.id === space);
-  if (!s) throw new UsageError(`space "${space}" is not on node ${client.address}; create it first`);
+  // In a cluster the assignment table knows every space; a node of its own knows its spaces.
+  const s = status.assignments.find((x) => x.space === space) ?? status.spaces.find((x) => x.id === space);
+  if (!s) throw new UsageError(`space "${space}" does not exist (asked node ${client.address}); create it first`);
   return s.dimension;
 }
 
@@ -112,12 +113,15 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
       if (positionals[1] !== 'create') throw new UsageError('unknown space subcommand (expected: space create SPACE)');
       const space = need(positionals, 2, 'SPACE');
       const dimension = num(flags, 'dimension', true);
+      const copies = num(flags, 'copies', true);
       const out = await client.createSpace(space, {
+        ...(copies !== undefined ? { copies } : {}),
         ...(dimension !== undefined ? { dimension } : {}),
         ...(typeof flags.primary === 'string' ? { primary: flags.primary } : {}),
         ...(typeof flags.replicas === 'string' ? { replicas: flags.replicas.split(',').filter(Boolean) } : {}),
       });
-      return { json: out, text: `${out.created ? 'created' : 'exists'}: space ${out.space}, dimension ${out.dimension}` };
+      const where = `primary ${out.primary}${out.replicas.length ? `, replicas ${out.replicas.join(', ')}` : ', no replica'}`;
+      return { json: out, text: `${out.created ? 'created' : 'exists'}: space ${out.space}, dimension ${out.dimension}, ${where}` };
     }
     case 'store': {
       const space = need(positionals, 1, 'SPACE');

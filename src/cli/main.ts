@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
         dimension: { type: 'string' },
         primary: { type: 'string' },
         replicas: { type: 'string' },
+        copies: { type: 'string' },
         batch: { type: 'string' },
         ack: { type: 'string' },
         text: { type: 'string' },

@@ -83,12 +83,14 @@ export class EngramClient {
     });
   }
 
-  createSpace(space: string, options: { dimension?: number; primary?: string; replicas?: string[] } = {}) {
+  /** `copies`: copies including the primary for those the cluster picks (default: the node's replication factor). */
+  createSpace(space: string, options: { dimension?: number; primary?: string; replicas?: string[]; copies?: number } = {}) {
     return this.call<{ space: string; dimension: number; created: boolean; primary: string; replicas: string[] }>('CreateSpace', {
       space,
       dimension: options.dimension ?? 0,
       primary: options.primary ?? '',
       replicas: options.replicas ?? [],
+      copies: options.copies,
     });
   }
 

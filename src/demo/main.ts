@@ -1,8 +1,9 @@
 /**
  * `npm start`: a local three-node Engram cluster on loopback, each node its own process with a
- * temporary data directory, gossiping over UDP. Places two spaces with a replica each, loads the
- * bundled sample data through the CLI, runs every query type through the CLI and prints the
- * answers with their coverage and the cluster status, then shuts everything down.
+ * temporary data directory, gossiping over UDP. Places three spaces, loads the bundled sample
+ * data through the CLI, runs every query type through the CLI (through a node that holds no
+ * copy) and prints the answers with their coverage and the cluster status; then kills a node and
+ * shows the replica answering and a partial answer with its penalty; then shuts everything down.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +42,19 @@ async function waitForMembers(nodes: NodeProcess[]): Promise<void> {
   }
 }
 
+async function waitForState(observer: NodeProcess, member: string, state: string): Promise<void> {
+  const client = new EngramClient(observer.grpcAddress);
+  try {
+    const end = Date.now() + CONVERGE_TIMEOUT_MS;
+    while (!(await client.status()).members.some((m) => m.id === member && m.state === state)) {
+      if (Date.now() > end) throw new Error(`${observer.id} did not see ${member} ${state} in time`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.close();
+  }
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(os.tmpdir(), 'engram-demo-'));
   const nodes: NodeProcess[] = [];
@@ -63,25 +77,37 @@ async function main(): Promise<void> {
     console.log('the three nodes see each other alive');
 
     const journal = sampleSpace(['astronomy', 'sailing', 'music'], 2000, 7);
-    const kitchen = sampleSpace(['cooking', 'gardening', 'mountains'], 1000, 11);
-    await writeFile(join(root, 'journal.jsonl'), toJsonl(journal));
-    await writeFile(join(root, 'kitchen.jsonl'), toJsonl(kitchen));
+    const kitchen = sampleSpace(['cooking', 'gardening'], 1000, 11);
+    const summits = sampleSpace(['mountains'], 500, 13);
+    for (const [name, data] of Object.entries({ journal, kitchen, summits })) await writeFile(join(root, `${name}.jsonl`), toJsonl(data));
     const [n1, n2, n3] = nodes.map((n) => n.grpcAddress) as [string, string, string];
 
-    // Created through n3; placed on n1 with one replica each. Writes go to the primary whichever
-    // node receives them, and `--ack all` returns once the replica has them too.
+    // Any node takes any request. journal lives on n1 with a replica on n2, kitchen on n2 with a
+    // replica on n3, summits on n1 alone. Writes go to the primary whichever node receives them;
+    // `--ack all` returns once the replica has them too.
     cli(n3, ['space', 'create', 'journal', '--primary', 'n1', '--replicas', 'n2']);
-    cli(n3, ['space', 'create', 'kitchen', '--primary', 'n1', '--replicas', 'n3']);
+    cli(n3, ['space', 'create', 'kitchen', '--primary', 'n2', '--replicas', 'n3']);
+    cli(n3, ['space', 'create', 'summits', '--primary', 'n1', '--copies', '1']);
     cli(n2, ['store', 'journal', join(root, 'journal.jsonl'), '--ack', 'all']);
     cli(n3, ['store', 'kitchen', join(root, 'kitchen.jsonl'), '--ack', 'all']);
-    cli(n1, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
-    cli(n1, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
-    cli(n1, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
+    cli(n3, ['store', 'summits', join(root, 'summits.jsonl')]);
+
+    // Queries through n3, which holds no copy of journal: planned, sent to n1, gathered.
+    cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
+    cli(n3, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
+    cli(n3, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
     cli(n1, ['consolidate', 'kitchen', '--threshold', '0.8']);
-    cli(n1, ['imagine', 'journal,kitchen', '--text', 'ginger broth at the harbour', '--limit', '3']);
-    // The replica holds the same data and answers from its own copy.
-    cli(n2, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '3']);
-    cli(n1, ['status']);
+    cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
+    cli(n3, ['status']);
+
+    // A node dies: journal is answered by its replica; summits has no copy left, so an Imagine
+    // over the three spaces is a weaker answer (penalty 1/3), not an error.
+    console.log('\n$ kill -9 n1');
+    await nodes[0]!.kill9();
+    await waitForState(nodes[2]!, 'n1', 'down');
+    console.log('n3 sees n1 down');
+    cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '3']);
+    cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
   } finally {
     for (const n of nodes.reverse()) await n.stop();
     await rm(root, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { VERSION } from './version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
 
-interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[] }
+interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[]; copies?: number }
 interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string }
 
 /** Deadline of a write forwarded to its primary, ms. */
@@ -44,6 +44,7 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
         const out = await node.cluster.createSpace(req.space, dimension, {
           ...(req.primary ? { primary: req.primary } : {}),
           ...(req.replicas.length > 0 ? { replicas: req.replicas } : {}),
+          ...(req.copies !== undefined ? { replicationFactor: req.copies } : {}),
         });
         return { space: req.space, dimension, created: out.created, primary: out.assignment.primary, replicas: out.assignment.replicas };
       }

@@ -33,6 +33,8 @@ export interface PlannedPartition {
   copies: PlannedCopy[];
   /** Why there is no copy to try (when `copies` is empty). */
   reason: string;
+  /** The space's primary, named in the coverage when no copy could be tried. */
+  primary: string;
 }
 
 export interface QueryPlan {
@@ -99,6 +101,6 @@ export class QueryPlanner {
     // are cut off, since a suspect primary may be on the other side of the cut.
     const rank = (c: PlannedCopy) => (c.local ? 0 : partitioned && this.view.member(c.node)?.state === 'suspect' ? 2 : 1);
     copies.sort((x, y) => rank(x) - rank(y));
-    return { index, partition: space, copies, reason: copies.length === 0 ? `no live copy: ${skipped.join(', ')}` : '' };
+    return { index, partition: space, copies, reason: copies.length === 0 ? `no live copy: ${skipped.join(', ')}` : '', primary: a.primary };
   }
 }

@@ -116,7 +116,7 @@ export class ScatterExecutor {
   #partition(p: PlannedPartition, query: Query, deadline: Deadline): Promise<PartitionOutcome> {
     const base = { index: p.index, partition: p.partition };
     if (p.copies.length === 0) {
-      return Promise.resolve({ ...base, node: '', role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
+      return Promise.resolve({ ...base, node: p.primary, role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
     }
     return new Promise<PartitionOutcome>((resolve) => {
       let settled = false;
