@@ -3,7 +3,8 @@
  * with DESIGN §7's corrections): routing through any node, timeouts that cancel, partial answers
  * with their penalty, replica fallback, typed failures, and the same answers as one node.
  */
-import { afterEach, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { TestCluster } from './helpers/cluster.js';
 import { vec } from './helpers/node.js';
@@ -22,6 +23,20 @@ async function threeSpaces(c: TestCluster): Promise<void> {
   }
 }
 
+/** `promtool check metrics` over a scrape: exit code and what it printed (promtool comes with Debian's `prometheus`). */
+function promtool(scrape: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error('promtool is not installed: apt-get install prometheus (.ci/run does)'));
+        return;
+      }
+      resolve({ code: err ? Number(err.code) : 0, output: stdout + stderr });
+    });
+    child.stdin!.end(scrape);
+  });
+}
+
 async function metric(c: TestCluster, id: string, pattern: RegExp): Promise<number> {
   const body = await (await fetch(`http://${c.node(id).proc.metricsAddress}/metrics`)).text();
   const m = pattern.exec(body);
@@ -30,9 +45,26 @@ async function metric(c: TestCluster, id: string, pattern: RegExp): Promise<numb
 
 describe('distributed queries', () => {
   let cluster: TestCluster | undefined;
+  const pids: number[] = [];
   afterEach(async () => {
+    pids.push(...(cluster ? [...cluster.nodes.values()].map((n) => n.proc.pid) : []));
     await cluster?.stop();
     cluster = undefined;
+  });
+  // Nothing outlives the tests: every node process is gone, and this process holds no more
+  // sockets, pipes, child processes or timers than before the first test.
+  const counted = () => {
+    const n = new Map<string, number>();
+    for (const r of process.getActiveResourcesInfo()) if (/TCP|UDP|Pipe|Process|Timeout/.test(r)) n.set(r, (n.get(r) ?? 0) + 1);
+    return Object.fromEntries([...n].sort());
+  };
+  let baseline: Record<string, number> = {};
+  before(() => {
+    baseline = counted();
+  });
+  after(() => {
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `node process ${pid} is still running`);
+    assert.deepEqual(counted(), baseline);
   });
 
   it('1. scatter-gather basic: a space on n1 queried through n2', async () => {
@@ -78,6 +110,15 @@ describe('distributed queries', () => {
     assert.ok(err instanceof EngramRpcError);
     assert.equal(err.engramCode, 'ERR_ALL_PARTITIONS_FAILED');
     assert.deepEqual([err.coverage?.expected, err.coverage?.responding, err.coverage?.partitions[0]?.status], [1, 0, 'timeout'], JSON.stringify(err.coverage));
+
+    // The coordinator's scrape counts what happened, and passes promtool's checks.
+    const body = await (await fetch(`http://${c.node('n2').proc.metricsAddress}/metrics`)).text();
+    assert.match(body, /engram_cluster_query_partitions_total\{status="timeout",node="n2"\} 2/);
+    assert.match(body, /engram_cluster_queries_total\{strategy="multi",result="partial",node="n2"\} 1/);
+    assert.match(body, /engram_cluster_queries_total\{strategy="single",result="failed",node="n2"\} 1/);
+    const lint = await promtool(body);
+    assert.equal(lint.code, 0, lint.output);
+    assert.equal(lint.output.trim(), '', lint.output);
   });
 
   it('3. multi-partition: Imagine across three spaces on three nodes', async () => {

@@ -17,6 +17,12 @@ export function createNodeMetrics(nodeId: string): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
   collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges `_total`, which Prometheus reserves for counters (promtool
+  // flags them); the same figures stay available by type in nodejs_active_handles / _requests /
+  // _resources.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   const rpcDuration = new Histogram({
     name: 'engram_rpc_duration_seconds',
     help: 'Time to serve one public or internal RPC, by method and gRPC status code.',
