@@ -12,6 +12,7 @@ export type { Coverage, PartitionCoverage, PartitionStatus, CopyRole } from './q
 export type { QueryExecutor } from './query/executor.js';
 export type { PartitionOutcome } from './query/outcome.js';
 export { LocalExecutor } from './query/local-executor.js';
+export { answerFromEngine } from './query/engine-partition.js';
 export { DistributedExecutor, type DistributedExecutorOptions, type QueryObserver } from './query/distributed-executor.js';
 export {
   QueryPlanner, DEFAULT_SINGLE_PARTITION_TIMEOUT_MS, DEFAULT_MULTI_PARTITION_TIMEOUT_MS, MAX_TIMEOUT_MS,
