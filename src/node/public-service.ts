@@ -4,13 +4,14 @@ import type { AckLevel } from '../cluster/replicator.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
+import type { Query } from '../query/types.js';
 import type { EngramNode, Handler } from './engram-node.js';
 import { VERSION } from './version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
 
 interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[]; copies?: number }
-interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string }
+interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string | number }
 
 /** Deadline of a write forwarded to its primary, ms. */
 export const FORWARD_DEADLINE_MS = 15_000;
@@ -26,10 +27,26 @@ export class PrimaryUnavailableError extends EngramError {
   }
 }
 
-function ackLevel(wire: string): AckLevel {
+/** proto-loader hands an enum number it does not know through as a number: refuse it, never guess. */
+function ackLevel(wire: string | number): AckLevel {
   if (wire === 'ACK_LEVEL_QUORUM') return 'quorum';
   if (wire === 'ACK_LEVEL_ALL') return 'all';
-  return 'one';
+  if (wire === 'ACK_LEVEL_ONE' || wire === 'ACK_LEVEL_UNSPECIFIED') return 'one';
+  throw new InvalidArgumentError('ack', wire, 'must be ACK_LEVEL_ONE, ACK_LEVEL_QUORUM or ACK_LEVEL_ALL');
+}
+
+/**
+ * Space ids are checked before anything looks them up: a lookup's not-found error quotes the id,
+ * and a multi-megabyte id in a status message overflows the HTTP/2 trailers, which stalls the
+ * caller's whole connection instead of answering.
+ */
+function checkQuerySpaces(query: Query): void {
+  if (query.kind !== 'imagine') {
+    checkSpaceId(query.space, `query.${query.kind}.space`);
+    return;
+  }
+  if (!Array.isArray(query.spaces) || query.spaces.length === 0) throw new InvalidArgumentError('query.imagine.spaces', query.spaces, 'name at least one space');
+  query.spaces.forEach((s, i) => checkSpaceId(s, `query.imagine.spaces[${i}]`));
 }
 
 export function publicHandlers(node: EngramNode): Record<string, Handler> {
@@ -57,6 +74,8 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
     },
 
     async Store(req: StoreMsg) {
+      checkSpaceId(req.space);
+      const ack = ackLevel(req.ack);
       if (node.cluster && node.replicator) {
         const a = node.cluster.requireAssignment(req.space);
         if (a.primary !== node.id) {
@@ -71,7 +90,8 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
         embedding: Float32Array.from(m.embedding),
         content: m.content,
         ...(m.confidence ? { confidence: { lower: m.confidence.lower, upper: m.confidence.upper } } : {}),
-        ...(m.createdAt ? { createdAt: m.createdAt } : {}),
+        // Only an exact 0 means "now": NaN is falsy too and must reach the engine's check.
+        ...(m.createdAt !== 0 ? { createdAt: m.createdAt } : {}),
       }));
       const associations = req.associations.map((a) => ({
         from: a.from,
@@ -80,13 +100,15 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
         ...(a.toSpace ? { toSpace: a.toSpace } : {}),
       }));
       const out = await node.engine.store(req.space, { memories, associations });
-      const copies = node.replicator ? await node.replicator.afterWrite(req.space, out.logPosition, ackLevel(req.ack)) : 1;
+      const copies = node.replicator ? await node.replicator.afterWrite(req.space, out.logPosition, ack) : 1;
       return { memories: out.memories, associations: out.associations, copies, logPosition: out.logPosition };
     },
 
     async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }) {
       // In a cluster the distributed executor plans Consolidate onto the primary alone (it writes).
-      const result = await node.executor.execute(queryFromWire(req.query), optionsFromWire(req.options));
+      const query = queryFromWire(req.query);
+      checkQuerySpaces(query);
+      const result = await node.executor.execute(query, optionsFromWire(req.options));
       return resultToWire(result);
     },
 
