@@ -13,14 +13,10 @@
  *
  *   node dist/bench/cluster.js [--quick] [--runs N] [--writes W] [--no-cutoff]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { startNodeProcess, type NodeProcess } from '../src/cluster/node-process.js';
+import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { EngramClient, type NodeStatus } from '../src/client/engram-client.js';
-import { detectionBudgetMs, parseSwimTiming, type SwimTimingOptions } from '../src/cluster/swim-options.js';
-import { protos } from '../src/wire/proto.js';
+import { parseSwimTiming, type SwimTimingOptions } from '../src/cluster/swim-options.js';
 import { printTable, writeResults } from './common.js';
 
 const args = process.argv.slice(2);
@@ -43,115 +39,8 @@ const CLUSTER_KEY = 'bench-cluster-key';
 /** The fast timings of test/helpers/cluster.ts (TIMING there). */
 const FAST: SwimTimingOptions = { probePeriodMs: 200, probeTimeoutMs: 80, suspectToDownMs: 600 };
 
-interface BenchNode { id: string; proc: NodeProcess; client: EngramClient; dataDir: string; startedAt: number }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (n: BenchNode) => n.proc.child.exitCode === null && n.proc.child.signalCode === null;
-
-/** A small cluster of real node processes; `timing` undefined means no timing flags at all. */
-class BenchCluster {
-  readonly nodes = new Map<string, BenchNode>();
-  root = '';
-  constructor(readonly timing: SwimTimingOptions | undefined) {}
-
-  budgetMs(members = 3): number {
-    return detectionBudgetMs(parseSwimTiming(this.timing ?? {}), members);
-  }
-
-  async start(count: number): Promise<void> {
-    this.root = await mkdtemp(join(os.tmpdir(), 'engram-bench-cluster-'));
-    const first = await this.startNode('n1');
-    for (let i = 2; i <= count; i++) await this.startNode(`n${i}`, [first.proc.gossipAddress]);
-    await this.waitConverged();
-  }
-
-  async startNode(id: string, seeds?: string[]): Promise<BenchNode> {
-    const old = this.nodes.get(id);
-    const seedList = seeds ?? [...this.nodes.values()].filter((n) => n.id !== id && alive(n)).map((n) => n.proc.gossipAddress);
-    const dataDir = old?.dataDir ?? join(this.root, id);
-    const t = this.timing;
-    let startedAt = 0;
-    const proc = await startNodeProcess({
-      id,
-      dataDir,
-      onLog: (line) => {
-        if (typeof line === 'object' && line.msg === 'started' && startedAt === 0) startedAt = performance.now();
-      },
-      extraArgs: [
-        '--gossip', '127.0.0.1:0',
-        '--cluster-key', CLUSTER_KEY,
-        ...(t ? ['--probe-period-ms', String(t.probePeriodMs), '--probe-timeout-ms', String(t.probeTimeoutMs), '--suspect-timeout-ms', String(t.suspectToDownMs)] : []),
-        '--enable-faults',
-        ...(seedList.length ? ['--seeds', seedList.join(',')] : []),
-      ],
-    });
-    old?.client.close();
-    const node: BenchNode = { id, proc, client: new EngramClient(proc.grpcAddress, 10_000), dataDir, startedAt: startedAt || performance.now() };
-    this.nodes.set(id, node);
-    return node;
-  }
-
-  node(id: string): BenchNode {
-    const n = this.nodes.get(id);
-    if (!n) throw new Error(`no node ${id}`);
-    return n;
-  }
-
-  running(): BenchNode[] {
-    return [...this.nodes.values()].filter(alive);
-  }
-
-  async until<T>(what: string, deadlineMs: number, check: () => Promise<T | undefined>, pollMs = 25): Promise<T> {
-    const end = Date.now() + deadlineMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await check();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-      await sleep(pollMs);
-    }
-  }
-
-  /** Every running node sees exactly the running nodes alive, with one table version. */
-  async waitConverged(): Promise<NodeStatus[]> {
-    return this.until('the cluster to converge', 10 * this.budgetMs() + 20_000, async () => {
-      const ids = this.running().map((n) => n.id).sort();
-      const all = await Promise.all(this.running().map((n) => n.client.status()));
-      const ok = all.every(
-        (s) =>
-          JSON.stringify(s.members.filter((m) => m.state === 'alive').map((m) => m.id).sort()) === JSON.stringify(ids) &&
-          s.tableVersion === all[0]!.tableVersion,
-      );
-      return ok ? all : undefined;
-    });
-  }
-
-  async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number }): Promise<void> {
-    const { InternalClient } = protos();
-    const client = new InternalClient(this.node(id).proc.grpcAddress, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
-    try {
-      await new Promise<void>((resolve, reject) =>
-        client.SetFault!({ cutOff: fault.cutOff ?? false, delayMs: fault.delayMs ?? 0 }, { deadline: Date.now() + 5_000 }, (err: Error | null) => (err ? reject(err) : resolve())),
-      );
-    } finally {
-      client.close();
-    }
-  }
-
-  async stop(): Promise<void> {
-    for (const n of this.nodes.values()) n.client.close();
-    await Promise.all([...this.nodes.values()].map((n) => n.proc.stop(5_000)));
-    if (this.root) await rm(this.root, { recursive: true, force: true });
-  }
-}
-
-/** Runs `fn` on a fresh cluster, always tearing it down. */
-async function withCluster<T>(timing: SwimTimingOptions | undefined, count: number, fn: (c: BenchCluster) => Promise<T>): Promise<T> {
-  const c = new BenchCluster(timing);
+async function withCluster<T>(timing: SwimTimingOptions | undefined, count: number, fn: (c: LocalCluster) => Promise<T>): Promise<T> {
+  const c = new LocalCluster({ ...(timing ? { timing } : {}), clusterKey: CLUSTER_KEY, faults: true, prefix: 'engram-bench-cluster-' });
   try {
     await c.start(count);
     return await fn(c);
@@ -174,7 +63,7 @@ interface DetectionRun { run: number; killed: string; detectionMs: number; perSu
 
 async function detection(label: string, timing: SwimTimingOptions | undefined): Promise<{ label: string; timing: ReturnType<typeof parseSwimTiming>; timingFlags: boolean; budgetMs: number; runs: DetectionRun[] }> {
   return withCluster(timing, 3, async (c) => {
-    const budget = c.budgetMs(3);
+    const budget = c.detectionBudgetMs(3);
     const runs: DetectionRun[] = [];
     for (let run = 0; run < RUNS; run++) {
       const victim = `n${(run % 3) + 1}`;
@@ -226,12 +115,12 @@ async function writeAll(client: EngramClient, space: string, offset: number, cou
   return performance.now() - t0;
 }
 
-async function lagOf(c: BenchCluster, space: string): Promise<{ status: NodeStatus; lag: number | undefined }> {
+async function lagOf(c: LocalCluster, space: string): Promise<{ status: NodeStatus; lag: number | undefined }> {
   const status = await c.node('n1').client.status();
   return { status, lag: status.replication.find((r) => r.space === space && r.replica === 'n2')?.lag };
 }
 
-async function verify(c: BenchCluster, space: string, expected: number) {
+async function verify(c: LocalCluster, space: string, expected: number) {
   const p = (await c.node('n1').client.status()).spaces.find((s) => s.id === space)!;
   const r = (await c.node('n2').client.status()).spaces.find((s) => s.id === space);
   const ok = !!r && p.memories === expected && r.memories === p.memories && r.logPosition === p.logPosition;
@@ -268,7 +157,7 @@ async function catchUpAfterCutOff() {
     await c.node('n1').client.createSpace(space, { dimension: DIM, primary: 'n1', replicas: ['n2'] });
     await c.node('n1').client.store(space, { memories: [memory(-1)], ack: 'all' });
     await c.setFault('n2', { cutOff: true });
-    const budget = c.budgetMs(3);
+    const budget = c.detectionBudgetMs(3);
     await c.until('n1 to see n2 down', 10 * budget + 10_000, async () => ((await c.node('n1').client.status()).members.find((m) => m.id === 'n2')?.state === 'down' ? true : undefined));
     const writePhaseMs = await writeAll(c.node('n1').client, space, 0, WRITES);
     const before = await lagOf(c, space);

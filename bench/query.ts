@@ -19,11 +19,11 @@
  *   node dist/bench/query.js [--quick]        (npm run bench:query)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { LocalCluster, type LocalNode } from '../src/cluster/local-cluster.js';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { StaticClusterView, type Member } from '../src/cluster/cluster-view.js';
-import { startNodeProcess, type NodeProcess } from '../src/cluster/node-process.js';
 import { EngramClient } from '../src/client/engram-client.js';
 import { Engine } from '../src/engine/engine.js';
 import type { MemoryInput } from '../src/engine/store-batch.js';
@@ -229,7 +229,7 @@ async function p5InProcess(d: Dataset): Promise<{ rows: Measured[]; inter: Recor
 
 // ---------------------------------------------------------------- cluster, metrics
 
-interface BenchNode { id: string; proc: NodeProcess; client: EngramClient }
+type BenchNode = LocalNode;
 
 function scrape(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -282,39 +282,6 @@ function reuse(before: PoolCounters, after: PoolCounters) {
   return { calls: total, reused, notReused: fresh, connectionsCreated: after.created - before.created, ratio: total > 0 ? reused / total : NaN };
 }
 
-async function until<T>(what: string, deadlineMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function startCluster(root: string, nodes: BenchNode[]): Promise<void> {
-  for (const id of ['n1', 'n2', 'n3']) {
-    const seeds = nodes.map((n) => n.proc.gossipAddress);
-    const proc = await startNodeProcess({
-      id,
-      dataDir: join(root, id),
-      metrics: '127.0.0.1:0',
-      extraArgs: ['--gossip', '127.0.0.1:0', '--cluster-key', CLUSTER_KEY, '--replication-factor', '1', ...(seeds.length ? ['--seeds', seeds.join(',')] : [])],
-    });
-    nodes.push({ id, proc, client: new EngramClient(proc.grpcAddress, 10_000) });
-  }
-  await until('the cluster to converge', 30_000, async () => {
-    const all = await Promise.all(nodes.map((n) => n.client.status()));
-    const ok = all.every((s) => s.members.filter((m) => m.state === 'alive').length === 3 && s.tableVersion === all[0]!.tableVersion);
-    return ok ? true : undefined;
-  });
-}
-
 const resultKey = (r: QueryResult) =>
   r.kind === 'recall' ? r.memories.map((m) => m.id).join(',') : r.kind === 'spread' ? r.activations.map((a) => `${a.id}:${a.activation.toFixed(5)}`).join(',') : '';
 
@@ -331,12 +298,12 @@ interface P5Cluster {
 }
 
 async function p5Cluster(d: Dataset): Promise<P5Cluster> {
-  const root = await mkdtemp(join(os.tmpdir(), 'engram-bench-query-cluster-'));
-  const nodes: BenchNode[] = [];
+  const cluster = new LocalCluster({ clusterKey: CLUSTER_KEY, metrics: true, extraArgs: ['--replication-factor', '1'], prefix: 'engram-bench-query-cluster-' });
+  const until = cluster.until.bind(cluster);
   const extraClients: EngramClient[] = [];
   try {
-    await startCluster(root, nodes);
-    const [n1, n2] = [nodes[0]!, nodes[1]!];
+    await cluster.start(3);
+    const [n1, n2] = [cluster.node('n1'), cluster.node('n2')];
     await n1.client.createSpace(SPACE, { dimension: DIM, primary: 'n1', replicas: [] });
     for (let s = 0; s < MEMORIES; s += STORE_BATCH) await n1.client.store(SPACE, { memories: d.memories.slice(s, s + STORE_BATCH) });
     await n1.client.store(SPACE, { associations: d.associations });
@@ -424,9 +391,7 @@ async function p5Cluster(d: Dataset): Promise<P5Cluster> {
     };
   } finally {
     for (const c of extraClients) c.close();
-    for (const n of nodes) n.client.close();
-    await Promise.all(nodes.map((n) => n.proc.stop(5_000)));
-    await rm(root, { recursive: true, force: true });
+    await cluster.stop();
   }
 }
 

@@ -28,7 +28,7 @@ describe('demo (npm start)', () => {
     assert.match(after, /journal @ n2 \(replica\): ok/);
     assert.match(after, /coverage: 2\/3 partitions answered, penalty 0\.333, PARTIAL/);
     assert.match(after, /summits @ n1 \(primary\): unavailable — no live copy: n1 is down/);
-    const dir = /data under (\S+)/.exec(stdout)?.[1];
+    const dir = /node n1: .*, data (\S+)\/n1\n/.exec(stdout)?.[1];
     assert.ok(dir && !existsSync(dir), `temporary data left at ${dir}`);
   });
 });

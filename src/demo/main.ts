@@ -6,13 +6,10 @@
  * shows the replica answering and a partial answer with its penalty; then shuts everything down.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNodeProcess, type NodeProcess } from '../cluster/node-process.js';
-import { EngramClient } from '../client/engram-client.js';
+import { LocalCluster } from '../cluster/local-cluster.js';
 import { sampleSpace, toJsonl } from './sample-data.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -27,54 +24,17 @@ function cli(node: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`engram ${args[0]} exited with ${r.status}`);
 }
 
-async function waitForMembers(nodes: NodeProcess[]): Promise<void> {
-  const clients = nodes.map((n) => new EngramClient(n.grpcAddress));
-  try {
-    const end = Date.now() + CONVERGE_TIMEOUT_MS;
-    for (;;) {
-      const all = await Promise.all(clients.map((c) => c.status()));
-      if (all.every((s) => s.members.filter((m) => m.state === 'alive').length === nodes.length)) return;
-      if (Date.now() > end) throw new Error('the nodes did not find each other in time');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    for (const c of clients) c.close();
-  }
-}
-
-async function waitForState(observer: NodeProcess, member: string, state: string): Promise<void> {
-  const client = new EngramClient(observer.grpcAddress);
-  try {
-    const end = Date.now() + CONVERGE_TIMEOUT_MS;
-    while (!(await client.status()).members.some((m) => m.id === member && m.state === state)) {
-      if (Date.now() > end) throw new Error(`${observer.id} did not see ${member} ${state} in time`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
-}
-
 async function main(): Promise<void> {
-  const root = await mkdtemp(join(os.tmpdir(), 'engram-demo-'));
-  const nodes: NodeProcess[] = [];
-  // A fresh key per run: gossip from anything else on this machine is dropped.
-  const key = randomBytes(16).toString('hex');
+  // A fresh random cluster key: gossip from anything else on this machine is dropped.
+  const cluster = new LocalCluster({ metrics: true, prefix: 'engram-demo-' });
   try {
-    console.log(`data under ${root}`);
-    for (const id of ['n1', 'n2', 'n3']) {
-      const seeds = nodes.length > 0 ? ['--seeds', nodes[0]!.gossipAddress] : [];
-      const n = await startNodeProcess({
-        id,
-        dataDir: join(root, id),
-        metrics: '127.0.0.1:0',
-        extraArgs: ['--gossip', '127.0.0.1:0', '--cluster-key', key, ...seeds],
-      });
-      nodes.push(n);
-      console.log(`node ${id}: gRPC ${n.grpcAddress}, gossip ${n.gossipAddress}, metrics http://${n.metricsAddress}/metrics`);
+    await cluster.start(3);
+    for (const n of cluster.nodes.values()) {
+      console.log(`node ${n.id}: gRPC ${n.proc.grpcAddress}, gossip ${n.proc.gossipAddress}, metrics http://${n.proc.metricsAddress}/metrics, data ${n.dataDir}`);
     }
-    await waitForMembers(nodes);
     console.log('the three nodes see each other alive');
+    const root = dirname(cluster.node('n1').dataDir);
+    const nodes = [cluster.node('n1').proc, cluster.node('n2').proc, cluster.node('n3').proc];
 
     const journal = sampleSpace(['astronomy', 'sailing', 'music'], 2000, 7);
     const kitchen = sampleSpace(['cooking', 'gardening'], 1000, 11);
@@ -104,13 +64,14 @@ async function main(): Promise<void> {
     // over the three spaces is a weaker answer (penalty 1/3), not an error.
     console.log('\n$ kill -9 n1');
     await nodes[0]!.kill9();
-    await waitForState(nodes[2]!, 'n1', 'down');
+    await cluster.until('n3 to see n1 down', CONVERGE_TIMEOUT_MS, async () =>
+      (await cluster.node('n3').client.status()).members.some((m) => m.id === 'n1' && m.state === 'down') ? true : undefined,
+    );
     console.log('n3 sees n1 down');
     cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '3']);
     cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
   } finally {
-    for (const n of nodes.reverse()) await n.stop();
-    await rm(root, { recursive: true, force: true });
+    await cluster.stop();
     console.log('\ncluster stopped, temporary data removed');
   }
 }
