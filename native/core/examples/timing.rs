@@ -1,5 +1,6 @@
-//! Rough timings of the DESIGN §6 P1-P3 shapes. Ignored by default; the real benchmarks are
-//! the tinybench ones in `bench/`. Run: `cargo test --release -p engram-core --test timing -- --ignored --nocapture`.
+//! Rough timings of the DESIGN §6 P1-P3 shapes from Rust, without the N-API hop; the real
+//! benchmarks are the tinybench ones in `bench/`.
+//! Run: `cargo run --release --manifest-path native/Cargo.toml -p engram-core --example timing`.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -50,8 +51,6 @@ fn time<F: FnMut()>(label: &str, iterations: u32, mut f: F) {
     println!("{label}: p50 {p50:.4} ms, p99 {p99:.4} ms");
 }
 
-#[test]
-#[ignore]
 fn p1_spread_10x10000_half_overlap() {
     let wire = partitions(10, 10_000, 0.5);
     let parts: Vec<SpreadPart> = wire
@@ -68,8 +67,6 @@ fn p1_spread_10x10000_half_overlap() {
     });
 }
 
-#[test]
-#[ignore]
 fn p2_recall_10x100_30pct_duplicates() {
     let wire = partitions(10, 100, 0.3);
     let parts: Vec<RecallPart> = wire
@@ -87,11 +84,15 @@ fn p2_recall_10x100_30pct_duplicates() {
     });
 }
 
-#[test]
-#[ignore]
 fn p3_penalty_1m_floats() {
     let mut values = vec![0.75f32; 1_000_000];
     time("P3 apply_penalty 1,000,000 f32", 300, || {
         apply_penalty(black_box(&mut values), black_box(0.2));
     });
+}
+
+fn main() {
+    p1_spread_10x10000_half_overlap();
+    p2_recall_10x100_30pct_duplicates();
+    p3_penalty_1m_floats();
 }
