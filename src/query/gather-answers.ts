@@ -11,11 +11,13 @@ import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/colum
 import { buildCoverage, type Coverage } from './coverage.js';
 import type { PartitionOutcome } from './outcome.js';
 import type { Activation, ImaginedItem, QueryResult, RecalledMemory } from './result.js';
-import type { Query, QueryOptions } from './types.js';
+import type { PartitionAnswer, Query, QueryOptions } from './types.js';
 import { DEFAULT_RECALL_LIMIT, DEFAULT_IMAGINE_LIMIT } from '../engine/limits.js';
 
 /** Extra columns the merge does not read still have to be well-formed before we trust a row. */
 function extraColumnsProblem(kind: 'recall' | 'imagine', c: RecallColumns | ImagineColumns): string | undefined {
+  // The merge rejects these too, but the row count below would be a fraction of a row first.
+  if (c.idOffsets.byteLength % 4 !== 0) return `BAD_OFFSETS: id offsets have ${c.idOffsets.byteLength} bytes, not a multiple of 4`;
   const n = rowCount(c.idOffsets);
   const strings = (name: string, blob: Uint8Array, offsets: Uint8Array) => {
     if (offsets.byteLength % 4 !== 0 || rowCount(offsets) !== n) return `${name} offsets do not describe ${n} rows`;
@@ -26,15 +28,44 @@ function extraColumnsProblem(kind: 'recall' | 'imagine', c: RecallColumns | Imag
     if (!isUtf8(blob)) return `${name} is not UTF-8`;
     return undefined;
   };
+  // A NaN or an impossible value would pass through the merge into the caller's answer.
+  const values = (name: string, column: Float32Array | Float64Array, ok: (x: number) => boolean) => {
+    for (let i = 0; i < column.length; i++) if (!ok(column[i]!)) return `${name}[${i}]=${column[i]} is out of range`;
+    return undefined;
+  };
   if (kind === 'recall') {
     const r = c as RecallColumns;
     if (r.similarity.byteLength !== 4 * n) return `similarity has ${r.similarity.byteLength} bytes for ${n} rows`;
     if (r.createdAt.byteLength !== 8 * n) return `createdAt has ${r.createdAt.byteLength} bytes for ${n} rows`;
-    return strings('content', r.content, r.contentOffsets);
+    return (
+      values('similarity', f32Column(r.similarity), (x) => x >= -1 && x <= 1) ??
+      values('createdAt', f64Column(r.createdAt), (x) => Number.isFinite(x) && x >= 0) ??
+      strings('content', r.content, r.contentOffsets)
+    );
   }
   const m = c as ImagineColumns;
   if (!Number.isInteger(m.dimension) || m.embeddings.byteLength !== 4 * n * m.dimension) return `embeddings do not hold ${n} × ${m.dimension} floats`;
-  return strings('sources', m.sources, m.sourceOffsets) ?? strings('content', m.content, m.contentOffsets);
+  return (
+    values('embeddings', f32Column(m.embeddings), Number.isFinite) ??
+    strings('sources', m.sources, m.sourceOffsets) ??
+    strings('content', m.content, m.contentOffsets)
+  );
+}
+
+/** What is wrong with a single-copy answer (Complete, Consolidate) that the merges do not see. */
+function singleAnswerProblem(query: Query, answer: PartitionAnswer): string | undefined {
+  if (answer.kind === 'complete' && query.kind === 'complete') {
+    const c = answer.complete;
+    if (!(c.confidence >= 0 && c.confidence <= 1)) return `confidence ${c.confidence} is not in [0, 1]`;
+    if (c.embedding.length !== query.values.length) return `embedding has ${c.embedding.length} values, the pattern ${query.values.length}`;
+    if (!c.embedding.every(Number.isFinite)) return 'embedding holds a value that is not finite';
+    return undefined;
+  }
+  if (answer.kind === 'consolidate') {
+    const bad = Object.entries(answer.consolidate).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
+    return bad ? `${bad[0]}=${String(bad[1])} is not a count` : undefined;
+  }
+  return undefined;
 }
 
 function reject(outcome: PartitionOutcome, reason: string): void {
@@ -73,6 +104,15 @@ function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, part
  */
 export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], options: QueryOptions, partitioned = false): Promise<QueryResult> {
   const ok = () => outcomes.filter((o) => o.status === 'ok' && o.answer);
+  // A copy may answer with another kind of result (a bug or a hostile node): its columns would
+  // be read as the wrong shape, so it is a failed partition before anything touches them.
+  for (const o of ok()) {
+    if (o.answer!.kind !== query.kind) reject(o, `malformed answer: a ${o.answer!.kind} result to a ${query.kind} query`);
+    else {
+      const problem = singleAnswerProblem(query, o.answer!);
+      if (problem) reject(o, `malformed answer: ${problem}`);
+    }
+  }
   switch (query.kind) {
     case 'recall': {
       const answered = ok();
@@ -150,8 +190,8 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
     case 'complete':
     case 'consolidate': {
       const answered = ok();
-      const pick = gather.pickOne(answered.map((o) => o.role === 'primary'));
       const coverage = checkCoverage(outcomes, options, partitioned);
+      const pick = gather.pickOne(answered.map((o) => o.role === 'primary'));
       const chosen = answered[pick]!.answer!;
       if (chosen.kind === 'complete') {
         const factor = 1 - coverage.penalty;

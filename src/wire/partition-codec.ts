@@ -1,5 +1,5 @@
 /** PartitionResult messages ↔ PartitionAnswer, columns passed through as byte views (no copy). */
-import { InvalidArgumentError } from '../errors.js';
+import { EngramError } from '../errors.js';
 import type { PartitionAnswer } from '../query/types.js';
 
 type Bytes = Uint8Array;
@@ -51,6 +51,17 @@ interface PartitionResultMsg {
   consolidate?: { memories: number; patternsCreated: number; patternsTotal: number; memoriesInPatterns: number; durationMs: number };
 }
 
+/**
+ * A copy answered with a PartitionResult that is not one: a fault of that copy, not of the
+ * request, so the scatter counts it as a failed copy (and may ask another) instead of failing
+ * the query the way an invalid argument would.
+ */
+export class MalformedPartitionResultError extends EngramError {
+  constructor(message: string) {
+    super('ERR_MALFORMED_ANSWER', `malformed answer: ${message}`);
+  }
+}
+
 /** Decoded PartitionResult → answer; the byte columns stay views into the received message. */
 export function partitionFromWire(msg: PartitionResultMsg): PartitionAnswer {
   switch (msg.result) {
@@ -85,6 +96,6 @@ export function partitionFromWire(msg: PartitionResultMsg): PartitionAnswer {
     case 'consolidate':
       return { kind: 'consolidate', consolidate: { ...msg.consolidate! } };
     default:
-      throw new InvalidArgumentError('partitionResult.result', msg.result ?? null, 'no result set');
+      throw new MalformedPartitionResultError(`no result set (got ${JSON.stringify(msg.result ?? null)})`);
   }
 }
