@@ -10,10 +10,24 @@ export const DEFAULT_PEER_DEADLINE_MS = 5_000;
 
 type AnyClient = grpc.Client & Record<string, Function>;
 
+export interface PeerClientsOptions {
+  /** Credentials of every channel (TLS between nodes); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** Metadata sent with each internal call of `method` (the cluster-key tag); default none. */
+  callMetadata?: (method: string) => grpc.Metadata;
+}
+
 export class PeerClients {
   readonly #internal = new Map<string, AnyClient>();
   readonly #public = new Map<string, AnyClient>();
+  readonly #credentials: grpc.ChannelCredentials;
+  readonly #callMetadata: ((method: string) => grpc.Metadata) | undefined;
   #closed = false;
+
+  constructor(options: PeerClientsOptions = {}) {
+    this.#credentials = options.credentials ?? grpc.credentials.createInsecure();
+    this.#callMetadata = options.callMetadata;
+  }
 
   #client(kind: 'internal' | 'public', address: string): AnyClient {
     const map = kind === 'internal' ? this.#internal : this.#public;
@@ -21,7 +35,7 @@ export class PeerClients {
     if (!client) {
       const { InternalClient, PublicClient } = protos();
       const Ctor = kind === 'internal' ? InternalClient : PublicClient;
-      client = new Ctor(address, grpc.credentials.createInsecure(), {
+      client = new Ctor(address, this.#credentials, {
         'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
         'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
         'grpc.keepalive_time_ms': 30_000,
@@ -44,8 +58,10 @@ export class PeerClients {
   #call<T>(kind: 'internal' | 'public', address: string, method: string, request: unknown, deadlineMs: number): Promise<T> {
     if (this.#closed) return Promise.reject(new Error('peer clients are closed'));
     const client = this.#client(kind, address);
+    // Forwarded public calls (Store to a primary) need no tag: the public service takes anyone.
+    const metadata = (kind === 'internal' ? this.#callMetadata?.(method) : undefined) ?? new grpc.Metadata();
     return new Promise((resolve, reject) => {
-      client[method]!(request, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
+      client[method]!(request, metadata, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
     });
   }
 

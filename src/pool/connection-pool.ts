@@ -82,7 +82,8 @@ export class ConnectionPool {
         aborted = true;
         call.cancel();
       };
-      const call = fn.call(channel.client, request, { deadline: options.deadline }, (err, res) => {
+      const metadata = this.#options.callMetadata?.(method) ?? new grpc.Metadata();
+      const call = fn.call(channel.client, request, metadata, { deadline: options.deadline }, (err, res) => {
         this.#inFlight--;
         this.#calls.delete(call);
         channels.release(channel);

@@ -1,6 +1,7 @@
 /**
  * Options of the connection pool, their defaults, and the validating parse that fills them in.
  */
+import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../errors.js';
 import type { PoolMetrics } from './pool-metrics.js';
 
@@ -35,6 +36,10 @@ export interface ConnectionPoolOptions {
   metrics?: PoolMetrics;
   /** Monotonic clock for backoff, ms; default performance.now. Tests inject one to step time. */
   now?: () => number;
+  /** Credentials of every pooled channel (TLS between nodes); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** Metadata sent with each call of `method` (the cluster-key tag); default none. */
+  callMetadata?: (method: string) => grpc.Metadata;
 }
 
 export interface ParsedPoolOptions {
@@ -45,6 +50,8 @@ export interface ParsedPoolOptions {
   keepaliveTimeoutMs: number;
   metrics: PoolMetrics | undefined;
   now: () => number;
+  credentials: grpc.ChannelCredentials;
+  callMetadata: ((method: string) => grpc.Metadata) | undefined;
 }
 
 /** Validates `options` (without changing it) and fills in the defaults; an explicit 0 stays 0. */
@@ -57,6 +64,8 @@ export function parsePoolOptions(options: ConnectionPoolOptions = {}): ParsedPoo
     keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
     metrics: options.metrics,
     now: options.now ?? (() => performance.now()),
+    credentials: options.credentials ?? grpc.credentials.createInsecure(),
+    callMetadata: options.callMetadata,
   };
   if (!Number.isInteger(parsed.maxStreamsPerChannel) || parsed.maxStreamsPerChannel < 1) {
     throw new ConfigError('maxStreamsPerChannel', `must be an integer >= 1 (got ${parsed.maxStreamsPerChannel})`);

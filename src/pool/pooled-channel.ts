@@ -6,7 +6,12 @@ import * as grpc from '@grpc/grpc-js';
 import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
 import type { ParsedPoolOptions } from './pool-options.js';
 
-type UnaryMethod = (request: unknown, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res: unknown) => void) => grpc.ClientUnaryCall;
+type UnaryMethod = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, res: unknown) => void,
+) => grpc.ClientUnaryCall;
 type InternalClient = grpc.Client & Record<string, UnaryMethod | undefined>;
 
 export class PooledChannel {
@@ -14,7 +19,7 @@ export class PooledChannel {
   inFlight = 0;
 
   constructor(readonly address: string, options: ParsedPoolOptions) {
-    this.client = new (protos().InternalClient)(address, grpc.credentials.createInsecure(), {
+    this.client = new (protos().InternalClient)(address, options.credentials, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       // grpc-js shares subchannels (and so TCP connections) between clients whose target and
