@@ -5,7 +5,7 @@ import { embedText } from '../engine/text-embedder.js';
 import type { Cue, Query, QueryOptions } from '../query/types.js';
 import { renderResult, table } from './format.js';
 
-export const USAGE = `usage: engram [--node HOST:PORT] [--json] <command>
+export const USAGE = `usage: engram [--node HOST:PORT] [--json] [--tls-ca CA.pem [--tls-cert FILE --tls-key FILE]] <command>
 
 commands:
   space create SPACE [--dimension N] [--primary NODE] [--replicas A,B] [--copies N]
@@ -20,7 +20,8 @@ commands:
   status
 
 query options: --timeout-ms N  --no-partial  --min-coverage X
---node defaults to $ENGRAM_NODE or 127.0.0.1:7001.`;
+--node defaults to $ENGRAM_NODE or 127.0.0.1:7001.
+--tls-ca: talk TLS to a node started with --tls-*, verifying it against this CA.`;
 
 /** Bad command line: exit code 2 with the usage text. */
 export class UsageError extends Error {}

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { EngramClient, EngramRpcError } from '../client/engram-client.js';
 import { EngramError } from '../errors.js';
 import { runCommand, UsageError, USAGE } from './commands.js';
+import { loadTlsConfig, type TlsConfig } from '../security/tls-config.js';
 
 /** Node address used when neither --node nor ENGRAM_NODE is given. */
 export const DEFAULT_NODE = '127.0.0.1:7001';
@@ -20,6 +21,9 @@ async function main(argv: string[]): Promise<number> {
       strict: true,
       options: {
         node: { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         'timeout-ms': { type: 'string' },
@@ -53,7 +57,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return parsed.values.help ? 0 : 2;
   }
-  const client = new EngramClient(parsed.values.node ?? process.env.ENGRAM_NODE ?? DEFAULT_NODE);
+  let tls: TlsConfig | undefined;
+  try {
+    tls = loadTlsConfig({ ca: parsed.values['tls-ca'], cert: parsed.values['tls-cert'], key: parsed.values['tls-key'] }, false);
+  } catch (err) {
+    console.error(`engram: ${(err as Error).message}`);
+    return 2;
+  }
+  const client = new EngramClient(parsed.values.node ?? process.env.ENGRAM_NODE ?? DEFAULT_NODE, undefined, tls ? { tls } : {});
   try {
     const out = await runCommand(client, parsed.positionals, parsed.values);
     console.log(parsed.values.json ? JSON.stringify(out.json, jsonReplacer, 2) : out.text);

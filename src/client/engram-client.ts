@@ -10,6 +10,8 @@ import { resultFromWire } from '../query/result-wire.js';
 import { coverageFromWire, type Coverage } from '../query/coverage.js';
 import type { QueryResult } from '../query/result.js';
 import type { Query, QueryOptions } from '../query/types.js';
+import type { TlsConfig } from '../security/tls-config.js';
+import { channelCredentials } from '../security/credentials.js';
 
 /** Default deadline of one client call, ms. */
 export const DEFAULT_CLIENT_DEADLINE_MS = 30_000;
@@ -62,14 +64,23 @@ export interface NodeStatus {
   partitionState: 'connected' | 'partitioned' | 'healing';
 }
 
+export interface EngramClientOptions {
+  /**
+   * TLS: verify the node against `ca` (its certificate must name the host of `address`); `cert`
+   * and `key` are optional, the public service needs none. Default plaintext.
+   */
+  tls?: TlsConfig;
+}
+
 export class EngramClient {
   private readonly client: grpc.Client & Record<string, Function>;
   constructor(
     readonly address: string,
     private readonly deadlineMs = DEFAULT_CLIENT_DEADLINE_MS,
+    options: EngramClientOptions = {},
   ) {
     const { PublicClient } = protos();
-    this.client = new PublicClient(address, grpc.credentials.createInsecure(), {
+    this.client = new PublicClient(address, channelCredentials(options.tls), {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     }) as grpc.Client & Record<string, Function>;

@@ -23,6 +23,10 @@ import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
 import { PeerClients } from '../cluster/peer-clients.js';
 import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
 import { VERSION } from './version.js';
+import type { TlsConfig } from '../security/tls-config.js';
+import { channelCredentials, serverCredentials } from '../security/credentials.js';
+import { internalCallMetadata } from '../security/internal-auth.js';
+import { checkTransportPolicy } from '../security/transport-policy.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
@@ -41,6 +45,14 @@ export interface NodeConfig {
   cluster?: Omit<ClusterOptions, 'nodeId' | 'grpcAddress' | 'logger'>;
   /** Enables the test-only fault switch (SetFault, loopback callers only). Default false. */
   enableFaults?: boolean;
+  /**
+   * TLS for the gRPC server and every node-to-node client (mutual: internal calls must present a
+   * certificate signed by `ca`). Unset serves plaintext, which needs a loopback `listen` or
+   * `insecure`.
+   */
+  tls?: TlsConfig;
+  /** Serve plaintext on a non-loopback address (`--insecure`). Default false. */
+  insecure?: boolean;
 }
 
 /** Faults a test can inject through SetFault when the node runs with --enable-faults. */
@@ -58,8 +70,12 @@ export class EngramNode {
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   readonly startedAt = Date.now();
-  readonly peers = new PeerClients();
+  readonly peers: PeerClients;
   readonly enableFaults: boolean;
+  /** Whether the server runs TLS (internal calls then need a CA-signed client certificate). */
+  readonly tls: boolean;
+  /** The shared secret whose HMAC tags authenticate internal calls; undefined without a cluster. */
+  readonly clusterKey: string | undefined;
   readonly faults: NodeFaults = { delayMs: 0 };
   /** Set once the node has joined its cluster (undefined for a node of its own). */
   cluster: Cluster | undefined;
@@ -85,8 +101,13 @@ export class EngramNode {
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
     this.enableFaults = config.enableFaults ?? false;
+    this.tls = config.tls !== undefined;
+    this.clusterKey = config.cluster?.clusterKey;
+    const credentials = channelCredentials(config.tls);
+    const callMetadata = this.clusterKey !== undefined ? internalCallMetadata(this.clusterKey, config.id) : undefined;
+    this.peers = new PeerClients({ credentials, ...(callMetadata ? { callMetadata } : {}) });
     this.queryMetrics = new QueryMetrics(this.metrics.registry);
-    this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics() });
+    this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics(), credentials, ...(callMetadata ? { callMetadata } : {}) });
     this.executor = new LocalExecutor(engine, config.id);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -99,6 +120,8 @@ export class EngramNode {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.id)) {
       throw new InvalidArgumentError('id', config.id, 'node id: 1-64 chars of [A-Za-z0-9_.-]');
     }
+    // Before the engine opens: a refused configuration touches nothing.
+    checkTransportPolicy(config.listen.host, config.tls !== undefined, config.insecure ?? false);
     const engine = await Engine.open(config.dataDir);
     const node = new EngramNode(config, engine);
     try {
@@ -118,6 +141,7 @@ export class EngramNode {
       grpc: node.grpcAddress,
       gossip: node.cluster?.gossipAddress,
       metrics: node.metricsAddress || undefined,
+      tls: node.tls,
       dataDir: config.dataDir,
       spaces: engine.spaces().length,
       version: VERSION,
@@ -131,7 +155,7 @@ export class EngramNode {
     this.server.addService(publicService, this.wrap(publicHandlers(this)));
     this.server.addService(internalService, this.wrap(internalHandlers(this)));
     const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatHostPort(config.listen), grpc.ServerCredentials.createInsecure(), (err, p) =>
+      this.server.bindAsync(formatHostPort(config.listen), serverCredentials(config.tls), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });

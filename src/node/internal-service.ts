@@ -1,4 +1,12 @@
-/** Handlers of the node-to-node `EngramInternal` service: a partition answered columnar. */
+/**
+ * Handlers of the node-to-node `EngramInternal` service: a partition answered columnar, the
+ * assignment table, replication, and the test-only fault switch.
+ *
+ * Every call but SetFault must come from a member of the cluster: the node has to run in one
+ * (a node without --gossip refuses them all), and the caller must prove it knows the cluster key
+ * (see src/security/internal-auth.ts). With TLS every call, SetFault included, must also come
+ * over a connection that presented a certificate signed by the cluster CA.
+ */
 import type { QueryMsg } from '../wire/messages.js';
 import { queryFromWire } from '../query/from-wire.js';
 import { answerFromEngine } from '../query/engine-partition.js';
@@ -7,6 +15,7 @@ import { partitionToWire } from '../wire/partition-codec.js';
 import type { EngramNode, Handler } from './engram-node.js';
 import { EngramError } from '../errors.js';
 import type { Cluster } from '../cluster/cluster.js';
+import { requireNodeCertificate, UnauthenticatedError, verifyInternalCall } from '../security/internal-auth.js';
 
 /** This call needs a node that runs in a cluster (with --gossip). */
 export class NotInClusterError extends EngramError {
@@ -32,8 +41,36 @@ export function isLoopbackPeer(peer: string): boolean {
   return /^(?:ipv[46]:)?(?:127\.|\[::1\]|\[::ffff:127\.)|^unix:/.test(peer);
 }
 
+/**
+ * Wraps each handler with the checks above; a refusal is counted by method and reason and logged
+ * with the caller's address, and reaches the caller as UNAUTHENTICATED.
+ */
+function authenticated(node: EngramNode, handlers: Record<string, Handler>): Record<string, Handler> {
+  const out: Record<string, Handler> = {};
+  for (const [method, handler] of Object.entries(handlers)) {
+    out[method] = async (request, call) => {
+      try {
+        if (node.tls) requireNodeCertificate(call, method);
+        if (method !== 'SetFault') {
+          // Without a cluster there is no key to check against, and nothing a peer should ask.
+          if (node.clusterKey === undefined) throw new NotInClusterError(method);
+          verifyInternalCall(node.clusterKey, call.metadata, method);
+        }
+      } catch (err) {
+        if (err instanceof UnauthenticatedError) {
+          node.metrics.internalAuthFailures.inc({ method, reason: err.reason });
+          node.logger.warn('internal call refused', { method, reason: err.reason, peer: call.getPeer() });
+        }
+        throw err;
+      }
+      return handler(request, call);
+    };
+  }
+  return out;
+}
+
 export function internalHandlers(node: EngramNode): Record<string, Handler> {
-  return {
+  return authenticated(node, {
     async ExecuteLocal(req: { query: QueryMsg | null; partition: string }) {
       const query = forPartition(queryFromWire(req.query), req.partition);
       const answer = await answerFromEngine(node.engine, query, req.partition);
@@ -64,5 +101,5 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
       node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs });
       return {};
     },
-  };
+  });
 }

@@ -4,6 +4,7 @@
  *
  *   engram-node --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 [--metrics 127.0.0.1:9101]
  *               [--gossip 127.0.0.1:7101 --seeds 127.0.0.1:7100 --cluster-key KEY] [--replication-factor 2]
+ *               [--tls-cert node.pem --tls-key node-key.pem --tls-ca ca.pem | --insecure]
  *
  * Logs JSON lines on stderr (one per start/stop/error). SIGTERM / SIGINT leave the cluster and
  * stop cleanly.
@@ -13,11 +14,14 @@ import { ConfigError, EngramError } from '../errors.js';
 import { parseHostPort } from './address.js';
 import { EngramNode, type NodeConfig } from './engram-node.js';
 import { jsonLogger } from './logger.js';
+import { loadTlsConfig } from '../security/tls-config.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
   cluster: --gossip HOST:PORT [--seeds HOST:PORT,…] [--cluster-key KEY | $ENGRAM_CLUSTER_KEY]
            [--replication-factor N] [--partition-threshold X] [--heal-ms MS]
            [--probe-period-ms MS] [--probe-timeout-ms MS] [--suspect-timeout-ms MS]
+  security: --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM; mutual TLS between nodes, clients need the CA)
+           --insecure (plaintext on a non-loopback --listen; loopback is plaintext by default)
   testing: --enable-faults (the SetFault switch, loopback callers only)`;
 
 function int(name: string, raw: string | undefined): number | undefined {
@@ -42,7 +46,10 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
     dataDir: s('data-dir')!,
     ...(s('metrics') ? { metrics: parseHostPort('--metrics', s('metrics')!) } : {}),
     enableFaults: values['enable-faults'] === true,
+    insecure: values.insecure === true,
   };
+  const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
+  if (tls) base.tls = tls;
   if (!s('gossip')) {
     if (s('seeds')) throw new ConfigError('--seeds', 'needs --gossip');
     return base;
@@ -95,6 +102,10 @@ async function main(): Promise<void> {
         'probe-timeout-ms': { type: 'string' },
         'suspect-timeout-ms': { type: 'string' },
         'enable-faults': { type: 'boolean' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        insecure: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,

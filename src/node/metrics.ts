@@ -10,6 +10,8 @@ export interface NodeMetrics {
   registry: Registry;
   rpcDuration: Histogram<'method' | 'code'>;
   rpcTotal: Counter<'method' | 'code'>;
+  /** Internal calls refused for want of the cluster key or a node certificate. */
+  internalAuthFailures: Counter<'method' | 'reason'>;
 }
 
 /** Creates the node registry with process metrics and the RPC metrics. */
@@ -36,7 +38,13 @@ export function createNodeMetrics(nodeId: string): NodeMetrics {
     labelNames: ['method', 'code'] as const,
     registers: [registry],
   });
-  return { registry, rpcDuration, rpcTotal };
+  const internalAuthFailures = new Counter({
+    name: 'engram_internal_auth_failures_total',
+    help: 'Node-to-node calls refused as UNAUTHENTICATED, by method and reason (no_client_certificate, missing_tag, bad_tag).',
+    labelNames: ['method', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, rpcDuration, rpcTotal, internalAuthFailures };
 }
 
 /** Serves `GET /metrics` from `registry`; resolves once listening. */
