@@ -8,12 +8,13 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { InvalidArgumentError, NativeUnavailableError } from '../errors.js';
 import { nativeBinding } from '../native/binding.js';
 import type { NativeSwimMember, NativeSwimMemberView } from '../native/types.js';
 import type { Member, MemberState } from './cluster-view.js';
-import { open, seal, TAG_BYTES } from './swim-auth.js';
+import { openEnvelope, sealEnvelope, sealOverheadBytes } from './swim-auth.js';
+import { ReplayGuard } from './swim-replay.js';
 import { parseSwimTiming, type SwimTiming, type SwimTimingOptions } from './swim-options.js';
 
 export interface SwimMembershipOptions extends SwimTimingOptions {
@@ -53,7 +54,12 @@ export class SwimMembership extends EventEmitter {
   readonly #native: NativeSwimMember;
   readonly #timers = new Map<number, NodeJS.Timeout>();
   #dropped = 0;
+  #replayed = 0;
   #refused = 0;
+  /** Random per start, so a restarted member's counters never collide with its last life's. */
+  readonly #epoch = randomBytes(8).readBigUInt64BE(0);
+  #counter = 0n;
+  readonly #replays = new ReplayGuard();
   #closed = false;
   /**
    * Test-only fault switch (the node enables it only with --enable-faults): while true, every
@@ -108,7 +114,7 @@ export class SwimMembership extends EventEmitter {
           announcePeriodMs: timing.announcePeriodMs,
           indirectProbes: timing.indirectProbes,
           maxTransmissions: timing.maxTransmissions,
-          maxPacketBytes: timing.maxDatagramBytes - TAG_BYTES,
+          maxPacketBytes: timing.maxDatagramBytes - sealOverheadBytes(gossipAddress),
           seed: randomInt(0, 2 ** 32),
         },
       );
@@ -121,9 +127,14 @@ export class SwimMembership extends EventEmitter {
     return membership;
   }
 
-  /** Datagrams dropped for a missing or wrong cluster-key tag. */
+  /** Datagrams dropped for a missing or wrong cluster-key tag, or too short to carry one. */
   get droppedPackets(): number {
     return this.#dropped;
+  }
+
+  /** Authenticated datagrams dropped because they were received before (a replay; swim-replay.ts). */
+  get replayedPackets(): number {
+    return this.#replayed;
   }
 
   /** Authenticated datagrams foca refused (malformed, oversized, addressed to an old identity). */
@@ -168,12 +179,16 @@ export class SwimMembership extends EventEmitter {
 
   #receive(datagram: Buffer): void {
     if (this.#closed || this.cutOff) return;
-    const payload = open(this.#key, datagram);
-    if (!payload) {
+    const envelope = openEnvelope(this.#key, datagram);
+    if (!envelope) {
       this.#dropped++;
       return;
     }
-    if (this.#native.handleData(payload) !== null) this.#refused++;
+    if (!this.#replays.accept(envelope.sender, envelope.epoch, envelope.counter)) {
+      this.#replayed++;
+      return;
+    }
+    if (this.#native.handleData(envelope.payload) !== null) this.#refused++;
     this.#flush();
   }
 
@@ -193,7 +208,8 @@ export class SwimMembership extends EventEmitter {
     }
     const sent = (this.cutOff ? [] : effects.packets).map(({ to, data }) => {
       const { host, port } = parseHostPort('to', to);
-      return new Promise<void>((resolve) => this.#socket.send(seal(this.#key, data), port, host, () => resolve()));
+      const datagram = sealEnvelope(this.#key, { sender: this.gossipAddress, epoch: this.#epoch, counter: ++this.#counter, payload: data });
+      return new Promise<void>((resolve) => this.#socket.send(datagram, port, host, () => resolve()));
     });
     for (const view of effects.changes) {
       const member = toMember(view);
