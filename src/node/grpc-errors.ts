@@ -20,6 +20,28 @@ const STATUS_BY_CODE: Record<string, grpc.status> = {
   ERR_ENGINE_CLOSED: grpc.status.UNAVAILABLE,
 };
 
+/**
+ * Longest status message sent, characters. Messages travel in HTTP/2 trailers: one that quotes a
+ * huge caller input past the peer's header limit leaves the call (and its connection) hanging.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 1_024;
+/** Largest coverage block sent in error metadata, bytes (grpc-js accepts 8 KiB of metadata by default). */
+export const MAX_COVERAGE_METADATA_BYTES = 6_000;
+
+function clip(message: string): string {
+  return message.length > MAX_STATUS_MESSAGE_CHARS ? `${message.slice(0, MAX_STATUS_MESSAGE_CHARS - 1)}…` : message;
+}
+
+/** The coverage for metadata: reasons shortened, and nothing at all rather than an oversized block. */
+function coverageMetadata(coverage: Coverage): Buffer | undefined {
+  const wire = coverageToWire(coverage);
+  let bytes = Buffer.from(JSON.stringify(wire));
+  if (bytes.length > MAX_COVERAGE_METADATA_BYTES) {
+    bytes = Buffer.from(JSON.stringify({ ...wire, partitions: wire.partitions.map((p) => ({ ...p, reason: p.reason.slice(0, 120) })) }));
+  }
+  return bytes.length > MAX_COVERAGE_METADATA_BYTES ? undefined : bytes;
+}
+
 /** A gRPC error object for `callback(err)`; the engram code travels in metadata `engram-code`. */
 export function toGrpcError(err: unknown): grpc.ServiceError {
   // An answer of another node (a forwarded write): pass its status, message and metadata through.
@@ -29,14 +51,15 @@ export function toGrpcError(err: unknown): grpc.ServiceError {
     metadata.set('engram-code', err.code);
     const coverage = (err as { coverage?: Coverage }).coverage;
     // The wire form, which the client's coverageFromWire reads back.
-    if (coverage !== undefined) metadata.set('engram-coverage-bin', Buffer.from(JSON.stringify(coverageToWire(coverage))));
-    return Object.assign(new Error(err.message), {
+    const block = coverage !== undefined ? coverageMetadata(coverage) : undefined;
+    if (block) metadata.set('engram-coverage-bin', block);
+    return Object.assign(new Error(clip(err.message)), {
       code: STATUS_BY_CODE[err.code] ?? grpc.status.INTERNAL,
-      details: err.message,
+      details: clip(err.message),
       metadata,
     });
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = clip(err instanceof Error ? err.message : String(err));
   return Object.assign(new Error(message), { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata });
 }
 
