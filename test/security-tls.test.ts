@@ -208,6 +208,11 @@ describe('TLS', () => {
     assert.deepEqual(status.assignments, []);
     assert.deepEqual(status.spaces, []);
     assert.ok((await node('n1').client.status()).tableVersion > 0);
+    // Gossip knows it, but it never proved itself over mutual TLS: the members do not count it,
+    // so nothing is placed on it, even when a space asks for more copies than there are nodes.
+    assert.equal((await node('n1').client.status()).members.some((m) => m.id === 'intruder'), false);
+    const placed = await node('n2').client.createSpace('no-intruder', { dimension: 4, copies: 4 });
+    assert.deepEqual([placed.primary, ...placed.replicas].sort(), ['n1', 'n2', 'n3']);
   });
 
   it('refuses mismatched or unreadable TLS files, naming the flag', async () => {

@@ -9,6 +9,7 @@
  * up, so a node that joins or returns converges without waiting for the next change.
  */
 import { EventEmitter } from 'node:events';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
 import { SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
@@ -44,6 +45,12 @@ export interface ClusterOptions {
   swim?: SwimTimingOptions;
   /** Default DEFAULT_TABLE_SYNC_MS. */
   tableSyncMs?: number;
+  /**
+   * A gossiping member counts only once it answered an authenticated internal call (mutual TLS):
+   * a node that knows the cluster key but holds no certificate of the cluster's CA is never
+   * placed on, queried or replicated to. Default false (the cluster key alone admits a member).
+   */
+  verifyMembers?: boolean;
   logger: Logger;
 }
 
@@ -55,6 +62,11 @@ export class Cluster extends EventEmitter implements ClusterView {
   readonly detector: PartitionDetector;
   readonly replicationFactor: number;
   #table = AssignmentTable.empty();
+  readonly #verifyMembers: boolean;
+  /** Members (by id and incarnation) that answered an authenticated internal call. */
+  readonly #verified = new Set<string>();
+  /** Members whose internal calls were refused as unauthenticated, with the reason. */
+  readonly #refused = new Map<string, string>();
   #applying: Promise<void> = Promise.resolve();
   #syncTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -70,6 +82,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.nodeId = options.nodeId;
     this.membership = membership;
     this.replicationFactor = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
+    this.#verifyMembers = options.verifyMembers ?? false;
     this.detector = new PartitionDetector({
       selfId: options.nodeId,
       ...(options.partitionThreshold !== undefined ? { threshold: options.partitionThreshold } : {}),
@@ -106,8 +119,15 @@ export class Cluster extends EventEmitter implements ClusterView {
     return this.membership.self();
   }
 
+  /** Members as gossip reports them, less those not (yet) authenticated when `verifyMembers`. */
   members(): Member[] {
-    return this.membership.members();
+    const all = this.membership.members();
+    return this.#verifyMembers ? all.filter((m) => m.id === this.nodeId || this.#verified.has(verifiedKey(m))) : all;
+  }
+
+  /** Members gossip reports that this node refuses (failed authentication), with why. */
+  refusedMembers(): { id: string; reason: string }[] {
+    return [...this.#refused].map(([id, reason]) => ({ id, reason }));
   }
 
   member(id: string): Member | undefined {
@@ -224,20 +244,40 @@ export class Cluster extends EventEmitter implements ClusterView {
     return this.members().filter((m) => m.id !== this.nodeId && (m.state === 'alive' || m.state === 'suspect'));
   }
 
+  /** Live gossip members not verified yet: each sync tries them again. */
+  #unverifiedPeers(): Member[] {
+    if (!this.#verifyMembers) return [];
+    return this.membership.members().filter((m) => m.id !== this.nodeId && m.state === 'alive' && !this.#verified.has(verifiedKey(m)));
+  }
+
   /** Sends our table (push) or asks for theirs (pull), merges the answer; after a pull that found them behind, pushes. */
   async #exchange(member: Member, push: boolean): Promise<void> {
     try {
       const res = push
         ? await this.peers.internal<TableMsg>(member.grpcAddress, 'PushTable', { json: Buffer.from(JSON.stringify(this.#table.toJSON())) }, DEFAULT_TABLE_CALL_MS)
         : await this.peers.internal<TableMsg>(member.grpcAddress, 'PullTable', {}, DEFAULT_TABLE_CALL_MS);
+      if (this.#verifyMembers && !this.#verified.has(verifiedKey(member))) {
+        this.#verified.add(verifiedKey(member));
+        this.#refused.delete(member.id);
+        this.logger.info('member verified', { member: member.id, incarnation: member.incarnation });
+        this.detector.update(this.members());
+        this.emit('member', member);
+      }
       const theirs = AssignmentTable.fromJSON(JSON.parse(Buffer.from(res.json).toString('utf8')));
       const before = this.#table;
       this.#merge(theirs);
       if (this.#table !== before) await this.#apply();
       if (!push && !this.#table.equals(theirs)) await this.#exchange(member, true);
     } catch (err) {
+      if (this.#closed) return;
+      if ((err as { code?: unknown }).code === grpcStatus.UNAUTHENTICATED) {
+        // It knows the gossip key but not the cluster's certificate: never a member of ours.
+        if (!this.#refused.has(member.id)) this.logger.warn('member refused', { member: member.id, error: (err as Error).message });
+        this.#refused.set(member.id, (err as Error).message);
+        return;
+      }
       // An unreachable member is SWIM's business; the next sync or change retries.
-      if (!this.#closed) this.logger.warn('table exchange failed', { member: member.id, error: (err as Error).message });
+      this.logger.warn('table exchange failed', { member: member.id, error: (err as Error).message });
     }
   }
 
@@ -246,6 +286,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   async #syncWithRandomMember(): Promise<void> {
+    await Promise.all(this.#unverifiedPeers().map((m) => this.#exchange(m, false)));
     const peers = this.#reachablePeers();
     if (peers.length === 0 || this.#closed) return;
     await this.#exchange(peers[Math.floor(Math.random() * peers.length)]!, false);
@@ -258,4 +299,9 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.emit('member', m);
     if (m.state === 'alive' && m.id !== this.nodeId) void this.#exchange(m, false);
   }
+}
+
+/** A restarted member (new incarnation) must prove itself again. */
+function verifiedKey(m: Member): string {
+  return `${m.id}\u0000${m.incarnation}`;
 }

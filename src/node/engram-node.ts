@@ -127,7 +127,11 @@ export class EngramNode {
     try {
       await node.bind(config);
       if (config.cluster) {
-        node.cluster = await Cluster.start({ ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger }, engine, node.peers);
+        node.cluster = await Cluster.start(
+          { ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger, verifyMembers: node.tls },
+          engine,
+          node.peers,
+        );
         node.replicator = new Replicator(config.id, engine, node.peers, node.cluster, node.logger);
         node.executor = node.distributedExecutor(node.cluster);
       }
