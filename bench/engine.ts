@@ -3,7 +3,7 @@
  * top-10 over 10,000 × 768 memories, both on one in-process engine with durable storage in a
  * temporary directory. Data comes from a seeded PRNG, so every run measures the same graph.
  *
- *   node dist/bench/engine.js [--quick] [--out <file.json>]
+ *   node dist/bench/engine.js [--quick] [--out <dir | file.json>]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,6 @@ import { prng } from '../src/util/prng.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const outIndex = args.indexOf('--out');
-const outFile = outIndex >= 0 ? args[outIndex + 1] ?? 'engine.json' : 'engine.json';
 const TASK_MS = quick ? 150 : 1000;
 const MIN_ITERATIONS = quick ? 10 : 50;
 
@@ -103,7 +101,7 @@ async function main(): Promise<void> {
       id, what: t.what, 'p50 ms': t.p50Ms, 'p99 ms': t.p99Ms, target: t.target, goal: t.goal, 'target met': t.targetMet ?? '-', 'goal met': t.goalMet,
     })));
     const command = `npm run bench:engine${quick ? ' -- --quick' : ''}`;
-    console.log(`wrote ${writeResults(outFile, command, {
+    console.log(`wrote ${writeResults('engine.json', command, {
       quick,
       durationS: (performance.now() - started) / 1000,
       data: { e1: { memories: E1_MEMORIES, edges: E1_EDGES, reachedFromOneSeed: spreadRows }, e2: { memories: E2_MEMORIES, dimension: DIMENSION } },

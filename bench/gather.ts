@@ -4,10 +4,9 @@
  * columns, over partitions × entries. Also measures the crossover (total rows below which the
  * TS merge is as fast as the FFI call) that the facade's thresholds come from.
  *
- *   node dist/bench/gather.js [--quick] [--out <file.json>]
+ *   node dist/bench/gather.js [--quick] [--out <dir | file.json>]
  */
-import { writeFileSync } from 'node:fs';
-import { measure, machine, printTable, writeResults, type Measured } from './common.js';
+import { measure, printTable, writeResults, type Measured } from './common.js';
 import { encodeStrings } from '../src/wire/columns.js';
 import { gatherNative } from '../src/gather/gather-engine.js';
 import type { GatherNative, RecallPart, SpreadPart } from '../src/gather/gather-types.js';
@@ -17,8 +16,6 @@ import { referenceApplyPenalty } from '../src/gather/reference-penalty.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const outAt = args.indexOf('--out');
-const outPath = outAt >= 0 ? args[outAt + 1] : undefined;
 
 const PARTITIONS = quick ? [1, 10] : [1, 3, 10, 32];
 const ENTRIES = quick ? [100, 10_000] : [100, 1_000, 10_000, 100_000];
@@ -165,12 +162,7 @@ async function main(): Promise<void> {
   })));
   console.log(`\ncrossover: ${JSON.stringify(result.crossover)}; thresholds: ${JSON.stringify(result.thresholds)}`);
   const command = `node dist/bench/gather.js ${args.join(' ')}`.trim();
-  if (outPath) {
-    writeFileSync(outPath, JSON.stringify({ date: new Date().toISOString(), command, machine: machine(), ...body }, null, 2) + '\n');
-    console.log(`wrote ${outPath}`);
-  } else {
-    console.log(`wrote ${writeResults('gather.json', command, body)}`);
-  }
+  console.log(`wrote ${writeResults('gather.json', command, body)}`);
 }
 
 interface Timing { p50: number; p99: number; mean: number; samples: number; msPerPartition: number }

@@ -16,7 +16,7 @@
  *      (engram_cluster_connection_calls_total{reused}, engram_cluster_connections_created_total):
  *      over the P5 run, then over a steady load of 8 concurrent clients through n2.
  *
- *   node dist/bench/query.js [--quick]        (npm run bench:query)
+ *   node dist/bench/query.js [--quick] [--out <dir>]        (npm run bench:query)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { LocalCluster, type LocalNode } from '../src/cluster/local-cluster.js';
@@ -494,7 +494,13 @@ async function main(): Promise<void> {
     targets,
     p4: { rows: p4r.rows, planOnly: p4plan, scatterOnly: p4scatter, check: p4r.check },
     p5: {
-      cluster: { note: '3 node processes on 127.0.0.1, --replication-factor 1, space on n1; owner = n1, non-owner = n2; client-side ms, 1 in flight, interleaved', ...p5, ratios },
+      cluster: {
+        note: '3 node processes on 127.0.0.1, --replication-factor 1, space on n1; owner = n1, non-owner = n2; client-side ms, 1 in flight, interleaved',
+        ...p5,
+        ratios,
+        /** Every client-side latency of the run, ms, in run order (the distributions of docs/performance.md). */
+        samplesMs: Object.fromEntries(Object.entries(s).map(([k, xs]) => [k, xs.map(r4)])),
+      },
       nonOwnerBreakdownMeanMs: cl.breakdown,
       inProcess: {
         interleaved: { pairs: INTERLEAVED_PAIRS, ...inter, p50DiffMs: inprocDiff },
