@@ -1,6 +1,6 @@
 /**
  * Where the time of P5's non-owner path goes: a 3-node loopback cluster whose node processes run
- * with `NODE_OPTIONS=--cpu-prof` (startNodeProcess passes the environment on), one space on n1
+ * with a CPU profiler preloaded through NODE_OPTIONS (startNodeProcess passes the environment on), one space on n1
  * (1,000 memories × 64 dims), then N Recall top-10 queries through n2 (non-owner) and N through
  * n1 (owner), one in flight. The nodes stop cleanly (SIGTERM → process.exit) and write their
  * profiles; this prints, per node, CPU ms per query by category and the heaviest functions.
@@ -10,7 +10,8 @@
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LocalCluster } from '../src/cluster/local-cluster.js';
 import type { EngramClient } from '../src/client/engram-client.js';
 import type { Query } from '../src/query/types.js';
@@ -100,8 +101,12 @@ async function main(): Promise<void> {
   const profDir = await mkdtemp(join(os.tmpdir(), 'engram-bench-profile-'));
   const phases: Record<string, { client: ReturnType<typeof spreadOf> }> = {};
   const previous = process.env.NODE_OPTIONS;
-  // Each node process inherits this environment (startNodeProcess spreads process.env).
-  process.env.NODE_OPTIONS = `${previous ?? ''} --cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=${INTERVAL_US}`.trim();
+  // Each node process inherits this environment (startNodeProcess spreads process.env). Node 20
+  // refuses --cpu-prof in NODE_OPTIONS, so a preload profiles through the inspector instead.
+  const preload = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'cpu-profile-preload.js')).href;
+  process.env.NODE_OPTIONS = `${previous ?? ''} --import=${preload}`.trim();
+  process.env.ENGRAM_CPU_PROF_DIR = profDir;
+  process.env.ENGRAM_CPU_PROF_INTERVAL_US = String(INTERVAL_US);
   const cluster = new LocalCluster({ extraArgs: ['--replication-factor', '1'], prefix: 'engram-bench-profile-cluster-' });
   const pids: Record<string, number> = {};
   try {
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
     await run('non-owner (via n2)', cluster.node('n2').client);
     await run('owner (via n1)', cluster.node('n1').client);
   } finally {
-    if (process.env.NODE_OPTIONS?.includes('--cpu-prof')) {
+    if (process.env.NODE_OPTIONS?.includes('cpu-profile-preload')) {
       if (previous === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = previous;
     }
