@@ -70,7 +70,7 @@ function fakeTransport(behaviour: Record<string, Behaviour>) {
   return { transport, aborted, calls };
 }
 
-function executor(transport: PartitionTransport, opts: { partitioned?: boolean; onLate?: (p: string, n: string) => void } = {}) {
+function executor(transport: PartitionTransport, opts: { partitioned?: boolean; onLate?: (p: string, n: string) => void; clock?: () => number } = {}) {
   const view = new StaticClusterView({
     self: 'coordinator',
     members: ['coordinator', 'n1', 'n2', 'n3', 'r1'].map(member),
@@ -85,6 +85,8 @@ function executor(transport: PartitionTransport, opts: { partitioned?: boolean; 
     view,
     transport,
     local: () => Promise.reject(new Error('nothing is local here')),
+    // Deadlines read the mocked clock, so only mocked time moves them.
+    clock: opts.clock ?? (() => Date.now()),
     ...(opts.onLate ? { onLateAnswer: opts.onLate } : {}),
   });
 }
@@ -92,7 +94,7 @@ function executor(transport: PartitionTransport, opts: { partitioned?: boolean; 
 const imagine = { kind: 'imagine' as const, spaces: ['space1', 'space2', 'space3'], cue: { text: 'x' }, limit: 5 };
 
 describe('scatter and gather', () => {
-  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'] }));
   afterEach(() => mock.timers.reset());
 
   /** Runs `p` while advancing mocked time in steps until it settles. */
@@ -133,6 +135,14 @@ describe('scatter and gather', () => {
     assert.deepEqual(aborted, ['n1']);
     // 0.8 × (1 − 1/3), in f32.
     assert.equal(r.items[0]!.confidence, Math.fround(Math.fround(0.8) * Math.fround(1 - Math.fround(1 / 3))));
+  });
+
+  it('never declares a timeout before the deadline, even when the timer fires early', async () => {
+    // The deadline clock runs 3 ms behind the timers, as when Node fires a timer early.
+    const { transport } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, r1: { delayMs: 10_000, answer: recallAnswer([]) } });
+    const err = await drive(executor(transport, { clock: () => Date.now() - 3 }).execute({ kind: 'recall', space: 'space1', cue: { text: 'x' } }, { timeoutMs: 100 }), 1).catch((e: unknown) => e);
+    assert.ok(err instanceof AllPartitionsFailedError);
+    assert.ok(err.coverage.partitions[0]!.latencyMs >= 100, `timed out after ${err.coverage.partitions[0]!.latencyMs} ms`);
   });
 
   it('adds 0.1 while partitioned, capped at 0.5', async () => {

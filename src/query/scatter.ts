@@ -8,7 +8,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { AbortError, EngramError } from '../errors.js';
 import { partitionFromWire } from '../wire/partition-codec.js';
 import { queryToWire } from './to-wire.js';
-import { Deadline } from './deadline.js';
+import { Deadline, nowMs } from './deadline.js';
 import type { PartitionStatus } from './coverage.js';
 import type { PartitionOutcome } from './outcome.js';
 import type { PlannedCopy, PlannedPartition, QueryPlan } from './planner.js';
@@ -32,6 +32,8 @@ export interface ScatterOptions {
   maxInFlightPerNode?: number;
   /** Told about every answer that came after its partition had settled (test and metrics hook). */
   onLateAnswer?: (partition: string, node: string) => void;
+  /** Monotonic ms clock; default performance.now (tests inject a mocked one). */
+  clock?: () => number;
 }
 
 /** A remote copy refused the request itself (bad argument): every copy would, so the query fails. */
@@ -100,17 +102,19 @@ export class ScatterExecutor {
   readonly #local: LocalRunner;
   readonly #limiter: NodeLimiter;
   readonly #onLate: ScatterOptions['onLateAnswer'];
+  readonly #now: () => number;
 
   constructor(options: ScatterOptions) {
     this.#transport = options.transport;
     this.#local = options.local;
     this.#limiter = new NodeLimiter(options.maxInFlightPerNode ?? DEFAULT_MAX_IN_FLIGHT_PER_NODE);
     this.#onLate = options.onLateAnswer;
+    this.#now = options.clock ?? nowMs;
   }
 
   /** One outcome per planned partition, in plan order, whatever order they settled in. */
   scatter(plan: QueryPlan, query: Query): Promise<PartitionOutcome[]> {
-    return Promise.all(plan.partitions.map((p) => this.#partition(p, query, new Deadline(plan.timeoutMs))));
+    return Promise.all(plan.partitions.map((p) => this.#partition(p, query, new Deadline(plan.timeoutMs, this.#now()))));
   }
 
   #partition(p: PlannedPartition, query: Query, deadline: Deadline): Promise<PartitionOutcome> {
@@ -126,14 +130,22 @@ export class ScatterExecutor {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ ...base, ...o, latencyMs: deadline.elapsedMs() });
+        resolve({ ...base, ...o, latencyMs: deadline.elapsedMs(this.#now()) });
       };
-      const timer = setTimeout(() => {
+      const expire = () => {
+        // Node's timers run off a coarse cached clock and can fire up to a millisecond early:
+        // a partition is only timed out once its deadline has really passed.
+        if (!deadline.expired(this.#now())) {
+          timer = setTimeout(expire, Math.max(1, Math.ceil(deadline.remainingMs(this.#now()))));
+          timer.unref?.();
+          return;
+        }
         const copy = current?.copy ?? last?.copy ?? p.copies[0]!;
         // Cancel the call in flight: the copy stops working on an answer nobody will read.
         current?.controller.abort(new AbortError(`partition ${p.partition}: deadline of ${deadline.budgetMs} ms passed`));
         settle({ node: copy.node, role: copy.role, status: 'timeout', reason: `no answer from ${copy.node} within ${deadline.budgetMs} ms` });
-      }, deadline.remainingMs());
+      };
+      let timer = setTimeout(expire, deadline.remainingMs(this.#now()));
       timer.unref?.();
 
       const single = forPartition(query, p.partition);
@@ -173,7 +185,7 @@ export class ScatterExecutor {
   async #remote(copy: PlannedCopy, request: unknown, deadline: Deadline, signal: AbortSignal): Promise<PartitionAnswer> {
     const release = await this.#limiter.acquire(copy.node, signal);
     try {
-      const msg = await this.#transport.executeLocal(copy.address, request, { deadline: deadline.wallClock(), signal });
+      const msg = await this.#transport.executeLocal(copy.address, request, { deadline: deadline.wallClock(this.#now()), signal });
       return partitionFromWire(msg as Parameters<typeof partitionFromWire>[0]);
     } finally {
       release();
