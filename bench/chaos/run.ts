@@ -120,7 +120,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     }
     await pause(200);
     const before = new Map<string, NodeResources>();
-    for (const n of cluster.nodes.values()) before.set(n.id, await nodeResources(n.id, n.proc.pid, n.proc.metricsAddress));
+    for (const n of cluster.nodes.values()) {
+      await cluster.setFault(n.id, { collectGarbage: true });
+      before.set(n.id, await nodeResources(n.id, n.proc.pid, n.proc.metricsAddress));
+    }
 
     const load = new Load(world, spaces, o);
     const loadStart = world.now();
@@ -151,6 +154,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       .until('node resources back to baseline', 15_000, async () => {
         for (const id of steady) {
           const n = cluster.node(id);
+          await cluster.setFault(id, { collectGarbage: true });
           after.set(id, await nodeResources(id, n.proc.pid, n.proc.metricsAddress));
         }
         return steady.every((id) => within(before.get(id)!, after.get(id)!)) ? true : undefined;

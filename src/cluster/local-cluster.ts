@@ -76,6 +76,8 @@ export class LocalCluster {
       id,
       dataDir,
       ...(this.options.metrics ? { metrics: '127.0.0.1:0' } : {}),
+      // With the fault switch on, SetFault can also force a GC, so leak checks see the live heap.
+      ...(this.options.faults ? { execArgv: ['--expose-gc'] } : {}),
       onLog: (line) => {
         if (typeof line === 'object' && line.msg === 'started' && startedAt === 0) startedAt = performance.now();
       },
@@ -141,13 +143,13 @@ export class LocalCluster {
     });
   }
 
-  /** The test-only fault switch of a node (needs `faults: true`). */
-  async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number }): Promise<void> {
+  /** The test-only fault switch of a node (needs `faults: true`); `collectGarbage` only runs a full GC. */
+  async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number; collectGarbage?: boolean }): Promise<void> {
     const { InternalClient } = protos();
     const client = new InternalClient(this.node(id).proc.grpcAddress, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
     try {
       await new Promise<void>((resolve, reject) =>
-        client.SetFault!({ cutOff: fault.cutOff ?? false, delayMs: fault.delayMs ?? 0 }, { deadline: Date.now() + 5_000 }, (err: Error | null) => (err ? reject(err) : resolve())),
+        client.SetFault!({ cutOff: fault.cutOff ?? false, delayMs: fault.delayMs ?? 0, collectGarbage: fault.collectGarbage ?? false }, { deadline: Date.now() + 5_000 }, (err: Error | null) => (err ? reject(err) : resolve())),
       );
     } finally {
       client.close();

@@ -93,9 +93,15 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
       return { json: Buffer.from(JSON.stringify(clusterOf(node, 'PullTable').table().toJSON())) };
     },
 
-    async SetFault(req: { cutOff: boolean; delayMs: number }, call) {
+    async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean }, call) {
       if (!node.enableFaults) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
       if (!isLoopbackPeer(call.getPeer())) throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback`);
+      if (req.collectGarbage) {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (typeof gc !== 'function') throw new FaultSwitchRefusedError('garbage collection needs the node started with node --expose-gc');
+        gc();
+        return {};
+      }
       node.faults.delayMs = req.delayMs;
       if (node.cluster) node.cluster.membership.cutOff = req.cutOff;
       node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs });
