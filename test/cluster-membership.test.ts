@@ -43,6 +43,8 @@ describe('cluster membership', () => {
   it('marks a kill -9ed node down within the detection time, and takes it back with a new incarnation', async () => {
     cluster = await new TestCluster().start(3);
     const c = cluster;
+    await c.node('n1').client.createSpace('before-kill', { dimension: 4 });
+    const { tableVersion } = (await c.waitConverged())[0]!;
     const before = (await c.node('n1').client.status()).members.find((m) => m.id === 'n3')!;
     const killedAt = Date.now();
     await c.node('n3').proc.kill9();
@@ -54,6 +56,14 @@ describe('cluster membership', () => {
     assert.ok(detectedMs <= c.detectionDeadlineMs(3));
     const s1 = await c.node('n1').client.status();
     assert.equal(s1.partitionState, 'connected', '2 of 3 reachable is above the 0.6 threshold');
+
+    // Alone (no seeds, a new port nobody knows), it still knows where every space lives: the
+    // assignment table it last saw was saved in its data directory.
+    const alone = await c.startNode('n3', { seeds: [] });
+    const seen = await alone.client.status();
+    assert.equal(seen.tableVersion, tableVersion);
+    assert.ok(seen.assignments.some((a) => a.space === 'before-kill'));
+    await alone.proc.stop();
 
     await c.startNode('n3');
     const all = await c.waitConverged();

@@ -9,6 +9,8 @@
  * up, so a node that joins or returns converges without waiting for the next change.
  */
 import { EventEmitter } from 'node:events';
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
 import { SpaceConflictError, SpaceNotFoundError } from '../errors.js';
@@ -68,6 +70,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   /** Members whose internal calls were refused as unauthenticated, with the reason. */
   readonly #refused = new Map<string, string>();
   #applying: Promise<void> = Promise.resolve();
+  #saving: Promise<void> = Promise.resolve();
   #syncTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -105,6 +108,13 @@ export class Cluster extends EventEmitter implements ClusterView {
       ...options.swim,
     });
     const cluster = new Cluster(options, membership, engine, peers, options.logger);
+    // The table this node last saw: after a restart it knows where every space lives at once,
+    // instead of answering NOT_FOUND until its first exchange.
+    const saved = await loadTable(tablePath(engine.dataDir));
+    if (saved) {
+      cluster.#table = saved;
+      await cluster.#apply();
+    }
     membership.join(options.seeds);
     const every = options.tableSyncMs ?? DEFAULT_TABLE_SYNC_MS;
     cluster.#syncTimer = setInterval(() => void cluster.#syncWithRandomMember(), every).unref();
@@ -201,6 +211,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     this.#stopTimers();
     await this.membership.leave();
+    await this.#saving;
   }
 
   /** Stops without telling anyone. */
@@ -208,6 +219,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     this.#stopTimers();
     await this.membership.close();
+    await this.#saving;
   }
 
   #stopTimers(): void {
@@ -221,9 +233,17 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (merged !== this.#table) {
       const before = this.#table;
       this.#table = merged;
+      this.#save(merged);
       this.logger.info('assignment table', { version: merged.version, previous: before.version, spaces: merged.size });
       this.emit('table', merged, before);
     }
+  }
+
+  /** Writes the table to the data directory, one write at a time, the newest last. */
+  #save(table: AssignmentTable): void {
+    this.#saving = this.#saving
+      .then(() => saveTable(tablePath(this.engine.dataDir), table))
+      .catch((err: unknown) => this.logger.error('saving the assignment table failed', { error: String(err) }));
   }
 
   /** Creates every space this node holds a copy of and does not have yet; one apply at a time. */
@@ -298,6 +318,39 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.logger.info('member', { member: m.id, state: m.state, incarnation: m.incarnation, grpc: m.grpcAddress });
     this.emit('member', m);
     if (m.state === 'alive' && m.id !== this.nodeId) void this.#exchange(m, false);
+  }
+}
+
+/** Where a node keeps the last assignment table it saw. */
+export function tablePath(dataDir: string): string {
+  return join(dataDir, 'cluster-table.json');
+}
+
+/** Atomic replace: a crash leaves the old table or the new one, never half of one. */
+async function saveTable(path: string, table: AssignmentTable): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(table.toJSON()));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+}
+
+/** The saved table, or undefined when there is none (a damaged one is ignored: peers have it). */
+async function loadTable(path: string): Promise<AssignmentTable | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return AssignmentTable.fromJSON(JSON.parse(text));
+  } catch {
+    return undefined;
   }
 }
 

@@ -14,8 +14,11 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 200;
 export const DEFAULT_SUSPECT_TO_DOWN_MS = 1500;
 /** How often membership updates are pushed to a few members outside the probe cycle, ms. */
 export const DEFAULT_GOSSIP_PERIOD_MS = 200;
-/** How often a member re-asks peers (and down members) for the member list, ms. */
-export const DEFAULT_ANNOUNCE_PERIOD_MS = 10_000;
+/**
+ * How often a member re-asks a peer (and a down member) for the member list, ms. It bounds how
+ * long two sides of a healed cut take to find each other again; one small datagram per period.
+ */
+export const DEFAULT_ANNOUNCE_PERIOD_MS = 2_000;
 /** How long a down member's identity is remembered, ms (a same-incarnation rejoin is refused meanwhile). */
 export const DEFAULT_REMOVE_DOWN_AFTER_MS = 3_600_000;
 /** Members asked to probe on our behalf when a direct probe times out. */
@@ -34,7 +37,7 @@ export interface SwimTimingOptions {
   suspectToDownMs?: number;
   /** Default DEFAULT_GOSSIP_PERIOD_MS (200). */
   gossipPeriodMs?: number;
-  /** Default DEFAULT_ANNOUNCE_PERIOD_MS (10000). */
+  /** Default DEFAULT_ANNOUNCE_PERIOD_MS (2000). */
   announcePeriodMs?: number;
   /** Default DEFAULT_REMOVE_DOWN_AFTER_MS (1 h). */
   removeDownAfterMs?: number;
