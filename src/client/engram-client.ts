@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { EngramError } from '../errors.js';
-import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
+import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { queryToWire, optionsToWire } from '../query/to-wire.js';
 import { resultFromWire } from '../query/result-wire.js';
 import { coverageFromWire, type Coverage } from '../query/coverage.js';
@@ -81,8 +81,7 @@ export class EngramClient {
   ) {
     const { PublicClient } = protos();
     this.client = new PublicClient(address, channelCredentials(options.tls), {
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      ...LEAN_CHANNEL_OPTIONS,
     }) as grpc.Client & Record<string, Function>;
   }
 

@@ -3,7 +3,7 @@
  * node (the query path's connection pool of issue 5 will take this over).
  */
 import * as grpc from '@grpc/grpc-js';
-import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
+import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 
 /** Deadline of one node-to-node call when the caller gives none, ms. */
 export const DEFAULT_PEER_DEADLINE_MS = 5_000;
@@ -36,8 +36,7 @@ export class PeerClients {
       const { InternalClient, PublicClient } = protos();
       const Ctor = kind === 'internal' ? InternalClient : PublicClient;
       client = new Ctor(address, this.#credentials, {
-        'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-        'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+        ...LEAN_CHANNEL_OPTIONS,
         'grpc.keepalive_time_ms': 30_000,
       }) as AnyClient;
       map.set(address, client);

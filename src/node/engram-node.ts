@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import { Engine } from '../engine/engine.js';
 import { AbortError, InvalidArgumentError } from '../errors.js';
-import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
+import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from './grpc-errors.js';
 import { jsonLogger, type Logger } from './logger.js';
@@ -109,10 +109,7 @@ export class EngramNode {
     this.queryMetrics = new QueryMetrics(this.metrics.registry);
     this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics(), credentials, ...(callMetadata ? { callMetadata } : {}) });
     this.executor = new LocalExecutor(engine, config.id);
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-    });
+    this.server = new grpc.Server({ ...LEAN_CHANNEL_OPTIONS });
   }
 
   /** Opens the engine (replaying its logs), binds gRPC and metrics, and logs one `started` line. */

@@ -3,7 +3,7 @@
  * count of calls in flight on it.
  */
 import * as grpc from '@grpc/grpc-js';
-import { protos, MAX_MESSAGE_BYTES } from '../wire/proto.js';
+import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import type { ParsedPoolOptions } from './pool-options.js';
 
 type UnaryMethod = (
@@ -20,8 +20,7 @@ export class PooledChannel {
 
   constructor(readonly address: string, options: ParsedPoolOptions) {
     this.client = new (protos().InternalClient)(address, options.credentials, {
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      ...LEAN_CHANNEL_OPTIONS,
       // grpc-js shares subchannels (and so TCP connections) between clients whose target and
       // options are equal, through a process-wide subchannel pool. A channel-local pool makes each
       // PooledChannel its own connection: a second channel under stream pressure really adds

@@ -44,3 +44,15 @@ export function protos(): Loaded {
 
 /** Largest request or response, bytes (16 MiB); larger ones fail with RESOURCE_EXHAUSTED. */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Channel options every client and server of ours shares. grpc-js's transparent retries and
+ * channelz bookkeeping cost on every call (≈10% of a loopback round trip here) and we use
+ * neither: the scatter does its own copy fallback within the deadline.
+ */
+export const LEAN_CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.enable_retries': 0,
+  'grpc.enable_channelz': 0,
+} as const;
