@@ -53,6 +53,8 @@ export class SwimMembership extends EventEmitter {
   readonly #key: Uint8Array;
   readonly #native: NativeSwimMember;
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** The member list as of the last change (see members()). */
+  #members: Member[] | undefined;
   #dropped = 0;
   #replayed = 0;
   #refused = 0;
@@ -148,7 +150,9 @@ export class SwimMembership extends EventEmitter {
 
   /** Every member this node knows of, itself included, one per node id, sorted by id. */
   members(): Member[] {
-    return this.#native.members().map(toMember);
+    // Every query plans against this list: build it once per membership change, not per call.
+    this.#members ??= this.#native.members().map((v) => Object.freeze(toMember(v)));
+    return [...this.#members];
   }
 
   /** Asks each seed (HOST:PORT) for the member list; the answers arrive as `member-up` events. */
@@ -164,6 +168,7 @@ export class SwimMembership extends EventEmitter {
   async leave(): Promise<void> {
     if (this.#closed) return;
     this.#native.leave();
+    this.#members = undefined;
     await this.#flush();
     await this.close();
   }
@@ -211,6 +216,7 @@ export class SwimMembership extends EventEmitter {
       const datagram = sealEnvelope(this.#key, { sender: this.gossipAddress, epoch: this.#epoch, counter: ++this.#counter, payload: data });
       return new Promise<void>((resolve) => this.#socket.send(datagram, port, host, () => resolve()));
     });
+    if (effects.changes.length > 0) this.#members = undefined;
     for (const view of effects.changes) {
       const member = toMember(view);
       this.emit(EVENT[member.state], member);
