@@ -6,6 +6,7 @@
  * Default: the long run (5 minutes of load, node SWIM defaults), JSON to bench/results/chaos.json.
  * `--short` runs the CI shape (fast SWIM timings, ~35 s). Exits 1 if an invariant fails.
  */
+import { basename } from 'node:path';
 import { argInt, loadavg, writeResults } from './common.js';
 import { LONG_RUN, SHORT_RUN } from './chaos/options.js';
 import { printReport } from './chaos/report.js';
@@ -23,6 +24,12 @@ const options = { ...base, durationMs: argInt('--duration', base.durationMs / 10
 const load0 = loadavg();
 const report = await runChaos(options);
 printReport(report);
-const path = writeResults('chaos.json', `node dist/bench/chaos.js ${argv.join(' ')}`.trim(), { loadavgBefore: load0, loadavgAfter: loadavg(), ...report });
+// The JSON is committed: name the log directory relative to the temp dir, not by its machine path.
+const path = writeResults('chaos.json', `node dist/bench/chaos.js ${argv.join(' ')}`.trim(), {
+  loadavgBefore: load0,
+  loadavgAfter: loadavg(),
+  ...report,
+  logDir: `<os.tmpdir()>/${basename(report.logDir)}`,
+});
 console.log(`\n${report.ok && !failed ? 'all invariants hold' : 'INVARIANT FAILED'}; JSON: ${path}${report.ok ? '' : `; node logs kept in ${report.logDir}`}`);
 process.exitCode = report.ok && !failed ? 0 : 1;
