@@ -23,6 +23,11 @@ export interface NodeProcessOptions {
   extraArgs?: string[];
   /** Flags for the Node.js runtime itself (e.g. --expose-gc), before the script. */
   execArgv?: string[];
+  /**
+   * A command the node runs under, which must exec it in place (so the pid, and kill -9, are the
+   * node's): e.g. `['ip', 'netns', 'exec', 'ns1']` to run it in a network namespace.
+   */
+  runUnder?: string[];
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
   /** Receives every log line of the node (parsed JSON, or the raw line). */
@@ -49,7 +54,8 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
   const args = [NODE_MAIN, '--id', options.id, '--listen', options.listen ?? '127.0.0.1:0', '--data-dir', options.dataDir];
   if (options.metrics) args.push('--metrics', options.metrics);
   args.push(...(options.extraArgs ?? []));
-  const child = spawn(process.execPath, [...(options.execArgv ?? []), ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'inherit', 'pipe'] });
+  const [command, ...prefix] = [...(options.runUnder ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, ...(options.execArgv ?? []), ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'inherit', 'pipe'] });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const lines = createInterface({ input: child.stderr! });
   const started = new Promise<Record<string, unknown>>((resolve, reject) => {
