@@ -6,7 +6,9 @@
  * Default: the long run (5 minutes of load, node SWIM defaults), JSON to bench/results/chaos.json.
  * `--short` runs the CI shape (fast SWIM timings, ~35 s). Exits 1 if an invariant fails.
  */
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { writeReliabilityDoc } from './chaos-doc.js';
 import { argInt, loadavg, writeResults } from './common.js';
 import { LONG_RUN, SHORT_RUN } from './chaos/options.js';
 import { printReport } from './chaos/report.js';
@@ -31,5 +33,10 @@ const path = writeResults('chaos.json', `node dist/bench/chaos.js ${argv.join(' 
   ...report,
   logDir: `<os.tmpdir()>/${basename(report.logDir)}`,
 });
+// A long run into bench/results is the one docs/reliability.md reports.
+if (!argv.includes('--short') && !argv.includes('--out')) {
+  writeReliabilityDoc(JSON.parse(readFileSync(path, 'utf8')));
+  console.log(`docs/reliability.md updated from ${path}`);
+}
 console.log(`\n${report.ok && !failed ? 'all invariants hold' : 'INVARIANT FAILED'}; JSON: ${path}${report.ok ? '' : `; node logs kept in ${report.logDir}`}`);
 process.exitCode = report.ok && !failed ? 0 : 1;
