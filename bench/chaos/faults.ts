@@ -1,7 +1,8 @@
 /**
  * The fault schedule: after a warm-up, faults one at a time in a fixed cycle — kill -9 and
- * restart, delay, flap (kill and restart a few times quickly), cut off (gossip only: the
- * test-only fault switch; gRPC stays reachable) — each followed by a quiet period. A fault's window runs
+ * restart, delay, flap (kill and restart a few times quickly), cut off (as root: the node's own
+ * network namespace loses its link, so gossip and gRPC both stop; otherwise the test-only fault
+ * switch, which drops gossip only) — each followed by a quiet period. A fault's window runs
  * from its injection until the cluster has converged again after its heal. Kills and flaps rotate
  * over the last nodes, delays and cuts over the first ones, so some nodes are never restarted
  * (their file descriptors and resources are compared before and after).

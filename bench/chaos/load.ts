@@ -200,7 +200,8 @@ export class Load {
       }
       rec.latencyMs = performance.now() - t;
       const end = this.world.now();
-      rec.boundMs = timeoutMs + this.o.deadlineSlackMs + this.world.delayDuring(via, start, end);
+      // Time the coordinator was delayed or cut off (unreachable) is added: no answer can come back then.
+      rec.boundMs = timeoutMs + this.o.deadlineSlackMs + this.world.delayDuring(via, start, end) + this.world.cutDuring(via, start, end);
       if (result) {
         rec.outcome = result.coverage.full ? 'full' : 'partial';
         rec.coverageProblems.push(...coverageProblems(result.coverage, expected, this.world, start, end), ...resultProblems(result));

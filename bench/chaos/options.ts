@@ -7,6 +7,12 @@ import type { SwimTimingOptions } from '../../src/cluster/swim-options.js';
 export interface ChaosOptions {
   /** Nodes n1…nN. */
   nodes: number;
+  /**
+   * Cut nodes off for real: the nodes that get cut each run in a network namespace on a bridge,
+   * and a cut takes their link down (gossip and gRPC). Needs root; otherwise (or false) the
+   * test-only fault switch drops gossip only.
+   */
+  netns: boolean;
   /** Copies of each space, primary included (`--replication-factor`). */
   replicationFactor: number;
   /** Memory spaces the load spreads over. */
@@ -60,6 +66,7 @@ export interface ChaosOptions {
 
 /** The long run: 5 nodes, RF 3, 4 spaces, 4 writers + 4 readers, 5 minutes, node SWIM defaults. */
 export const LONG_RUN: ChaosOptions = {
+  netns: true,
   nodes: 5,
   replicationFactor: 3,
   spaces: 4,

@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../src/cluster/local-cluster.js';
+import { NetBridge, NetNs } from '../../test/helpers/netns.js';
 import { runSchedule } from './faults.js';
 import { Load, pause, type QueryRecord } from './load.js';
 import type { ChaosOptions } from './options.js';
@@ -94,8 +95,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const onUnhandled = (err: unknown) => unhandled.push(String((err as Error)?.stack ?? err));
   process.on('unhandledRejection', onUnhandled);
   const logDir = await mkdtemp(join(os.tmpdir(), 'engram-chaos-logs-'));
+  // The nodes the schedule cuts (the never-restarted first ones) each get a namespace.
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const cuttable = ids.slice(0, ids.length - Math.max(1, Math.floor(ids.length / 2)));
+  const bridge = o.netns && NetNs.available() ? NetBridge.create(cuttable) : undefined;
   const cluster = new LocalCluster({
     ...(o.timing ? { timing: o.timing } : {}),
+    ...(bridge ? { network: bridge } : {}),
     metrics: true,
     faults: true,
     prefix: 'engram-chaos-',
@@ -249,6 +255,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     world.expectAllExits();
     world.closeClients();
     await cluster.stop().catch(() => undefined);
+    bridge?.destroy();
     await world.closeLogs().catch(() => undefined);
     process.off('unhandledRejection', onUnhandled);
   }

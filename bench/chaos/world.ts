@@ -37,6 +37,9 @@ export class World {
   readonly downSpans = new Map<string, { start: number; end: number }[]>();
   /** Delay intervals per node. */
   readonly delaySpans = new Map<string, { start: number; end: number; ms: number }[]>();
+  /** When each node was cut off (no traffic in or out, with network namespaces). */
+  readonly cutSpans = new Map<string, { start: number; end: number }[]>();
+  readonly cut = new Set<string>();
   readonly events: FaultEvent[] = [];
   readonly windows: FaultWindow[] = [];
   readonly crashes: Crash[] = [];
@@ -60,9 +63,9 @@ export class World {
     return [...this.cluster.nodes.keys()].sort();
   }
 
-  /** Nodes the schedule has up (a query or write goes to one of these). */
+  /** Nodes the schedule has up and reachable (a query or write goes to one of these). */
   upIds(): string[] {
-    return this.ids().filter((id) => !this.down.has(id));
+    return this.ids().filter((id) => !this.down.has(id) && !this.cut.has(id));
   }
 
   client(id: string): EngramClient {
@@ -124,8 +127,25 @@ export class World {
   }
 
   async setCut(id: string, cutOff: boolean): Promise<void> {
+    // No new call goes to a node about to be cut; its span covers calls already on their way.
+    if (cutOff) {
+      this.cut.add(id);
+      this.#span(this.cutSpans, id).push({ start: this.now(), end: Infinity });
+    }
     await this.cluster.setFault(id, { cutOff, delayMs: this.delay.get(id) ?? 0 });
+    if (!cutOff) {
+      const span = this.#span(this.cutSpans, id).at(-1);
+      if (span && span.end === Infinity) span.end = this.now();
+      this.cut.delete(id);
+    }
     this.event(cutOff ? 'cut' : 'uncut', id);
+  }
+
+  /** How long `id` was cut off within [from, to], ms: a client cannot reach it meanwhile. */
+  cutDuring(id: string, from: number, to: number): number {
+    let total = 0;
+    for (const s of this.cutSpans.get(id) ?? []) total += Math.max(0, Math.min(s.end, to) - Math.max(s.start, from));
+    return total;
   }
 
   /** The largest delay injected on `id` at any time in [from, to], ms. */

@@ -16,6 +16,20 @@ import { detectionBudgetMs, parseSwimTiming, type SwimTimingOptions } from './sw
 /** Between two polls of a wait, ms. */
 export const DEFAULT_POLL_MS = 25;
 
+/** Where each node listens and how it is cut off, when nodes do not all sit on loopback. */
+export interface NodeNetwork {
+  /** Address node `id` binds its gRPC and gossip sockets to. */
+  hostFor(id: string): string;
+  /** Command prefix that runs node `id` (e.g. in its network namespace). */
+  runUnderFor(id: string): string[] | undefined;
+  /** Cuts / restores every packet of node `id` (gossip and gRPC). */
+  cut(id: string): void;
+  heal(id: string): void;
+  isolated(id: string): boolean;
+  /** The address this process's calls to the nodes come from. */
+  callerAddress: string;
+}
+
 export interface LocalClusterOptions {
   /** SWIM timing flags for every node; unset passes none (the node's defaults). */
   timing?: SwimTimingOptions;
@@ -29,6 +43,8 @@ export interface LocalClusterOptions {
   extraArgs?: string[];
   /** Prefix of the temporary directory. Default `engram-cluster-`. */
   prefix?: string;
+  /** Nodes off loopback (e.g. in network namespaces); cuts then drop real traffic. Default: loopback. */
+  network?: NodeNetwork;
 }
 
 export interface LocalNode {
@@ -72,22 +88,30 @@ export class LocalCluster {
     const dataDir = old?.dataDir ?? join(this.root, id);
     const t = this.options.timing;
     let startedAt = 0;
+    const host = this.options.network?.hostFor(id) ?? '127.0.0.1';
+    const runUnder = this.options.network?.runUnderFor(id);
     const proc = await startNodeProcess({
       id,
       dataDir,
-      ...(this.options.metrics ? { metrics: '127.0.0.1:0' } : {}),
+      listen: `${host}:0`,
+      ...(runUnder ? { runUnder } : {}),
+      ...(this.options.metrics ? { metrics: `${host}:0` } : {}),
       // With the fault switch on, SetFault can also force a GC, so leak checks see the live heap.
       ...(this.options.faults ? { execArgv: ['--expose-gc'] } : {}),
       onLog: (line) => {
         if (typeof line === 'object' && line.msg === 'started' && startedAt === 0) startedAt = performance.now();
       },
       extraArgs: [
-        '--gossip', '127.0.0.1:0',
+        '--gossip', `${host}:0`,
+        // Off loopback a node wants TLS; these test networks are private to this machine.
+        ...(host === '127.0.0.1' ? [] : ['--insecure']),
         '--cluster-key', opts.key ?? this.clusterKey,
         ...(t?.probePeriodMs !== undefined ? ['--probe-period-ms', String(t.probePeriodMs)] : []),
         ...(t?.probeTimeoutMs !== undefined ? ['--probe-timeout-ms', String(t.probeTimeoutMs)] : []),
         ...(t?.suspectToDownMs !== undefined ? ['--suspect-timeout-ms', String(t.suspectToDownMs)] : []),
         ...(this.options.faults ? ['--enable-faults'] : []),
+        // The harness reaches a namespaced node from the bridge's own address.
+        ...(this.options.faults && this.options.network ? ['--fault-callers', this.options.network.callerAddress] : []),
         ...(seeds.length ? ['--seeds', seeds.join(',')] : []),
         ...(this.options.extraArgs ?? []),
         ...(opts.extraArgs ?? []),
@@ -145,6 +169,19 @@ export class LocalCluster {
 
   /** The test-only fault switch of a node (needs `faults: true`); `collectGarbage` only runs a full GC. */
   async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number; collectGarbage?: boolean }): Promise<void> {
+    // With a real network, a cut is the link going down (after telling the node the rest, while
+    // it can still be reached) and a heal the link coming back (before).
+    const network = this.options.network;
+    if (network?.isolated(id) && fault.cutOff !== undefined && !fault.collectGarbage) {
+      if (!fault.cutOff) network.heal(id);
+      await this.#sendFault(id, { ...fault, cutOff: false });
+      if (fault.cutOff) network.cut(id);
+      return;
+    }
+    await this.#sendFault(id, fault);
+  }
+
+  async #sendFault(id: string, fault: { cutOff?: boolean; delayMs?: number; collectGarbage?: boolean }): Promise<void> {
     const { InternalClient } = protos();
     const client = new InternalClient(this.node(id).proc.grpcAddress, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
     try {

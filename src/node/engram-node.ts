@@ -45,6 +45,8 @@ export interface NodeConfig {
   cluster?: Omit<ClusterOptions, 'nodeId' | 'grpcAddress' | 'logger'>;
   /** Enables the test-only fault switch (SetFault, loopback callers only). Default false. */
   enableFaults?: boolean;
+  /** Addresses besides loopback allowed to use the fault switch (a test network of this machine). Default none. */
+  faultCallers?: string[];
   /**
    * TLS for the gRPC server and every node-to-node client (mutual: internal calls must present a
    * certificate signed by `ca`). Unset serves plaintext, which needs a loopback `listen` or
@@ -72,6 +74,7 @@ export class EngramNode {
   readonly startedAt = Date.now();
   readonly peers: PeerClients;
   readonly enableFaults: boolean;
+  readonly faultCallers: ReadonlySet<string>;
   /** Whether the server runs TLS (internal calls then need a CA-signed client certificate). */
   readonly tls: boolean;
   /** The shared secret whose HMAC tags authenticate internal calls; undefined without a cluster. */
@@ -101,6 +104,7 @@ export class EngramNode {
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
     this.enableFaults = config.enableFaults ?? false;
+    this.faultCallers = new Set(config.faultCallers ?? []);
     this.tls = config.tls !== undefined;
     this.clusterKey = config.cluster?.clusterKey;
     const credentials = channelCredentials(config.tls);

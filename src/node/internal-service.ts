@@ -36,6 +36,12 @@ function clusterOf(node: EngramNode, what: string): Cluster {
   return node.cluster;
 }
 
+/** The host of a grpc-js peer string (`10.0.0.1:5000`, `[::1]:5000`, maybe `ipv4:`-prefixed). */
+export function peerHost(peer: string): string {
+  const m = /^(?:ipv[46]:)?(?:\[([^\]]+)\]|([^:]+)):\d+$/.exec(peer);
+  return m ? (m[1] ?? m[2]!) : peer;
+}
+
 /** Whether a grpc-js peer string (`127.0.0.1:5000`, `[::1]:5000`, maybe `ipv4:`-prefixed) is on this machine. */
 export function isLoopbackPeer(peer: string): boolean {
   return /^(?:ipv[46]:)?(?:127\.|\[::1\]|\[::ffff:127\.)|^unix:/.test(peer);
@@ -95,7 +101,9 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
 
     async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean }, call) {
       if (!node.enableFaults) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
-      if (!isLoopbackPeer(call.getPeer())) throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback`);
+      if (!isLoopbackPeer(call.getPeer()) && !node.faultCallers.has(peerHost(call.getPeer()))) {
+        throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback (nor named by --fault-callers)`);
+      }
       if (req.collectGarbage) {
         const gc = (globalThis as { gc?: () => void }).gc;
         if (typeof gc !== 'function') throw new FaultSwitchRefusedError('garbage collection needs the node started with node --expose-gc');

@@ -22,7 +22,8 @@ const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--m
            [--probe-period-ms MS] [--probe-timeout-ms MS] [--suspect-timeout-ms MS]
   security: --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM; mutual TLS between nodes, clients need the CA)
            --insecure (plaintext on a non-loopback --listen; loopback is plaintext by default)
-  testing: --enable-faults (the SetFault switch, loopback callers only)`;
+  testing: --enable-faults (the SetFault switch, loopback callers only)
+           [--fault-callers ADDR,…] (more caller addresses allowed, e.g. a test bridge of this machine)`;
 
 function int(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -46,6 +47,7 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
     dataDir: s('data-dir')!,
     ...(s('metrics') ? { metrics: parseHostPort('--metrics', s('metrics')!) } : {}),
     enableFaults: values['enable-faults'] === true,
+    ...(s('fault-callers') ? { faultCallers: s('fault-callers')!.split(',').filter(Boolean) } : {}),
     insecure: values.insecure === true,
   };
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
         'probe-timeout-ms': { type: 'string' },
         'suspect-timeout-ms': { type: 'string' },
         'enable-faults': { type: 'boolean' },
+        'fault-callers': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },

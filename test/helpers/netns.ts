@@ -85,3 +85,104 @@ export class NetNs {
     }
   }
 }
+
+/**
+ * Several nodes on one bridge, some of them each in a network namespace of its own: every node
+ * listens on a bridge address (nodes outside a namespace share the bridge's own address), and
+ * cutting a namespaced node takes its link to the bridge down — gossip and gRPC both stop.
+ */
+export class NetBridge {
+  readonly #bridge: string;
+  readonly #subnet: number;
+  readonly #nodes = new Map<string, { ns: string; hostIf: string; address: string }>();
+
+  private constructor(tag: string, subnet: number) {
+    this.#bridge = `ebr${tag}`.slice(0, 15);
+    this.#subnet = subnet;
+  }
+
+  /** The bridge's own address: where nodes outside any namespace listen. */
+  get hostAddress(): string {
+    return `10.214.${this.#subnet}.1`;
+  }
+
+  /** Calls from this process to the nodes come from the bridge's address. */
+  get callerAddress(): string {
+    return this.hostAddress;
+  }
+
+  /** A bridge with a namespace for each of `isolated` (node ids). */
+  static create(isolated: string[]): NetBridge {
+    const tag = `${process.pid % 100000}`;
+    const b = new NetBridge(tag, process.pid % 250);
+    b.destroy();
+    try {
+      ip('link', 'add', b.#bridge, 'type', 'bridge');
+      ip('addr', 'add', `${b.hostAddress}/24`, 'dev', b.#bridge);
+      ip('link', 'set', b.#bridge, 'up');
+      isolated.forEach((id, i) => {
+        const ns = `engram-${tag}-${id}`;
+        const hostIf = `eh${tag}${i}`.slice(0, 15);
+        const nsIf = `en${tag}${i}`.slice(0, 15);
+        const address = `10.214.${b.#subnet}.${10 + i}`;
+        b.#nodes.set(id, { ns, hostIf, address });
+        ip('netns', 'add', ns);
+        ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
+        ip('link', 'set', nsIf, 'netns', ns);
+        ip('link', 'set', hostIf, 'master', b.#bridge);
+        ip('link', 'set', hostIf, 'up');
+        ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/24`, 'dev', nsIf);
+        ip('netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up');
+        ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+      });
+    } catch (err) {
+      b.destroy();
+      throw err;
+    }
+    return b;
+  }
+
+  /** Where node `id` listens. */
+  hostFor(id: string): string {
+    return this.#nodes.get(id)?.address ?? this.hostAddress;
+  }
+
+  /** The command prefix that puts node `id` in its namespace (none for the others). */
+  runUnderFor(id: string): string[] | undefined {
+    const n = this.#nodes.get(id);
+    return n ? ['ip', 'netns', 'exec', n.ns] : undefined;
+  }
+
+  isolated(id: string): boolean {
+    return this.#nodes.has(id);
+  }
+
+  cut(id: string): void {
+    ip('link', 'set', this.#need(id).hostIf, 'down');
+  }
+
+  heal(id: string): void {
+    ip('link', 'set', this.#need(id).hostIf, 'up');
+  }
+
+  #need(id: string) {
+    const n = this.#nodes.get(id);
+    if (!n) throw new Error(`node ${id} has no namespace to cut`);
+    return n;
+  }
+
+  destroy(): void {
+    for (const n of this.#nodes.values()) {
+      try {
+        ip('netns', 'del', n.ns);
+      } catch {
+        // gone
+      }
+    }
+    try {
+      ip('link', 'del', this.#bridge);
+    } catch {
+      // gone
+    }
+  }
+}
