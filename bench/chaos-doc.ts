@@ -47,7 +47,7 @@ export function lastRunSection(r: Json): string {
     `- **Writes:** ${n(w.attempted)} batches attempted, ${n(w.acked)} acknowledged by a quorum; refused: ${list(w.refused)}.`,
     `- **After healing** (${ms(v.healMs)} ms to converge, ${ms(v.catchUpMs)} ms more for lag 0): ${r.invariants[2].detail}.`,
     `- **Crashes:** ${r.crashes?.length ?? r.crashes ?? 0}; unhandled rejections: ${r.unhandledRejections?.length ?? r.unhandledRejections ?? 0}; error lines in node logs: ${r.nodeErrorLogLines}.`,
-    ...(rejoin.length ? [`- **Rejoin after a cut:** ${rejoin.join(', ')} s from restoring gossip to convergence.`] : []),
+    ...(rejoin.length ? [`- **Rejoin after a cut:** ${rejoin.join(', ')} s from restoring its traffic to convergence.`] : []),
     '',
     '| latency (client-measured, ms) | n | p50 | p99 | max |',
     '|---|---|---|---|---|',
