@@ -18,7 +18,7 @@ import type { Logger } from '../node/logger.js';
 import { AssignmentTable, lostEntries, mergeTables } from './assignment-table.js';
 import type { ClusterView, Member, SpaceAssignment } from './cluster-view.js';
 import { PartitionDetector, type PartitionState } from './partition-detector.js';
-import type { PeerClients } from './peer-clients.js';
+import type { InternalCalls } from './peer-clients.js';
 import { DEFAULT_REPLICATION_FACTOR, resolvePlacement, type PlacementRequest } from './rendezvous.js';
 import { SwimMembership } from './swim-membership.js';
 import type { SwimTimingOptions } from './swim-options.js';
@@ -78,7 +78,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     options: ClusterOptions,
     membership: SwimMembership,
     private readonly engine: Engine,
-    private readonly peers: PeerClients,
+    private readonly peers: InternalCalls,
     private readonly logger: Logger,
   ) {
     super();
@@ -99,7 +99,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   /** Starts gossip, joins through the seeds, and begins table anti-entropy. */
-  static async start(options: ClusterOptions, engine: Engine, peers: PeerClients): Promise<Cluster> {
+  static async start(options: ClusterOptions, engine: Engine, peers: InternalCalls): Promise<Cluster> {
     const membership = await SwimMembership.start({
       id: options.nodeId,
       grpcAddress: options.grpcAddress,

@@ -11,7 +11,7 @@ import { ReplicationGapError } from '../engine/replication-errors.js';
 import { EngramError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
 import type { Cluster } from './cluster.js';
-import type { PeerClients } from './peer-clients.js';
+import type { InternalCalls } from './peer-clients.js';
 
 /** Records per Replicate call. */
 export const DEFAULT_REPLICATION_BATCH_RECORDS = 256;
@@ -149,7 +149,7 @@ export class Replicator {
   constructor(
     readonly nodeId: string,
     readonly engine: Engine,
-    readonly peers: PeerClients,
+    readonly peers: InternalCalls,
     readonly cluster: Cluster,
     readonly logger: Logger,
   ) {

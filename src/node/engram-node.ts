@@ -20,7 +20,7 @@ import { answerFromEngine } from '../query/engine-partition.js';
 import { QueryMetrics } from '../query/query-metrics.js';
 import { ConnectionPool } from '../pool/connection-pool.js';
 import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
-import { PeerClients } from '../cluster/peer-clients.js';
+import { PeerClients, type InternalCalls } from '../cluster/peer-clients.js';
 import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
 import { VERSION } from './version.js';
 import type { TlsConfig } from '../security/tls-config.js';
@@ -109,7 +109,7 @@ export class EngramNode {
     this.clusterKey = config.cluster?.clusterKey;
     const credentials = channelCredentials(config.tls);
     const callMetadata = this.clusterKey !== undefined ? internalCallMetadata(this.clusterKey, config.id) : undefined;
-    this.peers = new PeerClients({ credentials, ...(callMetadata ? { callMetadata } : {}) });
+    this.peers = new PeerClients({ credentials });
     this.queryMetrics = new QueryMetrics(this.metrics.registry);
     this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics(), credentials, ...(callMetadata ? { callMetadata } : {}) });
     this.executor = new LocalExecutor(engine, config.id);
@@ -131,9 +131,9 @@ export class EngramNode {
         node.cluster = await Cluster.start(
           { ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger, verifyMembers: node.tls },
           engine,
-          node.peers,
+          node.internalCalls,
         );
-        node.replicator = new Replicator(config.id, engine, node.peers, node.cluster, node.logger);
+        node.replicator = new Replicator(config.id, engine, node.internalCalls, node.cluster, node.logger);
         node.executor = node.distributedExecutor(node.cluster);
       }
     } catch (err) {
@@ -196,6 +196,11 @@ export class EngramNode {
     }
     return out;
   }
+
+  /** Table exchange and replication go through the same pooled connections as queries. */
+  readonly internalCalls: InternalCalls = {
+    internal: (address, method, request, deadlineMs) => this.pool.unary(address, method, request, { deadline: Date.now() + deadlineMs }),
+  };
 
   private distributedExecutor(cluster: Cluster): DistributedExecutor {
     return new DistributedExecutor({
