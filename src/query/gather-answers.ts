@@ -13,6 +13,7 @@ import type { PartitionOutcome } from './outcome.js';
 import type { Activation, ImaginedItem, QueryResult, RecalledMemory } from './result.js';
 import type { PartitionAnswer, Query, QueryOptions } from './types.js';
 import { DEFAULT_RECALL_LIMIT, DEFAULT_IMAGINE_LIMIT } from '../engine/limits.js';
+import { compareIds } from '../engine/ids.js';
 
 /** Extra columns the merge does not read still have to be well-formed before we trust a row. */
 function extraColumnsProblem(kind: 'recall' | 'imagine', c: RecallColumns | ImagineColumns): string | undefined {
@@ -155,7 +156,7 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
         const c = cols.get(merged.partition[i]!)!;
         activations.push({ id: stringAt(c.ids, u32Column(c.idOffsets), merged.row[i]!), activation: merged.activation[i]! });
       }
-      activations.sort((a, b) => b.activation - a.activation || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      activations.sort((a, b) => b.activation - a.activation || compareIds(a.id, b.id));
       return { kind: 'spread', activations, coverage };
     }
     case 'imagine': {
