@@ -40,15 +40,20 @@ export {
 } from './gather/gather-types.js';
 export type { RecallColumns, SpreadColumns, ImagineColumns } from './wire/columns.js';
 
-// The cluster substrate: the interfaces the query layer reads, and our reference implementations.
+// The cluster interfaces the query layer reads, and placement / partition-detection helpers an
+// Engram node with its own membership can reuse. (The reference node's membership, metadata and
+// replication are its internals, not part of this surface.)
 export { StaticClusterView, type ClusterView, type Member, type MemberState, type SpaceAssignment, type StaticClusterViewOptions } from './cluster/cluster-view.js';
-export { AssignmentTable, mergeTables, lostEntries, type AssignmentTableJson } from './cluster/assignment-table.js';
 export { DEFAULT_REPLICATION_FACTOR, placeSpace, resolvePlacement, rankNodes, rendezvousScore, type Placement, type PlacementRequest } from './cluster/rendezvous.js';
 export { PartitionDetector, DEFAULT_PARTITION_THRESHOLD, DEFAULT_HEAL_MS, type PartitionState, type PartitionSnapshot, type PartitionChange } from './cluster/partition-detector.js';
-export { SwimMembership, type SwimMembershipOptions, type SwimEvent } from './cluster/swim-membership.js';
-export * from './cluster/swim-options.js';
-export { Cluster, DEFAULT_TABLE_SYNC_MS, type ClusterOptions } from './cluster/cluster.js';
-export { Replicator, ReplicationTimeoutError, copiesRequired, type AckLevel as ReplicationAckLevel, type ReplicaLag } from './cluster/replicator.js';
+
+// Embedding in an Engram node: serve its partitions to other nodes, call theirs, authenticated.
+export { addPartitionService, partitionServiceImplementation, type PartitionServiceOptions } from './embedding/partition-service.js';
+export { internalPool, poolTransport, type InternalPoolOptions } from './embedding/internal-transport.js';
+export { internalCallMetadata, verifyInternalCall, NODE_ID_HEADER, AUTH_TAG_HEADER, type AuthFailureReason } from './security/internal-auth.js';
+export { channelCredentials, serverCredentials } from './security/credentials.js';
+export { loadTlsConfig, type TlsConfig, type TlsFiles } from './security/tls-config.js';
+export { PROTO_DIR, MAX_MESSAGE_BYTES, LEAN_CHANNEL_OPTIONS } from './wire/proto.js';
 
 // The reference node and the client of its public service.
 export { EngramNode, type NodeConfig } from './node/engram-node.js';

@@ -26,6 +26,7 @@ import { VERSION } from './version.js';
 import type { TlsConfig } from '../security/tls-config.js';
 import { channelCredentials, serverCredentials } from '../security/credentials.js';
 import { internalCallMetadata } from '../security/internal-auth.js';
+import { poolTransport } from '../embedding/internal-transport.js';
 import { checkTransportPolicy } from '../security/transport-policy.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
@@ -205,7 +206,7 @@ export class EngramNode {
   private distributedExecutor(cluster: Cluster): DistributedExecutor {
     return new DistributedExecutor({
       view: cluster,
-      transport: { executeLocal: (address, request, options) => this.pool.unary(address, 'ExecuteLocal', request, options) },
+      transport: poolTransport(this.pool),
       local: (query, space) => answerFromEngine(this.engine, query, space).then((answer) => {
         if (query.kind === 'consolidate') this.replicator?.kick(space);
         return answer;
