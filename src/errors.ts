@@ -1,83 +1,417 @@
 /**
- * Every public error of the package. Each has a stable `code` (also its gRPC mapping key),
- * a `name`, an optional `cause`, and typed fields that say what was wrong.
+ * Every public error of the package, in one place (after nats.js). Each class declares:
+ * - `code`: stable, what callers compare (instances carry it too);
+ * - `grpcStatus`: the status it travels as (src/node/grpc-errors.ts reads it, in both directions);
+ * - `retryable`: whether another node, or this one later, may succeed at the same request;
+ * - `wireFields`: the typed fields sent with it, so the caller's copy has them too.
+ * An error that crosses the wire comes back as the same class (`errorClassFor` its code), with
+ * its message, those fields and the coverage. A subclass that shares its parent's code travels
+ * as the parent (RemoteInvalidArgumentError is an InvalidArgumentError to the node's caller).
  */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Coverage } from './query/coverage.js';
+
+/** What the wire mapping needs to know of an error class. */
+export interface EngramErrorClass {
+  readonly prototype: EngramError;
+  readonly name: string;
+  readonly code: string;
+  readonly grpcStatus: GrpcStatus;
+  readonly retryable: boolean;
+  readonly wireFields: readonly string[];
+}
 
 /** Base of every error this package throws. */
 export class EngramError extends Error {
+  static readonly code: string = 'ERR_ENGRAM';
+  /** Default INTERNAL: a fault of the node, not of the request. */
+  static readonly grpcStatus: GrpcStatus = GrpcStatus.INTERNAL;
+  /** Whether the same request may succeed on another node (or later): clients fail over on it. */
+  static readonly retryable: boolean = false;
+  /** Own fields sent with the error to a remote caller (plain JSON values only). */
+  static readonly wireFields: readonly string[] = [];
+
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
   }
+
+  /** The gRPC status this error travels as (its class's). */
+  get grpcStatus(): GrpcStatus {
+    return (this.constructor as unknown as EngramErrorClass).grpcStatus;
+  }
+
+  get retryable(): boolean {
+    return (this.constructor as unknown as EngramErrorClass).retryable;
+  }
 }
+
+// ---- The request ----
 
 /** A request field has a bad value; `field` names it, `value` is what was given. */
 export class InvalidArgumentError extends EngramError {
+  static override readonly code = 'ERR_INVALID_ARGUMENT';
+  static override readonly grpcStatus = GrpcStatus.INVALID_ARGUMENT;
+  static override readonly wireFields = ['field', 'value'];
   readonly field: string;
   readonly value: unknown;
   constructor(field: string, value: unknown, reason: string) {
-    super('ERR_INVALID_ARGUMENT', `${field}: ${reason} (got ${describe(value)})`);
+    super(InvalidArgumentError.code, `${field}: ${reason} (got ${describe(value)})`);
     this.field = field;
     this.value = value;
   }
 }
 
+/**
+ * A remote copy refused a partition request as invalid: every copy would, so the query fails. To
+ * the node's own caller it is an InvalidArgumentError (same code); `node` stays on this side.
+ */
+export class RemoteInvalidArgumentError extends InvalidArgumentError {
+  readonly node: string;
+  constructor(node: string, details: string) {
+    super('', undefined, details);
+    // The remote node's message as it is: it already names the field.
+    this.message = details;
+    this.node = node;
+  }
+}
+
 /** The memory space does not exist (on this node, or anywhere in the cluster). */
 export class SpaceNotFoundError extends EngramError {
+  static override readonly code = 'ERR_SPACE_NOT_FOUND';
+  static override readonly grpcStatus = GrpcStatus.NOT_FOUND;
+  static override readonly wireFields = ['space'];
   readonly space: string;
   constructor(space: string) {
-    super('ERR_SPACE_NOT_FOUND', `memory space "${space}" does not exist`);
+    super(SpaceNotFoundError.code, `memory space "${space}" does not exist`);
     this.space = space;
   }
 }
 
 /** A space with this id exists already with another dimension. */
 export class SpaceConflictError extends EngramError {
+  static override readonly code = 'ERR_SPACE_CONFLICT';
+  static override readonly grpcStatus = GrpcStatus.ALREADY_EXISTS;
+  static override readonly wireFields = ['space'];
   readonly space: string;
   constructor(space: string, message: string) {
-    super('ERR_SPACE_CONFLICT', message);
+    super(SpaceConflictError.code, message);
     this.space = space;
   }
 }
 
+/** The operation was cancelled through its AbortSignal (or its caller cancelled the call). */
+export class AbortError extends EngramError {
+  static override readonly code = 'ERR_ABORTED';
+  static override readonly grpcStatus = GrpcStatus.CANCELLED;
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super(AbortError.code, message, options);
+  }
+}
+
+/** A call's deadline passed before an answer came. */
+export class DeadlineExceededError extends EngramError {
+  static override readonly code = 'ERR_DEADLINE_EXCEEDED';
+  static override readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
+  static override readonly wireFields = ['deadlineMs'];
+  /** The deadline that passed, ms. */
+  readonly deadlineMs: number;
+  constructor(what: string, deadlineMs: number, options?: { cause?: unknown }) {
+    super(DeadlineExceededError.code, `${what}: no answer within the deadline of ${deadlineMs} ms`, options);
+    this.deadlineMs = deadlineMs;
+  }
+}
+
+// ---- Queries: coverage ----
+
+/** Nothing answered: every expected partition failed. Carries the coverage, never an empty success. */
+export class AllPartitionsFailedError extends EngramError {
+  static override readonly code = 'ERR_ALL_PARTITIONS_FAILED';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  readonly coverage: Coverage;
+  constructor(coverage: Coverage) {
+    const reasons = coverage.partitions.map((p) => `${p.partition}: ${p.status}${p.reason ? ` (${p.reason})` : ''}`).join('; ');
+    super(AllPartitionsFailedError.code, `no partition answered (${coverage.expected} expected): ${reasons}`);
+    this.coverage = coverage;
+  }
+}
+
+/** Some partitions did not answer and the caller asked for full coverage (or more than was had). */
+export class InsufficientCoverageError extends EngramError {
+  static override readonly code = 'ERR_INSUFFICIENT_COVERAGE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly wireFields = ['missing'];
+  readonly coverage: Coverage;
+  readonly missing: string[];
+  constructor(coverage: Coverage, required: string) {
+    const missing = coverage.partitions.filter((p) => p.status !== 'ok').map((p) => p.partition);
+    super(InsufficientCoverageError.code, `${coverage.responding} of ${coverage.expected} partitions answered, ${required}; missing: ${missing.join(', ')}`);
+    this.coverage = coverage;
+    this.missing = missing;
+  }
+}
+
+// ---- Nodes and the cluster ----
+
+/** The client reached none of its nodes: each refused the connection or could not be reached. */
+export class NodeUnavailableError extends EngramError {
+  static override readonly code = 'ERR_NODE_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['nodes'];
+  /** The addresses tried (the client's own list, never learnt from a node). */
+  readonly nodes: string[];
+  constructor(nodes: string[], options?: { cause?: unknown }) {
+    super(NodeUnavailableError.code, `no node could be reached (tried ${nodes.join(', ')})`, options);
+    this.nodes = nodes;
+  }
+}
+
+/** Why a write cannot reach its space's primary. */
+export type PrimaryUnavailableReason = 'down' | 'unreachable' | 'timeout';
+
+const PRIMARY_REASON_TEXT: Record<PrimaryUnavailableReason, string> = {
+  down: 'is down',
+  unreachable: 'is unreachable',
+  timeout: 'did not answer in time',
+};
+
+/**
+ * The space's primary cannot take the write: writes wait for it (its replicas still serve reads).
+ * Retryable: another node may still reach it, and a store is idempotent by memory id.
+ */
+export class PrimaryUnavailableError extends EngramError {
+  static override readonly code = 'ERR_PRIMARY_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['space', 'primary', 'reason'];
+  readonly space: string;
+  /** The primary's node id. */
+  readonly primary: string;
+  readonly reason: PrimaryUnavailableReason;
+  constructor(space: string, primary: string, reason: PrimaryUnavailableReason = 'down') {
+    super(PrimaryUnavailableError.code, `memory space "${space}": primary ${primary} ${PRIMARY_REASON_TEXT[reason]}; writes wait for it to return`);
+    this.space = space;
+    this.primary = primary;
+    this.reason = reason;
+  }
+}
+
+/** The write is durable on the primary, but fewer copies than asked for acknowledged it in time. */
+export class ReplicationTimeoutError extends EngramError {
+  static override readonly code = 'ERR_REPLICATION_TIMEOUT';
+  static override readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
+  static override readonly wireFields = ['space', 'required', 'achieved', 'position'];
+  readonly space: string;
+  readonly required: number;
+  readonly achieved: number;
+  /** Log position of the write. */
+  readonly position: number;
+  constructor(space: string, required: number, achieved: number, position: number) {
+    super(
+      ReplicationTimeoutError.code,
+      `space ${space}: log position ${position} is durable on ${achieved} of the ${required} copies asked for; it will reach the others when they are reachable`,
+    );
+    this.space = space;
+    this.required = required;
+    this.achieved = achieved;
+    this.position = position;
+  }
+}
+
+/**
+ * The replica already holds a record at this position and its bytes differ from the ones
+ * shipped: the two copies' histories diverged, so applying anything more would be guessing.
+ */
+export class ReplicaDivergedError extends EngramError {
+  static override readonly code = 'ERR_REPLICA_DIVERGED';
+  static override readonly grpcStatus = GrpcStatus.DATA_LOSS;
+  static override readonly wireFields = ['space', 'position'];
+  readonly space: string;
+  readonly position: number;
+  constructor(space: string, position: number) {
+    super(ReplicaDivergedError.code, `memory space "${space}": the record at log position ${position} differs from the one shipped`);
+    this.space = space;
+    this.position = position;
+  }
+}
+
+/** A record was shipped past the replica's log end: the caller must first send `expected..got - 1`. */
+export class ReplicationGapError extends EngramError {
+  static override readonly code = 'ERR_REPLICATION_GAP';
+  static override readonly grpcStatus = GrpcStatus.FAILED_PRECONDITION;
+  static override readonly wireFields = ['space', 'expected', 'got'];
+  readonly space: string;
+  /** The next position the replica can take (its last position + 1). */
+  readonly expected: number;
+  /** The position that was shipped. */
+  readonly got: number;
+  constructor(space: string, expected: number, got: number) {
+    super(ReplicationGapError.code, `memory space "${space}": expected log position ${expected}, got ${got}`);
+    this.space = space;
+    this.expected = expected;
+    this.got = got;
+  }
+}
+
+/** This call needs a node that runs in a cluster (with --gossip). */
+export class NotInClusterError extends EngramError {
+  static override readonly code = 'ERR_NOT_IN_CLUSTER';
+  static override readonly grpcStatus = GrpcStatus.FAILED_PRECONDITION;
+  constructor(what: string) {
+    super(NotInClusterError.code, `${what}: this node runs without a cluster (start it with --gossip)`);
+  }
+}
+
+/** Why an internal call was refused; the label of the refusal counter. */
+export type AuthFailureReason = 'no_client_certificate' | 'missing_tag' | 'bad_tag';
+
+/** An internal call from a caller that did not prove it belongs to the cluster. */
+export class UnauthenticatedError extends EngramError {
+  static override readonly code = 'ERR_UNAUTHENTICATED';
+  static override readonly grpcStatus = GrpcStatus.UNAUTHENTICATED;
+  static override readonly wireFields = ['reason'];
+  readonly reason: AuthFailureReason;
+  constructor(reason: AuthFailureReason, message: string) {
+    super(UnauthenticatedError.code, message);
+    this.reason = reason;
+  }
+}
+
+/** A caller that may not use the fault switch (disabled, or not on loopback). */
+export class FaultSwitchRefusedError extends EngramError {
+  static override readonly code = 'ERR_FAULTS_DISABLED';
+  static override readonly grpcStatus = GrpcStatus.PERMISSION_DENIED;
+  constructor(reason: string) {
+    super(FaultSwitchRefusedError.code, `SetFault refused: ${reason}`);
+  }
+}
+
+/** The engine was closed (the node is stopping); no more reads or writes. */
+export class EngineClosedError extends EngramError {
+  static override readonly code = 'ERR_ENGINE_CLOSED';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  constructor() {
+    super(EngineClosedError.code, 'the engine is closed');
+  }
+}
+
+// ---- Node-to-node calls ----
+
+/**
+ * The address failed at the transport level a moment ago and is waiting out its backoff, so the
+ * call was refused without touching the network. Retryable: the scatter should move on to the
+ * partition's next copy at once.
+ */
+export class ConnectionBackoffError extends EngramError {
+  static override readonly code = 'ERR_CONNECTION_BACKOFF';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  // Not `address`: a node's address stays on the node.
+  static override readonly wireFields = ['retryInMs'];
+  readonly address: string;
+  /** ms until the address is dialled again. */
+  readonly retryInMs: number;
+  constructor(address: string, retryInMs: number, cause?: unknown) {
+    super(ConnectionBackoffError.code, `${address}: connection failed recently; next dial in ${Math.ceil(retryInMs)} ms`, { cause });
+    this.address = address;
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** The connection pool was closed (the node is stopping); it makes no more calls. */
+export class PoolClosedError extends EngramError {
+  static override readonly code = 'ERR_POOL_CLOSED';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  constructor() {
+    super(PoolClosedError.code, 'the connection pool is closed');
+  }
+}
+
+/**
+ * A copy answered with a PartitionResult that is not one: a fault of that copy (a bug, or
+ * mismatched versions), not of the request, so the scatter counts it as a failed copy (and may
+ * ask another) instead of failing the query the way an invalid argument would.
+ */
+export class MalformedPartitionResultError extends EngramError {
+  static override readonly code = 'ERR_MALFORMED_ANSWER';
+  static override readonly grpcStatus = GrpcStatus.INTERNAL;
+  constructor(message: string) {
+    super(MalformedPartitionResultError.code, `malformed answer: ${message}`);
+  }
+}
+
+/**
+ * A node answered with an error this client cannot type: no engram code (e.g. grpc-js's own
+ * RESOURCE_EXHAUSTED), or a code it does not know (a newer node).
+ */
+export class EngramRpcError extends EngramError {
+  static override readonly code = 'ERR_RPC';
+  static override readonly wireFields = ['status', 'engramCode'];
+  /** The gRPC status the node sent. */
+  readonly status: GrpcStatus;
+  /** The engram code the node sent, if any. */
+  readonly engramCode: string | undefined;
+  /** The coverage, when the node sent one. */
+  readonly coverage: Coverage | undefined;
+  constructor(status: GrpcStatus, message: string, options: { engramCode?: string; coverage?: Coverage; cause?: unknown } = {}) {
+    super(EngramRpcError.code, message, { cause: options.cause });
+    this.status = status;
+    this.engramCode = options.engramCode;
+    this.coverage = options.coverage;
+  }
+
+  override get grpcStatus(): GrpcStatus {
+    return this.status;
+  }
+}
+
+// ---- Configuration and internals ----
+
 /** Bad configuration (options, environment variables, command-line flags). */
 export class ConfigError extends EngramError {
+  static override readonly code = 'ERR_CONFIG';
+  // Met inside a request only through the node's own settings: the node's fault.
+  static override readonly grpcStatus = GrpcStatus.INTERNAL;
+  static override readonly wireFields = ['setting'];
   readonly setting: string;
   constructor(setting: string, message: string) {
-    super('ERR_CONFIG', `${setting}: ${message}`);
+    super(ConfigError.code, `${setting}: ${message}`);
     this.setting = setting;
   }
 }
 
 /** ENGRAM_NATIVE=required and the addon could not be loaded. */
 export class NativeUnavailableError extends EngramError {
+  static override readonly code = 'ERR_NATIVE_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.INTERNAL;
   constructor(message: string, cause: unknown) {
-    super('ERR_NATIVE_UNAVAILABLE', message, { cause });
+    super(NativeUnavailableError.code, message, { cause });
   }
 }
 
 /** A caller handed the gather something no partition could have sent (a programming error). */
 export class GatherInputError extends EngramError {
+  static override readonly code = 'ERR_GATHER_INPUT';
+  static override readonly grpcStatus = GrpcStatus.INTERNAL;
   constructor(message: string) {
-    super('ERR_GATHER_INPUT', message);
+    super(GatherInputError.code, message);
   }
 }
 
 /** A space's log on disk is damaged beyond its torn tail. */
 export class StorageError extends EngramError {
+  static override readonly code = 'ERR_STORAGE';
+  static override readonly grpcStatus = GrpcStatus.DATA_LOSS;
+  static override readonly wireFields = ['path'];
   readonly path: string;
   constructor(path: string, message: string, cause?: unknown) {
-    super('ERR_STORAGE', `${path}: ${message}`, { cause });
+    super(StorageError.code, `${path}: ${message}`, { cause });
     this.path = path;
-  }
-}
-
-/** The operation was cancelled through its AbortSignal. */
-export class AbortError extends EngramError {
-  constructor(message = 'the operation was aborted') {
-    super('ERR_ABORTED', message);
   }
 }
 
@@ -92,24 +426,51 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Nothing answered: every expected partition failed. Carries the coverage, never an empty success. */
-export class AllPartitionsFailedError extends EngramError {
-  readonly coverage: import('./query/coverage.js').Coverage;
-  constructor(coverage: import('./query/coverage.js').Coverage) {
-    const reasons = coverage.partitions.map((p) => `${p.partition}: ${p.status}${p.reason ? ` (${p.reason})` : ''}`).join('; ');
-    super('ERR_ALL_PARTITIONS_FAILED', `no partition answered (${coverage.expected} expected): ${reasons}`);
-    this.coverage = coverage;
-  }
+// ---- The registry: code → class, for rebuilding errors received from another process ----
+
+const CLASSES: readonly EngramErrorClass[] = [
+  InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
+  AllPartitionsFailedError, InsufficientCoverageError,
+  NodeUnavailableError, PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError,
+  NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
+  ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
+  ConfigError, NativeUnavailableError, GatherInputError, StorageError,
+];
+
+const BY_CODE = new Map(CLASSES.map((c) => [c.code, c]));
+
+/** The class an error with this code is rebuilt as; undefined for a code this version does not know. */
+export function errorClassFor(code: string): EngramErrorClass | undefined {
+  return BY_CODE.get(code);
 }
 
-/** Some partitions did not answer and the caller asked for full coverage (or more than was had). */
-export class InsufficientCoverageError extends EngramError {
-  readonly coverage: import('./query/coverage.js').Coverage;
-  readonly missing: string[];
-  constructor(coverage: import('./query/coverage.js').Coverage, required: string) {
-    const missing = coverage.partitions.filter((p) => p.status !== 'ok').map((p) => p.partition);
-    super('ERR_INSUFFICIENT_COVERAGE', `${coverage.responding} of ${coverage.expected} partitions answered, ${required}; missing: ${missing.join(', ')}`);
-    this.coverage = coverage;
-    this.missing = missing;
+/** The declared wire fields of an error that hold plain JSON values (others stay on this side). */
+export function wireFieldsOf(err: EngramError): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of (err.constructor as unknown as EngramErrorClass).wireFields) {
+    const v = (err as unknown as Record<string, unknown>)[name];
+    if (isPlain(v) || (Array.isArray(v) && v.every(isPlain))) out[name] = v;
   }
+  return out;
+}
+
+function isPlain(v: unknown): boolean {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+/**
+ * An error received from another process, rebuilt as its class without running the class's
+ * constructor (whose arguments did not travel): message, code, name, typed fields, coverage.
+ */
+export function rebuildError(
+  cls: EngramErrorClass,
+  message: string,
+  received: { fields?: Record<string, unknown>; coverage?: Coverage; cause?: unknown } = {},
+): EngramError {
+  const err = Reflect.construct(Error, received.cause !== undefined ? [message, { cause: received.cause }] : [message], cls as unknown as new () => EngramError) as EngramError;
+  const fields: Record<string, unknown> = {};
+  for (const name of cls.wireFields) if (received.fields && name in received.fields) fields[name] = received.fields[name];
+  Object.assign(err, fields, { code: cls.code, name: cls.name });
+  if (received.coverage !== undefined) Object.assign(err, { coverage: received.coverage });
+  return err;
 }

@@ -18,7 +18,7 @@ export {
   QueryPlanner, DEFAULT_SINGLE_PARTITION_TIMEOUT_MS, DEFAULT_MULTI_PARTITION_TIMEOUT_MS, MAX_TIMEOUT_MS,
   type QueryPlan, type PlannedPartition, type PlannedCopy, type ExecutionStrategy,
 } from './query/planner.js';
-export { ScatterExecutor, DEFAULT_MAX_IN_FLIGHT_PER_NODE, RemoteInvalidArgumentError, type PartitionTransport, type LocalRunner, type ScatterOptions } from './query/scatter.js';
+export { ScatterExecutor, DEFAULT_MAX_IN_FLIGHT_PER_NODE, type PartitionTransport, type LocalRunner, type ScatterOptions } from './query/scatter.js';
 export { QueryMetrics } from './query/query-metrics.js';
 export { ConnectionPool, type UnaryCallOptions, type ConnectionPoolStats } from './pool/connection-pool.js';
 export type { ConnectionPoolOptions } from './pool/pool-options.js';

@@ -6,7 +6,7 @@ import { setImmediate } from 'node:timers/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../src/errors.js';
 import { Engine } from '../src/engine/engine.js';
-import { ReplicaDivergedError, ReplicationGapError } from '../src/engine/replication-errors.js';
+import { ReplicaDivergedError, ReplicationGapError } from '../src/errors.js';
 import { scanFrames } from '../src/storage/frame.js';
 import { decodeRecord, encodeRecord, type LogRecord } from '../src/storage/log-record.js';
 import { logPath } from '../src/storage/space-log.js';

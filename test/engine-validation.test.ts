@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../src/errors.js';
 import { Engine } from '../src/engine/engine.js';
-import { EngineClosedError } from '../src/engine/engine-closed-error.js';
+import { EngineClosedError } from '../src/errors.js';
 import { MAX_BATCH_MEMORIES, MAX_CONTENT_BYTES, MAX_RECALL_LIMIT } from '../src/engine/limits.js';
 import type { MemoryInput, StoreBatch } from '../src/engine/store-batch.js';
 import { logPath } from '../src/storage/space-log.js';

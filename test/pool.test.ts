@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { protos } from '../src/wire/proto.js';
 import { ConnectionPool } from '../src/pool/connection-pool.js';
-import { ConnectionBackoffError, PoolClosedError } from '../src/pool/pool-errors.js';
+import { ConnectionBackoffError, PoolClosedError } from '../src/errors.js';
 import type { PoolMetrics } from '../src/pool/pool-metrics.js';
 import { AbortError } from '../src/errors.js';
 

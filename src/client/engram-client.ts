@@ -7,7 +7,8 @@ import { EngramError } from '../errors.js';
 import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { queryToWire, optionsToWire } from '../query/to-wire.js';
 import { resultFromWire } from '../query/result-wire.js';
-import { coverageFromWire, type Coverage } from '../query/coverage.js';
+import type { Coverage } from '../query/coverage.js';
+import { receivedCoverage } from '../node/grpc-errors.js';
 import type { QueryResult } from '../query/result.js';
 import type { Query, QueryOptions } from '../query/types.js';
 import type { TlsConfig } from '../security/tls-config.js';
@@ -30,8 +31,7 @@ export class EngramRpcError extends EngramError {
     this.statusName = statusName;
     const code = err.metadata?.get('engram-code')[0];
     this.engramCode = typeof code === 'string' ? code : undefined;
-    const cov = err.metadata?.get('engram-coverage-bin')[0];
-    this.coverage = Buffer.isBuffer(cov) ? coverageFromWire(JSON.parse(cov.toString('utf8'))) : undefined;
+    this.coverage = receivedCoverage(err);
   }
 }
 

@@ -7,8 +7,7 @@
  * (`one`, `quorum`, `all`) hold it durably.
  */
 import type { Engine } from '../engine/engine.js';
-import { ReplicationGapError } from '../engine/replication-errors.js';
-import { EngramError } from '../errors.js';
+import { ReplicationGapError, ReplicationTimeoutError } from '../errors.js';
 import type { Logger } from '../node/logger.js';
 import type { Cluster } from './cluster.js';
 import type { InternalCalls } from './peer-clients.js';
@@ -31,22 +30,6 @@ export function copiesRequired(ack: AckLevel, copies: number): number {
   if (ack === 'one') return 1;
   if (ack === 'all') return copies;
   return Math.floor(copies / 2) + 1;
-}
-
-/** The write is durable on the primary, but fewer copies than asked for acknowledged it in time. */
-export class ReplicationTimeoutError extends EngramError {
-  readonly space: string;
-  readonly required: number;
-  readonly achieved: number;
-  constructor(space: string, required: number, achieved: number, position: number) {
-    super(
-      'ERR_REPLICATION_TIMEOUT',
-      `space ${space}: log position ${position} is durable on ${achieved} of the ${required} copies asked for; it will reach the others when they are reachable`,
-    );
-    this.space = space;
-    this.required = required;
-    this.achieved = achieved;
-  }
 }
 
 export interface ReplicaLag { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }

@@ -6,12 +6,12 @@
  * UNIMPLEMENTED (grpc-js does that for handlers left out).
  */
 import * as grpc from '@grpc/grpc-js';
-import { AbortError } from '../errors.js';
+import { AbortError, UnauthenticatedError } from '../errors.js';
 import { toGrpcError } from '../node/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
 import type { LocalRunner } from '../query/scatter.js';
 import { forPartition } from '../query/types.js';
-import { requireNodeCertificate, UnauthenticatedError, verifyInternalCall } from '../security/internal-auth.js';
+import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
 import { partitionToWire } from '../wire/partition-codec.js';
 import type { QueryMsg } from '../wire/messages.js';
 import { protos } from '../wire/proto.js';

@@ -5,12 +5,11 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
+import { EngineClosedError, InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
 import { LOG_SUFFIX, SpaceLog, spacesDir, type WarnFn } from '../storage/space-log.js';
 import { complete, type CompleteInput, type CompleteOutput } from './complete.js';
 import { consolidateThreshold, findPatterns, type ConsolidateInput, type ConsolidateOutput } from './consolidate.js';
-import { EngineClosedError } from './engine-closed-error.js';
 import { checkSpaceId, compareIds } from './ids.js';
 import { imagine, type ImagineInput } from './imagine.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION, SPACE_ID_PATTERN } from './limits.js';

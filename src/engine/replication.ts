@@ -4,12 +4,11 @@
  * the same sequence of records and replays to the same state. Positions start at 2 on the wire:
  * each copy writes its own header (position 1) when it creates the space from the assignment.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ReplicaDivergedError, ReplicationGapError } from '../errors.js';
 import type { PositionedPayload } from '../storage/log-reader.js';
 import type { SpaceLog } from '../storage/space-log.js';
 import { intParam } from './params.js';
 import { decodeReplicated } from './replicated-record.js';
-import { ReplicaDivergedError, ReplicationGapError } from './replication-errors.js';
 import type { SpaceState } from './space-state.js';
 
 /** What `readRecords` returns. */

@@ -13,23 +13,9 @@ import { answerFromEngine } from '../query/engine-partition.js';
 import { forPartition } from '../query/types.js';
 import { partitionToWire } from '../wire/partition-codec.js';
 import type { EngramNode, Handler } from './engram-node.js';
-import { EngramError } from '../errors.js';
+import { FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
 import type { Cluster } from '../cluster/cluster.js';
-import { requireNodeCertificate, UnauthenticatedError, verifyInternalCall } from '../security/internal-auth.js';
-
-/** This call needs a node that runs in a cluster (with --gossip). */
-export class NotInClusterError extends EngramError {
-  constructor(what: string) {
-    super('ERR_NOT_IN_CLUSTER', `${what}: this node runs without a cluster (start it with --gossip)`);
-  }
-}
-
-/** A caller that may not use the fault switch (disabled, or not on loopback). */
-export class FaultSwitchRefusedError extends EngramError {
-  constructor(reason: string) {
-    super('ERR_FAULTS_DISABLED', `SetFault refused: ${reason}`);
-  }
-}
+import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
 
 function clusterOf(node: EngramNode, what: string): Cluster {
   if (!node.cluster) throw new NotInClusterError(what);

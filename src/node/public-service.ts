@@ -1,5 +1,5 @@
 /** Handlers of the public `Engram` service: create space, store, execute query, status. */
-import { EngramError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, PrimaryUnavailableError } from '../errors.js';
 import type { AckLevel } from '../cluster/replicator.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
@@ -15,17 +15,6 @@ interface StoreMsg { space: string; memories: MemoryMsg[]; associations: Associa
 
 /** Deadline of a write forwarded to its primary, ms. */
 export const FORWARD_DEADLINE_MS = 15_000;
-
-/** The space's primary is down: writes wait for it (its replicas still serve reads). */
-export class PrimaryUnavailableError extends EngramError {
-  readonly space: string;
-  readonly primary: string;
-  constructor(space: string, primary: string) {
-    super('ERR_PRIMARY_UNAVAILABLE', `space ${space}: its primary ${primary} is not reachable; writes wait for it to return`);
-    this.space = space;
-    this.primary = primary;
-  }
-}
 
 /** proto-loader hands an enum number it does not know through as a number: refuse it, never guess. */
 function ackLevel(wire: string | number): AckLevel {

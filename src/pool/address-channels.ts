@@ -4,7 +4,7 @@
  * and evict().
  */
 import { Backoff } from './backoff.js';
-import { ConnectionBackoffError } from './pool-errors.js';
+import { ConnectionBackoffError } from '../errors.js';
 import { PooledChannel } from './pooled-channel.js';
 import type { ParsedPoolOptions } from './pool-options.js';
 

@@ -4,9 +4,8 @@
  * evicted after a transport failure and re-dialled after a per-address backoff.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AbortError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InvalidArgumentError, PoolClosedError } from '../errors.js';
 import { AddressChannels } from './address-channels.js';
-import { PoolClosedError } from './pool-errors.js';
 import { parsePoolOptions, type ConnectionPoolOptions, type ParsedPoolOptions } from './pool-options.js';
 import type { PooledChannel } from './pooled-channel.js';
 

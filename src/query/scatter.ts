@@ -5,7 +5,7 @@
  * A partition is answered once: whatever arrives after it settled is dropped, never merged.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { AbortError, EngramError } from '../errors.js';
+import { AbortError, EngramError, RemoteInvalidArgumentError } from '../errors.js';
 import { partitionFromWire } from '../wire/partition-codec.js';
 import { queryToWire } from './to-wire.js';
 import { Deadline, nowMs } from './deadline.js';
@@ -34,15 +34,6 @@ export interface ScatterOptions {
   onLateAnswer?: (partition: string, node: string) => void;
   /** Monotonic ms clock; default performance.now (tests inject a mocked one). */
   clock?: () => number;
-}
-
-/** A remote copy refused the request itself (bad argument): every copy would, so the query fails. */
-export class RemoteInvalidArgumentError extends EngramError {
-  readonly node: string;
-  constructor(node: string, details: string) {
-    super('ERR_INVALID_ARGUMENT', details);
-    this.node = node;
-  }
 }
 
 /** The request is bad, whichever copy is asked: fail the query with it, do not try others. */

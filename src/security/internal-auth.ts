@@ -11,24 +11,15 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { EngramError } from '../errors.js';
+import { UnauthenticatedError } from '../errors.js';
+
+/** Why an internal call was refused (the class lives with every public error in src/errors.ts). */
+export type { AuthFailureReason } from '../errors.js';
 
 /** Metadata key naming the calling node. */
 export const NODE_ID_HEADER = 'engram-node-id';
 /** Metadata key of the HMAC tag. */
 export const AUTH_TAG_HEADER = 'engram-auth';
-
-/** Why an internal call was refused; the label of the refusal counter. */
-export type AuthFailureReason = 'no_client_certificate' | 'missing_tag' | 'bad_tag';
-
-/** An internal call from a caller that did not prove it belongs to the cluster. */
-export class UnauthenticatedError extends EngramError {
-  readonly reason: AuthFailureReason;
-  constructor(reason: AuthFailureReason, message: string) {
-    super('ERR_UNAUTHENTICATED', message);
-    this.reason = reason;
-  }
-}
 
 /** The tag of `method` called by `nodeId`, hex. */
 export function internalCallTag(clusterKey: string, nodeId: string, method: string): string {

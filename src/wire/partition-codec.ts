@@ -1,5 +1,5 @@
 /** PartitionResult messages ↔ PartitionAnswer, columns passed through as byte views (no copy). */
-import { EngramError } from '../errors.js';
+import { MalformedPartitionResultError } from '../errors.js';
 import type { PartitionAnswer } from '../query/types.js';
 
 type Bytes = Uint8Array;
@@ -49,17 +49,6 @@ interface PartitionResultMsg {
   imagine?: Record<string, Bytes> & { dimension: number };
   complete?: { embedding: number[]; confidence: number; sources: string[] };
   consolidate?: { memories: number; patternsCreated: number; patternsTotal: number; memoriesInPatterns: number; durationMs: number };
-}
-
-/**
- * A copy answered with a PartitionResult that is not one: a fault of that copy, not of the
- * request, so the scatter counts it as a failed copy (and may ask another) instead of failing
- * the query the way an invalid argument would.
- */
-export class MalformedPartitionResultError extends EngramError {
-  constructor(message: string) {
-    super('ERR_MALFORMED_ANSWER', `malformed answer: ${message}`);
-  }
 }
 
 /** Decoded PartitionResult → answer; the byte columns stay views into the received message. */
