@@ -1,5 +1,6 @@
 /** Handlers of the public `Engram` service: create space, store, execute query, status. */
-import { InvalidArgumentError, PrimaryUnavailableError } from '../errors.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { EngramError, InvalidArgumentError, PrimaryUnavailableError } from '../errors.js';
 import type { AckLevel } from '../cluster/replicator.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
@@ -9,6 +10,7 @@ import type { EngramNode, Handler } from './engram-node.js';
 import { VERSION } from './version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
+import { isServiceError, typedErrorOf } from './grpc-errors.js';
 
 interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[]; copies?: number }
 interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string | number }
@@ -36,6 +38,24 @@ function checkQuerySpaces(query: Query): void {
   }
   if (!Array.isArray(query.spaces) || query.spaces.length === 0) throw new InvalidArgumentError('query.imagine.spaces', query.spaces, 'name at least one space');
   query.spaces.forEach((s, i) => checkSpaceId(s, `query.imagine.spaces[${i}]`));
+}
+
+/**
+ * Sends a write on to its primary. The primary's own answer, typed, passes through; a failure to
+ * reach it becomes PrimaryUnavailableError naming the space and the primary, and the transport's
+ * text (which names addresses) is logged here instead of reaching the caller.
+ */
+async function forwardWrite(node: EngramNode, req: StoreMsg, primary: string, address: string): Promise<unknown> {
+  try {
+    return await node.peers.public(address, 'Store', req, FORWARD_DEADLINE_MS);
+  } catch (err) {
+    if (err instanceof EngramError) throw err;
+    const typed = isServiceError(err) ? typedErrorOf(err) : undefined;
+    if (typed) throw typed;
+    const timedOut = isServiceError(err) && err.code === GrpcStatus.DEADLINE_EXCEEDED;
+    node.logger.warn('write not forwarded', { space: req.space, primary, address, error: err instanceof Error ? err.message : String(err) });
+    throw new PrimaryUnavailableError(req.space, primary, timedOut ? 'timeout' : 'unreachable');
+  }
 }
 
 export function publicHandlers(node: EngramNode): Record<string, Handler> {
@@ -70,8 +90,8 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
         if (a.primary !== node.id) {
           // Writes go through the primary, which orders them in its log.
           const primary = node.cluster.member(a.primary);
-          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(req.space, a.primary);
-          return node.peers.public(primary.grpcAddress, 'Store', req, FORWARD_DEADLINE_MS);
+          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(req.space, a.primary, 'down');
+          return forwardWrite(node, req, a.primary, primary.grpcAddress);
         }
       }
       const memories = req.memories.map((m) => ({

@@ -5,7 +5,7 @@
  * A partition is answered once: whatever arrives after it settled is dropped, never merged.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { AbortError, EngramError, RemoteInvalidArgumentError } from '../errors.js';
+import { AbortError, ConnectionBackoffError, EngramError, RemoteInvalidArgumentError } from '../errors.js';
 import { partitionFromWire } from '../wire/partition-codec.js';
 import { queryToWire } from './to-wire.js';
 import { Deadline, nowMs } from './deadline.js';
@@ -46,11 +46,27 @@ function badRequest(err: unknown, node: string): EngramError | undefined {
 
 /** A copy's failure, classified for the coverage block. */
 function classify(err: unknown): { status: PartitionStatus; reason: string; retry: boolean } {
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (code === grpcStatus.UNAVAILABLE || code === 'ERR_CONNECTION_BACKOFF') return { status: 'unavailable', reason: message, retry: true };
-  if (code === grpcStatus.DEADLINE_EXCEEDED) return { status: 'timeout', reason: message, retry: false };
-  return { status: 'error', reason: message, retry: true };
+  const code = err instanceof EngramError ? err.grpcStatus : (err as { code?: unknown }).code;
+  if (code === grpcStatus.UNAVAILABLE) return { status: 'unavailable', reason: failureReason(err), retry: true };
+  if (code === grpcStatus.DEADLINE_EXCEEDED) return { status: 'timeout', reason: failureReason(err), retry: false };
+  return { status: 'error', reason: failureReason(err), retry: true };
+}
+
+/**
+ * Why a copy failed, for the coverage block, which the caller sees: our own messages as they
+ * are, but never the transport's text of a failed call (it names addresses; the coverage names
+ * the node instead).
+ */
+function failureReason(err: unknown): string {
+  if (err instanceof ConnectionBackoffError) return `unreachable a moment ago; next dial in ${Math.ceil(err.retryInMs)} ms`;
+  if (err instanceof EngramError || !(err instanceof Error)) return err instanceof Error ? err.message : String(err);
+  const e = err as { code?: unknown; details?: unknown; metadata?: { get?(key: string): unknown[] } };
+  if (typeof e.code !== 'number') return err.message;
+  // The copy answered with a typed error (see src/node/grpc-errors.ts): its message is ours.
+  if (e.metadata?.get?.('engram-code')?.length && typeof e.details === 'string') return e.details;
+  if (e.code === grpcStatus.UNAVAILABLE) return /ECONNREFUSED/.test(String(e.details)) ? 'unreachable (connection refused)' : 'unreachable';
+  if (e.code === grpcStatus.DEADLINE_EXCEEDED) return 'no answer within the deadline';
+  return `${grpcStatus[e.code] ?? e.code}: ${String(e.details ?? '')}`;
 }
 
 /** Limits calls in flight per node; a waiter gives up when its signal aborts. */
