@@ -361,7 +361,7 @@ async function p5Cluster(d: Dataset): Promise<P5Cluster> {
     const loadavg = load();
 
     // P6 steady load: 8 concurrent clients (own channels) through n2.
-    for (let c = 0; c < STEADY_CLIENTS; c++) extraClients.push(new EngramClient(n2.proc.grpcAddress, 10_000));
+    for (let c = 0; c < STEADY_CLIENTS; c++) extraClients.push(new EngramClient({ nodes: [n2.proc.grpcAddress], deadlineMs: 10_000 }));
     await Promise.all(extraClients.map((c) => c.status()));
     const steadyBefore = await poolCounters(n2);
     const lat: number[] = [];

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { TestCluster } from './helpers/cluster.js';
 import { vec } from './helpers/node.js';
 import { needTool } from './helpers/system-tools.js';
-import { EngramRpcError } from '../src/client/engram-client.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { AllPartitionsFailedError, InsufficientCoverageError } from '../src/errors.js';
 import { sampleSpace } from '../src/demo/sample-data.js';
 import { embedText } from '../src/engine/text-embedder.js';
 
@@ -110,8 +111,8 @@ describe('distributed queries', () => {
       (e: unknown) => e,
     );
     assert.ok(performance.now() - t2 < timeoutMs + 100);
-    assert.ok(err instanceof EngramRpcError);
-    assert.equal(err.engramCode, 'ERR_ALL_PARTITIONS_FAILED');
+    assert.ok(err instanceof AllPartitionsFailedError);
+    assert.equal(err.code, 'ERR_ALL_PARTITIONS_FAILED');
     assert.deepEqual([err.coverage?.expected, err.coverage?.responding, err.coverage?.partitions[0]?.status], [1, 0, 'timeout'], JSON.stringify(err.coverage));
 
     // The coordinator's scrape counts what happened, and passes promtool's checks.
@@ -162,16 +163,16 @@ describe('distributed queries', () => {
     await threeSpaces(c);
     await c.node('n3').proc.kill9();
     const err = await c.node('n1').client.query({ kind: 'recall', space: 'space3', cue: { text: 'x' } }).catch((e: unknown) => e);
-    assert.ok(err instanceof EngramRpcError);
-    assert.equal(err.statusName, 'UNAVAILABLE');
-    assert.equal(err.engramCode, 'ERR_ALL_PARTITIONS_FAILED');
+    assert.ok(err instanceof AllPartitionsFailedError);
+    assert.equal(err.grpcStatus, grpcStatus.UNAVAILABLE);
+    assert.equal(err.code, 'ERR_ALL_PARTITIONS_FAILED');
     assert.equal(err.coverage?.responding, 0);
     assert.match(err.coverage!.partitions[0]!.status, /unavailable|timeout/, JSON.stringify(err.coverage));
 
     const cue = { embedding: Float32Array.from(vec(DIM, 1)) };
     const strict = await c.node('n1').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue }, { allowPartial: false }).catch((e: unknown) => e);
-    assert.ok(strict instanceof EngramRpcError);
-    assert.equal(strict.engramCode, 'ERR_INSUFFICIENT_COVERAGE');
+    assert.ok(strict instanceof InsufficientCoverageError);
+    assert.equal(strict.code, 'ERR_INSUFFICIENT_COVERAGE');
     assert.match(strict.message, /missing: space3/);
     // Without the flag, the same query is a weaker answer, not an error.
     const partial = await c.node('n1').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue });

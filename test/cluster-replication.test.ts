@@ -49,7 +49,7 @@ describe('replication', () => {
       c.until('n2 to see n1 down', c.detectionDeadlineMs(3), async () => ((await c.node('n2').client.status()).members.find((m) => m.id === 'n1')?.state === 'down' ? true : undefined)).then(() =>
         c.node('n2').client.store('kept', batch(99)),
       ),
-      /UNAVAILABLE.*primary n1/,
+      { code: 'ERR_PRIMARY_UNAVAILABLE', message: /memory space "kept": primary n1 is down/ },
     );
   });
 
@@ -94,6 +94,6 @@ describe('replication', () => {
     const writer = c.node(created.primary).client;
     const out = await writer.store('quorum-space', { ...batch(1), ack: 'quorum' });
     assert.equal(out.copies, 2);
-    await assert.rejects(writer.store('quorum-space', { ...batch(2), ack: 'all' }), /DEADLINE_EXCEEDED.*2 of the 3 copies/);
+    await assert.rejects(writer.store('quorum-space', { ...batch(2), ack: 'all' }), { code: 'ERR_REPLICATION_TIMEOUT', message: /2 of the 3 copies/ });
   });
 });

@@ -5,18 +5,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
-import { EngramRpcError } from '../src/client/engram-client.js';
+import { EngramError } from '../src/errors.js';
 import { NodeFixture, vec, type TestNode } from './helpers/node.js';
 
 const DIM = 8;
 
-async function rejects(p: Promise<unknown>, code: status, message: RegExp): Promise<EngramRpcError> {
+async function rejects(p: Promise<unknown>, code: status, message: RegExp): Promise<EngramError> {
   const err = await p.then(
     () => assert.fail('expected the call to fail'),
     (e: unknown) => e,
   );
-  assert.ok(err instanceof EngramRpcError, `expected EngramRpcError, got ${String(err)}`);
-  assert.equal(err.statusName, status[code], err.message);
+  assert.ok(err instanceof EngramError, `expected a typed error, got ${String(err)}`);
+  assert.equal(status[err.grpcStatus], status[code], err.message);
   assert.match(err.message, message);
   return err;
 }

@@ -13,7 +13,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { startNodeProcess, type NodeProcess } from '../src/cluster/node-process.js';
-import { EngramClient, EngramRpcError, type NodeStatus } from '../src/client/engram-client.js';
+import { EngramClient, type NodeStatus } from '../src/client/engram-client.js';
+import { NodeUnavailableError } from '../src/errors.js';
 import { ConfigError } from '../src/errors.js';
 import { internalCallMetadata } from '../src/security/internal-auth.js';
 import { loadTlsConfig, type TlsConfig } from '../src/security/tls-config.js';
@@ -95,7 +96,7 @@ describe('TLS', () => {
       ],
     });
     // A public client needs only the CA that signed the node's certificate.
-    const node = { id, proc, client: new EngramClient(proc.grpcAddress, 10_000, { tls: { ca: tls(files).ca } }), logs };
+    const node = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000, tls: { ca: tls(files).ca } }), logs };
     nodes.set(id, node);
     return node;
   }
@@ -166,11 +167,12 @@ describe('TLS', () => {
     const withCert = await engram(['--node', address, ...['--tls-ca', caFile, '--tls-cert', certs.get('client')!.cert, '--tls-key', certs.get('client')!.key], 'status']);
     assert.equal(withCert.code, 0, withCert.stderr);
 
-    const plain = new EngramClient(address, 3_000);
+    const plain = new EngramClient({ nodes: [address], deadlineMs: 3_000 });
     const err = await plain.status().then(() => assert.fail('plaintext reached a TLS node'), (e: unknown) => e);
     plain.close();
-    assert.ok(err instanceof EngramRpcError);
-    assert.equal(err.status, grpc.status.UNAVAILABLE);
+    // A plaintext client cannot even connect: the node is unreachable to it.
+    assert.ok(err instanceof NodeUnavailableError, String(err));
+    assert.equal(err.grpcStatus, grpc.status.UNAVAILABLE);
 
     const badFlag = await engram(['--node', address, '--tls-ca', join(root, 'missing.pem'), 'status']);
     assert.equal(badFlag.code, 2);
@@ -258,7 +260,7 @@ describe('TLS', () => {
 
     const insecure = await startNodeProcess({ id: 'open', dataDir: join(root, 'open'), listen: '0.0.0.0:0', extraArgs: ['--insecure'] });
     try {
-      const client = new EngramClient(`127.0.0.1:${insecure.grpcAddress.split(':').pop()}`, 5_000);
+      const client = new EngramClient({ nodes: [`127.0.0.1:${insecure.grpcAddress.split(':').pop()}`], deadlineMs: 5_000 });
       assert.equal((await client.status()).nodeId, 'open');
       client.close();
     } finally {

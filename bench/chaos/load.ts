@@ -5,7 +5,8 @@
  * arrives. Every call is timed by the client.
  */
 import { performance } from 'node:perf_hooks';
-import { EngramRpcError } from '../../src/client/engram-client.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { EngramError } from '../../src/errors.js';
 import { referencePenalty } from '../../src/gather/reference-penalty.js';
 import type { Coverage } from '../../src/query/coverage.js';
 import type { QueryResult } from '../../src/query/result.js';
@@ -48,7 +49,7 @@ export interface QueryRecord {
 export const STORED_CONFIDENCE = { lower: 0.6, upper: 0.9 };
 
 export function errorKind(err: unknown): string {
-  if (err instanceof EngramRpcError) return `${err.statusName}/${err.engramCode ?? '-'}`;
+  if (err instanceof EngramError) return `${grpcStatus[err.grpcStatus]}/${err.code}`;
   return `LOCAL/${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
 }
 
@@ -195,7 +196,7 @@ export class Load {
         result = await this.world.client(via).query(query, { timeoutMs });
       } catch (err) {
         rec.error = errorKind(err);
-        const cov = err instanceof EngramRpcError ? err.coverage : undefined;
+        const cov = err instanceof EngramError ? (err as { coverage?: Coverage }).coverage : undefined;
         if (cov) rec.coverageProblems.push(...coverageProblems(cov, expected, this.world, start, this.world.now()));
       }
       rec.latencyMs = performance.now() - t;

@@ -78,7 +78,7 @@ export class World {
   adopt(node: LocalNode): void {
     const old = this.clients.get(node.id);
     if (old) this.retired.push(old);
-    this.clients.set(node.id, new EngramClient(node.proc.grpcAddress, CLIENT_DEADLINE_MS));
+    this.clients.set(node.id, new EngramClient({ nodes: [node.proc.grpcAddress], deadlineMs: CLIENT_DEADLINE_MS }));
     let log = this.#logs.get(node.id);
     if (!log) {
       log = createWriteStream(join(this.logDir, `${node.id}.log`), { flags: 'a' });

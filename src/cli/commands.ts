@@ -99,7 +99,7 @@ async function spaceDimension(client: EngramClient, space: string): Promise<numb
   const status = await client.status();
   // In a cluster the assignment table knows every space; a node of its own knows its spaces.
   const s = status.assignments.find((x) => x.space === space) ?? status.spaces.find((x) => x.id === space);
-  if (!s) throw new UsageError(`space "${space}" does not exist (asked node ${client.address}); create it first`);
+  if (!s) throw new UsageError(`space "${space}" does not exist (asked ${client.nodes.join(', ')}); create it first`);
   return s.dimension;
 }
 

@@ -4,7 +4,8 @@
  * or failed, 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { EngramClient, EngramRpcError } from '../client/engram-client.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { EngramClient } from '../client/engram-client.js';
 import { EngramError } from '../errors.js';
 import { runCommand, UsageError, USAGE } from './commands.js';
 import { loadTlsConfig, type TlsConfig } from '../security/tls-config.js';
@@ -64,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`engram: ${(err as Error).message}`);
     return 2;
   }
-  const client = new EngramClient(parsed.values.node ?? process.env.ENGRAM_NODE ?? DEFAULT_NODE, undefined, tls ? { tls } : {});
+  const client = new EngramClient({ nodes: (parsed.values.node ?? process.env.ENGRAM_NODE ?? DEFAULT_NODE).split(','), ...(tls ? { tls } : {}) });
   try {
     const out = await runCommand(client, parsed.positionals, parsed.values);
     console.log(parsed.values.json ? JSON.stringify(out.json, jsonReplacer, 2) : out.text);
@@ -74,14 +75,13 @@ async function main(argv: string[]): Promise<number> {
       console.error(`engram: ${err.message}\n${USAGE}`);
       return 2;
     }
-    if (err instanceof EngramRpcError) {
-      if (parsed.values.json) console.error(JSON.stringify({ error: err.statusName, code: err.engramCode, message: err.message, coverage: err.coverage }, null, 2));
-      else console.error(`engram: ${err.message}`);
-      return 1;
-    }
     if (err instanceof EngramError) {
-      console.error(`engram: ${err.message}`);
-      return err.code === 'ERR_INVALID_ARGUMENT' ? 2 : 1;
+      // The status and the stable code first: what a script matches on.
+      const status = grpcStatus[err.grpcStatus];
+      const coverage = (err as { coverage?: unknown }).coverage;
+      if (parsed.values.json) console.error(JSON.stringify({ error: status, code: err.code, message: err.message, coverage }, null, 2));
+      else console.error(`engram: ${status} ${err.code}: ${err.message}`);
+      return 1;
     }
     console.error(`engram: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

@@ -1,38 +1,53 @@
 /**
- * A promise client of the public `Engram` service of any node. Errors come back as
- * `EngramRpcError` with the gRPC status, the server's message, and the engram error code.
+ * A promise client of the public `Engram` service over a list of nodes (DESIGN §8). A call goes
+ * to the node that answered last (the first one at the start) and fails over to the next node on
+ * UNAVAILABLE: the node could not be reached, or it answered with an error that another node may
+ * not have (its primary unreachable from there, or it is stopping). One deadline covers every
+ * node a call tries; an AbortSignal cancels the call on the wire. Failures come back as the typed
+ * classes of src/errors.ts, with the coverage a query error carries.
+ *
+ * Every call is safe to send again to another node, which is what failover does:
+ * - ExecuteQuery and Status read. (Consolidate writes, but a second run over the same memories
+ *   creates nothing: existing patterns never change, docs/engine.md.)
+ * - Store is idempotent by memory id: storing an id again replaces it with the same values, and
+ *   restating an association replaces its weight with the same weight (docs/engine.md). Only a
+ *   `createdAt` left to the node ("now") may take the retry's time.
+ * - CreateSpace is a compare-and-set: the same id and dimension again is a no-op (a retry may
+ *   answer `created: false` for the space its first attempt created).
  */
 import * as grpc from '@grpc/grpc-js';
-import { EngramError } from '../errors.js';
-import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
-import { queryToWire, optionsToWire } from '../query/to-wire.js';
+import { AbortError, DeadlineExceededError, EngramRpcError, InvalidArgumentError, NodeUnavailableError, type EngramError } from '../errors.js';
+import { fromGrpcError, typedErrorOf } from '../node/grpc-errors.js';
+import { Deadline } from '../query/deadline.js';
 import { resultFromWire } from '../query/result-wire.js';
-import type { Coverage } from '../query/coverage.js';
-import { receivedCoverage } from '../node/grpc-errors.js';
-import type { QueryResult } from '../query/result.js';
+import type { ResultOf } from '../query/result.js';
+import { optionsToWire, queryToWire } from '../query/to-wire.js';
 import type { Query, QueryOptions } from '../query/types.js';
-import type { TlsConfig } from '../security/tls-config.js';
 import { channelCredentials } from '../security/credentials.js';
+import type { TlsConfig } from '../security/tls-config.js';
+import { LEAN_CHANNEL_OPTIONS, protos } from '../wire/proto.js';
 
-/** Default deadline of one client call, ms. */
+/** Default deadline of one client call, ms, across every node it tries. */
 export const DEFAULT_CLIENT_DEADLINE_MS = 30_000;
 
-/** A failed call: `status` is the gRPC status, `engramCode` the server's typed error code. */
-export class EngramRpcError extends EngramError {
-  readonly status: grpc.status;
-  readonly statusName: string;
-  readonly engramCode: string | undefined;
-  /** The coverage of a query that failed for lack of answers, when the server sent it. */
-  readonly coverage: Coverage | undefined;
-  constructor(err: grpc.ServiceError) {
-    const statusName = grpc.status[err.code] ?? String(err.code);
-    super('ERR_RPC', `${statusName}: ${err.details || err.message}`, { cause: err });
-    this.status = err.code;
-    this.statusName = statusName;
-    const code = err.metadata?.get('engram-code')[0];
-    this.engramCode = typeof code === 'string' ? code : undefined;
-    this.coverage = receivedCoverage(err);
-  }
+export interface EngramClientOptions {
+  /** Nodes to call, `HOST:PORT`, tried in this order; at least one. */
+  nodes: string[];
+  /**
+   * TLS: verify each node against `ca` (its certificate must name the host of its address);
+   * `cert` and `key` are optional, the public service needs none. Default plaintext.
+   */
+  tls?: TlsConfig;
+  /** Deadline of a call that sets none, ms. Default DEFAULT_CLIENT_DEADLINE_MS. */
+  deadlineMs?: number;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** This call's deadline, ms from now, across every node it tries. Default: the client's `deadlineMs`. */
+  deadlineMs?: number;
+  /** Aborting cancels the call on the wire (the node sees it cancelled) and rejects it with AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface MemoryRecord {
@@ -64,65 +79,133 @@ export interface NodeStatus {
   partitionState: 'connected' | 'partitioned' | 'healing';
 }
 
-export interface EngramClientOptions {
-  /**
-   * TLS: verify the node against `ca` (its certificate must name the host of `address`); `cert`
-   * and `key` are optional, the public service needs none. Default plaintext.
-   */
-  tls?: TlsConfig;
+type AnyClient = grpc.Client & Record<string, Function>;
+
+function checkDeadline(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field, value, 'must be a number of ms ≥ 0');
+  return value;
 }
 
 export class EngramClient {
-  private readonly client: grpc.Client & Record<string, Function>;
-  constructor(
-    readonly address: string,
-    private readonly deadlineMs = DEFAULT_CLIENT_DEADLINE_MS,
-    options: EngramClientOptions = {},
-  ) {
-    const { PublicClient } = protos();
-    this.client = new PublicClient(address, channelCredentials(options.tls), {
-      ...LEAN_CHANNEL_OPTIONS,
-    }) as grpc.Client & Record<string, Function>;
+  /** The nodes this client calls, in the order it tries them. */
+  readonly nodes: readonly string[];
+  readonly #deadlineMs: number;
+  readonly #credentials: grpc.ChannelCredentials;
+  readonly #clients: (AnyClient | undefined)[];
+  /** The node that answered last: calls start there. */
+  #preferred = 0;
+  #closed = false;
+
+  constructor(options: EngramClientOptions) {
+    const nodes: unknown = options?.nodes;
+    if (!Array.isArray(nodes) || nodes.length === 0) throw new InvalidArgumentError('nodes', nodes, 'name at least one node (HOST:PORT)');
+    nodes.forEach((n, i) => {
+      if (typeof n !== 'string' || n.trim() === '') throw new InvalidArgumentError(`nodes[${i}]`, n, 'must be HOST:PORT');
+    });
+    this.nodes = [...(nodes as string[])];
+    this.#deadlineMs = options.deadlineMs === undefined ? DEFAULT_CLIENT_DEADLINE_MS : checkDeadline('deadlineMs', options.deadlineMs);
+    this.#credentials = channelCredentials(options.tls);
+    this.#clients = this.nodes.map(() => undefined);
   }
 
-  private call<T>(method: string, request: unknown): Promise<T> {
+  #client(index: number): AnyClient {
+    let client = this.#clients[index];
+    if (!client) {
+      client = new (protos().PublicClient)(this.nodes[index]!, this.#credentials, { ...LEAN_CHANNEL_OPTIONS }) as AnyClient;
+      this.#clients[index] = client;
+    }
+    return client;
+  }
+
+  /** One call, failing over across the nodes within one deadline. */
+  async #call<T>(method: string, request: unknown, options: CallOptions = {}): Promise<T> {
+    const deadlineMs = options.deadlineMs === undefined ? this.#deadlineMs : checkDeadline('deadlineMs', options.deadlineMs);
+    const { signal } = options;
+    if (this.#closed) throw new EngramRpcError(grpc.status.CANCELLED, `${method}: the client is closed`);
+    if (signal?.aborted) throw new AbortError(`${method} aborted before it was sent`, { cause: signal.reason });
+    const deadline = new Deadline(deadlineMs);
+    // A node's own answer says more than a connection that failed: it wins if nothing succeeds.
+    let answered: EngramError | undefined;
+    const unreachable: string[] = [];
+    let lastFailure: unknown;
+    for (let i = 0; i < this.nodes.length && !deadline.expired(); i++) {
+      const index = (this.#preferred + i) % this.nodes.length;
+      try {
+        const res = await this.#attempt<T>(index, method, request, deadline, signal);
+        this.#preferred = index;
+        return res;
+      } catch (raw) {
+        if (signal?.aborted) throw new AbortError(`${method} aborted`, { cause: signal.reason });
+        const err = raw as grpc.ServiceError;
+        const typed = typedErrorOf(err);
+        if (typed) {
+          if (!typed.retryable) throw typed;
+          answered = typed;
+          continue;
+        }
+        if (err.code === grpc.status.UNAVAILABLE) {
+          unreachable.push(this.nodes[index]!);
+          lastFailure = err;
+          continue;
+        }
+        if (err.code === grpc.status.DEADLINE_EXCEEDED) throw new DeadlineExceededError(method, deadlineMs, { cause: err });
+        throw fromGrpcError(err);
+      }
+    }
+    if (answered) throw answered;
+    if (unreachable.length > 0) throw new NodeUnavailableError(unreachable, { cause: lastFailure });
+    throw new DeadlineExceededError(method, deadlineMs);
+  }
+
+  /** One call to one node; `signal` cancels it on the wire. Rejects with the grpc-js ServiceError. */
+  #attempt<T>(index: number, method: string, request: unknown, deadline: Deadline, signal: AbortSignal | undefined): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline: Date.now() + this.deadlineMs }, (err: grpc.ServiceError | null, res: T) =>
-        err ? reject(new EngramRpcError(err)) : resolve(res),
-      );
+      const onAbort = () => call.cancel();
+      const call = this.#client(index)[method]!(request, { deadline: deadline.wallClock() }, (err: grpc.ServiceError | null, res: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(res);
+      }) as grpc.ClientUnaryCall;
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** `copies`: copies including the primary for those the cluster picks (default: the node's replication factor). */
-  createSpace(space: string, options: { dimension?: number; primary?: string; replicas?: string[]; copies?: number } = {}) {
-    return this.call<{ space: string; dimension: number; created: boolean; primary: string; replicas: string[] }>('CreateSpace', {
+  createSpace(space: string, options: { dimension?: number; primary?: string; replicas?: string[]; copies?: number } = {}, call?: CallOptions) {
+    return this.#call<{ space: string; dimension: number; created: boolean; primary: string; replicas: string[] }>('CreateSpace', {
       space,
       dimension: options.dimension ?? 0,
       primary: options.primary ?? '',
       replicas: options.replicas ?? [],
       copies: options.copies,
-    });
+    }, call);
   }
 
-  store(space: string, batch: { memories?: MemoryRecord[]; associations?: AssociationRecord[]; ack?: AckLevel }) {
-    return this.call<{ memories: number; associations: number; copies: number; logPosition: number }>('Store', {
+  store(space: string, batch: { memories?: MemoryRecord[]; associations?: AssociationRecord[]; ack?: AckLevel }, call?: CallOptions) {
+    return this.#call<{ memories: number; associations: number; copies: number; logPosition: number }>('Store', {
       space,
       memories: (batch.memories ?? []).map((m) => ({ ...m, embedding: Array.from(m.embedding) })),
       associations: batch.associations ?? [],
       ack: `ACK_LEVEL_${(batch.ack ?? 'one').toUpperCase()}`,
-    });
+    }, call);
   }
 
-  async query(query: Query, options: QueryOptions = {}): Promise<QueryResult> {
-    const res = await this.call<Parameters<typeof resultFromWire>[0]>('ExecuteQuery', { query: queryToWire(query), options: optionsToWire(options) });
-    return resultFromWire(res);
+  /** Runs a query; the result is of the query's kind (`{ kind: 'recall', … }` gives a recall result). */
+  async query<Q extends Query>(query: Q, options: QueryOptions = {}, call?: CallOptions): Promise<ResultOf<Q['kind']>> {
+    const res = await this.#call<Parameters<typeof resultFromWire>[0]>('ExecuteQuery', { query: queryToWire(query), options: optionsToWire(options) }, call);
+    const result = resultFromWire(res);
+    if (result.kind !== query.kind) throw new EngramRpcError(grpc.status.INTERNAL, `the node answered a ${query.kind} query with a ${result.kind} result`);
+    return result as ResultOf<Q['kind']>;
   }
 
-  status(): Promise<NodeStatus> {
-    return this.call<NodeStatus>('Status', {});
+  /** The status of whichever node answers (the last one that did, first). */
+  status(call?: CallOptions): Promise<NodeStatus> {
+    return this.#call<NodeStatus>('Status', {}, call);
   }
 
+  /** Closes every channel; later calls reject. */
   close(): void {
-    this.client.close();
+    this.#closed = true;
+    for (const c of this.#clients) c?.close();
   }
 }

@@ -118,7 +118,7 @@ export class LocalCluster {
       ],
     });
     old?.client.close();
-    const node: LocalNode = { id, proc, client: new EngramClient(proc.grpcAddress, 10_000), dataDir, startedAt: startedAt || performance.now() };
+    const node: LocalNode = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000 }), dataDir, startedAt: startedAt || performance.now() };
     this.nodes.set(id, node);
     return node;
   }
