@@ -1,4 +1,4 @@
-/** The `engram` CLI against a real node: every command, --json output, exit codes. */
+/** The `engram` CLI against a real node: every command, --json output, exit codes, help, version, environment. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -7,12 +7,16 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeFixture, type TestNode } from './helpers/node.js';
 import { sampleSpace, toJsonl } from '../src/demo/sample-data.js';
+import { COMMANDS, GLOBAL_OPTIONS, QUERY_OPTIONS } from '../src/cli/options.js';
+import { VERSION } from '../src/node/version.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
-function engram(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI with only `env` of the ENGRAM_* variables set. */
+function engram(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENGRAM_')));
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...base, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -85,7 +89,10 @@ describe('engram CLI', () => {
   it('exits 1 with the node\'s message for an unknown space', async () => {
     const r = await engram(['--node', node, 'recall', 'nowhere', '--text', 'x']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /NOT_FOUND.*nowhere/);
+    assert.equal(r.stderr.trim(), 'engram: NOT_FOUND ERR_SPACE_NOT_FOUND: memory space "nowhere" does not exist');
+    const json = await engram(['--node', node, '--json', 'recall', 'nowhere', '--text', 'x']);
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stderr), { error: 'NOT_FOUND', code: 'ERR_SPACE_NOT_FOUND', message: 'memory space "nowhere" does not exist' });
   });
 
   it('exits 2 on bad usage', async () => {
@@ -93,6 +100,76 @@ describe('engram CLI', () => {
     assert.equal((await engram(['--node', node, 'recall', 'cli-space'])).code, 2);
     assert.equal((await engram(['--node', node, 'recall', 'cli-space', '--text', 'x', '--limit', 'many'])).code, 2);
     assert.equal((await engram(['--bogus-flag'])).code, 2);
+    // An option of another command is a mistake, not something to ignore.
+    const foreign = await engram(['--node', node, 'recall', 'cli-space', '--text', 'x', '--dimension', '3']);
+    assert.equal(foreign.code, 2);
+    assert.match(foreign.stderr, /recall takes no --dimension/);
+    assert.equal((await engram(['--node', node, '--deadline-ms', 'soon', 'status'])).code, 2);
+    assert.equal((await engram([])).code, 2);
+  });
+
+  it('prints its version', async () => {
+    const r = await engram(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), VERSION);
+  });
+
+  it('--help lists every command and every option with its environment variable', async () => {
+    const r = await engram(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const c of COMMANDS) assert.match(r.stdout, new RegExp(`^  ${c.name} `, 'm'), c.name);
+    for (const o of [...GLOBAL_OPTIONS, ...QUERY_OPTIONS]) {
+      const line = r.stdout.split('\n').find((l) => new RegExp(`^\\s+(-\\w, )?--${o.name}(\\s|$)`).test(l));
+      assert.ok(line, `--${o.name} is not in the help`);
+      if (o.env) assert.ok(line.includes(`$${o.env}`), `--${o.name} does not name $${o.env}: ${line}`);
+    }
+    for (const name of ['node', 'deadline-ms', 'tls-ca', 'tls-cert', 'tls-key', 'timeout-ms']) {
+      assert.ok([...GLOBAL_OPTIONS, ...QUERY_OPTIONS].find((o) => o.name === name)?.env?.startsWith('ENGRAM_'), `--${name} has an environment variable`);
+    }
+  });
+
+  it('<command> --help describes each command with all of its options', async () => {
+    for (const c of COMMANDS) {
+      const r = await engram([...c.name.split(' '), '--help']);
+      assert.equal(r.code, 0, `${c.name}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: engram \\[options\\] ${c.name}`), c.name);
+      const options = [...c.options, ...(c.query ? QUERY_OPTIONS : []), ...GLOBAL_OPTIONS];
+      for (const o of options) {
+        const line = r.stdout.split('\n').find((l) => new RegExp(`^\\s+(-\\w, )?--${o.name}(\\s|$)`).test(l));
+        assert.ok(line, `${c.name} --help lacks --${o.name}`);
+        if (o.env) assert.ok(line.includes(`$${o.env}`), `${c.name} --help: --${o.name} does not name $${o.env}`);
+      }
+      if (!c.query) assert.doesNotMatch(r.stdout, /--timeout-ms/, c.name);
+    }
+  });
+
+  it('takes its options from ENGRAM_* variables, the flag winning', async () => {
+    const dead = '127.0.0.1:1';
+    // A node list: the dead node first, the live one answers.
+    const viaEnv = await engram(['status'], { ENGRAM_NODE: `${dead},${node}`, ENGRAM_JSON: '1', ENGRAM_DEADLINE_MS: '10000' });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.equal(JSON.parse(viaEnv.stdout).nodeId, 'cli');
+    const flagWins = await engram(['--node', node, 'status'], { ENGRAM_NODE: dead, ENGRAM_JSON: 'false' });
+    assert.equal(flagWins.code, 0, flagWins.stderr);
+    assert.match(flagWins.stdout, /^node cli at /);
+    assert.equal((await engram(['status'], { ENGRAM_NODE: node, ENGRAM_JSON: 'perhaps' })).code, 2);
+    assert.equal((await engram(['status'], { ENGRAM_NODE: node, ENGRAM_DEADLINE_MS: 'soon' })).code, 2);
+    const tls = await engram(['status'], { ENGRAM_NODE: node, ENGRAM_TLS_CA: join(await fx.tempDir(), 'missing-ca.pem') });
+    assert.equal(tls.code, 2);
+    assert.match(tls.stderr, /--tls-ca: cannot read .*missing-ca\.pem/);
+    // Query options too.
+    const bad = await engram(['recall', 'cli-space', '--text', 'x'], { ENGRAM_NODE: node, ENGRAM_TIMEOUT_MS: 'later' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--timeout-ms must be an integer \(got "later"\)/);
+    const strict = await engram(['recall', 'cli-space', '--text', 'x'], { ENGRAM_NODE: node, ENGRAM_NO_PARTIAL: 'yes', ENGRAM_MIN_COVERAGE: '1' });
+    assert.equal(strict.code, 0, strict.stderr);
+  });
+
+  it('a per-call deadline from --deadline-ms', async () => {
+    // The deadline covers every node tried: with none listening, the answer is that none was reached.
+    const r = await engram(['--node', '127.0.0.1:1,127.0.0.1:2', '--deadline-ms', '2000', 'status']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /UNAVAILABLE ERR_NODE_UNAVAILABLE: no node could be reached \(tried 127\.0\.0\.1:1, 127\.0\.0\.1:2\)/);
   });
 
   it('exits 1 when no node answers', async () => {

@@ -5,24 +5,6 @@ import { embedText } from '../engine/text-embedder.js';
 import type { Cue, Query, QueryOptions } from '../query/types.js';
 import { renderResult, table } from './format.js';
 
-export const USAGE = `usage: engram [--node HOST:PORT] [--json] [--tls-ca CA.pem [--tls-cert FILE --tls-key FILE]] <command>
-
-commands:
-  space create SPACE [--dimension N] [--primary NODE] [--replicas A,B] [--copies N]
-  store SPACE FILE.jsonl [--batch N] [--ack one|quorum|all]
-        (one JSON object a line: a memory {"id","embedding"|"text","content","confidence":{"lower","upper"}}
-         or an association {"from","to","weight"})
-  recall SPACE (--text T | --embedding JSON) [--limit N] [--threshold X]
-  spread SPACE --seeds ID,ID [--hops N] [--decay X] [--threshold X]
-  complete SPACE (--text T [--known-fraction F] | --values JSON --known JSON) [--neighbours N]
-  consolidate SPACE [--threshold X]
-  imagine SPACE[,SPACE…] (--text T | --embedding JSON) [--limit N] [--novelty X]
-  status
-
-query options: --timeout-ms N  --no-partial  --min-coverage X
---node defaults to $ENGRAM_NODE or 127.0.0.1:7001.
---tls-ca: talk TLS to a node started with --tls-*, verifying it against this CA.`;
-
 /** Bad command line: exit code 2 with the usage text. */
 export class UsageError extends Error {}
 

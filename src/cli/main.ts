@@ -1,85 +1,71 @@
 #!/usr/bin/env node
 /**
- * `engram`: a command-line client for any Engram node. Exit codes: 0 ok, 1 the node refused
- * or failed, 2 bad usage.
+ * `engram`: a command-line client for Engram nodes. Exit codes: 0 ok, 1 the node refused or
+ * failed, 2 bad usage. Options and their environment variables: src/cli/options.ts.
  */
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { EngramClient } from '../client/engram-client.js';
 import { EngramError } from '../errors.js';
-import { runCommand, UsageError, USAGE } from './commands.js';
+import { VERSION } from '../node/version.js';
+import { runCommand, UsageError } from './commands.js';
+import { DEFAULT_NODE, commandHelp, findCommand, mainHelp, optionsOf, parseArgsOptions, withEnvironment, type CommandSpec } from './options.js';
 import { loadTlsConfig, type TlsConfig } from '../security/tls-config.js';
 
-/** Node address used when neither --node nor ENGRAM_NODE is given. */
-export const DEFAULT_NODE = '127.0.0.1:7001';
+function usageError(message: string, command?: CommandSpec): number {
+  console.error(`engram: ${message}\n(\`engram ${command ? `${command.name} ` : ''}--help\` lists the options)`);
+  return 2;
+}
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        node: { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        'timeout-ms': { type: 'string' },
-        'no-partial': { type: 'boolean' },
-        'min-coverage': { type: 'string' },
-        dimension: { type: 'string' },
-        primary: { type: 'string' },
-        replicas: { type: 'string' },
-        copies: { type: 'string' },
-        batch: { type: 'string' },
-        ack: { type: 'string' },
-        text: { type: 'string' },
-        embedding: { type: 'string' },
-        limit: { type: 'string' },
-        threshold: { type: 'string' },
-        seeds: { type: 'string' },
-        hops: { type: 'string' },
-        decay: { type: 'string' },
-        values: { type: 'string' },
-        known: { type: 'string' },
-        'known-fraction': { type: 'string' },
-        neighbours: { type: 'string' },
-        novelty: { type: 'string' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: parseArgsOptions() });
   } catch (err) {
-    console.error(`engram: ${(err as Error).message}\n${USAGE}`);
-    return 2;
+    return usageError((err as Error).message);
   }
-  if (parsed.values.help || parsed.positionals.length === 0) {
-    console.log(USAGE);
-    return parsed.values.help ? 0 : 2;
+  if (parsed.values.version) {
+    console.log(VERSION);
+    return 0;
   }
-  let tls: TlsConfig | undefined;
+  const command = findCommand(parsed.positionals);
+  if (parsed.values.help) {
+    console.log(command ? commandHelp(command) : mainHelp());
+    return 0;
+  }
+  if (!command) {
+    return usageError(parsed.positionals.length === 0 ? 'name a command' : `unknown command ${JSON.stringify(parsed.positionals.join(' '))}`);
+  }
+  const accepted = optionsOf(command);
+  const foreign = Object.keys(parsed.values).filter((name) => !accepted.some((o) => o.name === name));
+  if (foreign.length > 0) return usageError(`${command.name} takes no ${foreign.map((f) => `--${f}`).join(', ')}`, command);
+  const { flags, error } = withEnvironment(parsed.values, accepted, env);
+  if (error) return usageError(error, command);
+
+  let client: EngramClient;
   try {
-    tls = loadTlsConfig({ ca: parsed.values['tls-ca'], cert: parsed.values['tls-cert'], key: parsed.values['tls-key'] }, false);
+    const tls: TlsConfig | undefined = loadTlsConfig({ ca: flags['tls-ca'] as string | undefined, cert: flags['tls-cert'] as string | undefined, key: flags['tls-key'] as string | undefined }, false);
+    const deadline = flags['deadline-ms'];
+    const deadlineMs = deadline === undefined ? undefined : Number(deadline);
+    if (deadlineMs !== undefined && (String(deadline).trim() === '' || !Number.isInteger(deadlineMs) || deadlineMs < 1)) {
+      throw new UsageError(`--deadline-ms must be a whole number of ms ≥ 1 (got ${JSON.stringify(deadline)})`);
+    }
+    const nodes = String(flags.node ?? DEFAULT_NODE).split(',').map((n) => n.trim()).filter(Boolean);
+    client = new EngramClient({ nodes, ...(tls ? { tls } : {}), ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
   } catch (err) {
-    console.error(`engram: ${(err as Error).message}`);
-    return 2;
+    return usageError((err as Error).message, command);
   }
-  const client = new EngramClient({ nodes: (parsed.values.node ?? process.env.ENGRAM_NODE ?? DEFAULT_NODE).split(','), ...(tls ? { tls } : {}) });
   try {
-    const out = await runCommand(client, parsed.positionals, parsed.values);
-    console.log(parsed.values.json ? JSON.stringify(out.json, jsonReplacer, 2) : out.text);
+    const out = await runCommand(client, parsed.positionals, flags);
+    console.log(flags.json ? JSON.stringify(out.json, jsonReplacer, 2) : out.text);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`engram: ${err.message}\n${USAGE}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return usageError(err.message, command);
     if (err instanceof EngramError) {
       // The status and the stable code first: what a script matches on.
       const status = grpcStatus[err.grpcStatus];
       const coverage = (err as { coverage?: unknown }).coverage;
-      if (parsed.values.json) console.error(JSON.stringify({ error: status, code: err.code, message: err.message, coverage }, null, 2));
+      if (flags.json) console.error(JSON.stringify({ error: status, code: err.code, message: err.message, coverage }, null, 2));
       else console.error(`engram: ${status} ${err.code}: ${err.message}`);
       return 1;
     }
@@ -95,4 +81,4 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value instanceof Float32Array ? Array.from(value) : value;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2), process.env);
