@@ -91,8 +91,16 @@ function main() {
   const env = { ...process.env, CARGO_PROFILE_RELEASE_STRIP: process.env.CARGO_PROFILE_RELEASE_STRIP ?? 'symbols' };
   const res = spawnSync(process.execPath, [cli, ...napiArgs], { cwd: ROOT, stdio: 'inherit', env });
   if (res.error) throw res.error;
-  if (res.status !== 0) process.exit(res.status ?? 1);
+  if (res.status !== 0) {
+    if (decision.cross) console.error('build-native: failed with the napi cross toolchain; if it could not be downloaded (offline?), ENGRAM_NAPI_CROSS=off builds against this host\'s glibc instead (docs/distribution.md)');
+    process.exit(res.status ?? 1);
+  }
   console.error(`build-native: done in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  console.error(`build-native: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
