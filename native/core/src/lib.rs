@@ -10,6 +10,7 @@ pub mod membership;
 pub mod penalty;
 pub mod pick;
 pub mod plan;
+pub mod raft;
 pub mod recall;
 pub mod reject;
 pub mod scratch;
