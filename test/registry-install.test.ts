@@ -86,6 +86,33 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
 }
 
+/** What an Engram node's code does with the package: the public API, the proto files, no internals. */
+const CONSUMER = `
+import { Engine, LocalExecutor, gatherBackend, embedText, addPartitionService, internalPool, poolTransport, channelCredentials } from 'engram-query';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { join } from 'node:path';
+
+const dir = await mkdtemp(join(os.tmpdir(), 'engram-consumer-'));
+const engine = await Engine.open(dir);
+await engine.createSpace('consumer', 32);
+await engine.store('consumer', {
+  memories: ['red apple', 'green pear', 'blue sea'].map((t, i) => ({ id: 'm' + i, embedding: embedText(t, 32), content: t })),
+});
+const result = await new LocalExecutor(engine, 'embedded').execute({ kind: 'recall', space: 'consumer', cue: { text: 'blue sea' }, limit: 2 });
+await engine.close();
+await rm(dir, { recursive: true, force: true });
+const proto = existsSync(fileURLToPath(import.meta.resolve('engram-query/proto/engram/v1/engram.proto'))) ? 'found' : 'missing';
+const internal = await import('engram-query/dist/src/cluster/cluster.js').then(() => 'importable', (e) => e.code);
+console.log(JSON.stringify({
+  backend: gatherBackend(), ids: result.memories.map((m) => m.id), full: result.coverage.full,
+  embedding: [addPartitionService, internalPool, poolTransport, channelCredentials].map((f) => typeof f),
+  proto, internal,
+}));
+`;
+
 const abi = hostAbi();
 const skip = notApplicable(abi);
 
@@ -138,6 +165,20 @@ describe('install from a registry', { timeout: 900_000 }, () => {
     for (const shipped of ['dist/src/index.js', 'native/binding.cjs', 'proto/engram/v1/engram.proto']) assert.ok(existsSync(join(main, shipped)), `${shipped} missing from the installed package`);
     assert.ok(!existsSync(join(main, 'dist', 'test')), 'test harness shipped');
     assert.deepEqual(nodeFiles(join(full.dir, 'node_modules', platformPackage)), [join(full.dir, 'node_modules', platformPackage, `index.${abi}.node`)]);
+  });
+
+  it('an Engram node imports the public surface, the proto files and nothing else', async (t) => {
+    if (skip) return t.skip(`does not apply: ${skip}`);
+    await writeFile(join(full.dir, 'consumer.js'), CONSUMER);
+    const out = JSON.parse((await full.ok(process.execPath, ['consumer.js'], CLI_TIMEOUT_MS)).stdout.trim()) as Record<string, unknown>;
+    assert.deepEqual(out, {
+      backend: 'native',
+      ids: ['m2', (out.ids as string[])[1]],
+      full: true,
+      embedding: ['function', 'function', 'function', 'function'],
+      proto: 'found',
+      internal: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    });
   });
 
   it('three npx engram-node processes from the install form a cluster on the addon', async (t) => {
@@ -229,5 +270,15 @@ describe('install from a registry', { timeout: 900_000 }, () => {
     assert.match(again.stdout, /^1 +m041 /m, again.stdout);
     assert.equal(solo.stderr().match(/ENGRAM_NATIVE_FALLBACK/g)?.length, 1, solo.stderr());
     await solo.stop();
+
+    // The library alone, as an embedding node uses it: the same answer on the TS gather, one
+    // warning; ENGRAM_NATIVE=required turns the missing addon into an error.
+    await writeFile(join(bare.dir, 'consumer.js'), CONSUMER);
+    const lib = await bare.ok(process.execPath, ['consumer.js'], CLI_TIMEOUT_MS);
+    assert.equal(JSON.parse(lib.stdout.trim()).backend, 'ts');
+    assert.equal(lib.stderr.match(/ENGRAM_NATIVE_FALLBACK/g)?.length, 1, lib.stderr);
+    const required = await bare.run(process.execPath, ['consumer.js'], CLI_TIMEOUT_MS, { ENGRAM_NATIVE: 'required' });
+    assert.notEqual(required.code, 0);
+    assert.match(required.stderr, /ERR_NATIVE_UNAVAILABLE|native addon did not load/);
   });
 });
