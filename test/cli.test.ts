@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { NodeFixture, type TestNode } from './helpers/node.js';
 import { sampleSpace, toJsonl } from '../src/demo/sample-data.js';
 import { COMMANDS, GLOBAL_OPTIONS, QUERY_OPTIONS } from '../src/cli/options.js';
-import { VERSION } from '../src/node/version.js';
+import { readFile } from 'node:fs/promises';
+import { VERSION } from '../src/util/version.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
@@ -112,6 +113,9 @@ describe('engram CLI', () => {
     const r = await engram(['--version']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), VERSION);
+    // The package's own version, as npm and the registry know it.
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(VERSION, pkg.version);
   });
 
   it('--help lists every command and every option with its environment variable', async () => {

@@ -13,7 +13,7 @@ import {
   AbortError, AllPartitionsFailedError, DeadlineExceededError, EngineClosedError, InsufficientCoverageError, InvalidArgumentError,
   NodeUnavailableError, PrimaryUnavailableError, SpaceNotFoundError,
 } from '../src/errors.js';
-import { toGrpcError } from '../src/node/grpc-errors.js';
+import { toGrpcError } from '../src/wire/grpc-errors.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
 import { TestCluster } from './helpers/cluster.js';
 import { NodeFixture, vec, type TestNode } from './helpers/node.js';

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as errors from '../src/errors.js';
 import { EngramError, EngramRpcError, errorClassFor, type EngramErrorClass } from '../src/errors.js';
 import { EngramClient } from '../src/client/engram-client.js';
-import { MAX_STATUS_MESSAGE_CHARS, toGrpcError } from '../src/node/grpc-errors.js';
+import { MAX_STATUS_MESSAGE_CHARS, toGrpcError } from '../src/wire/grpc-errors.js';
 import { buildCoverage } from '../src/query/coverage.js';
 import { LEAN_CHANNEL_OPTIONS, PROTO_DIR, protos } from '../src/wire/proto.js';
 

@@ -7,7 +7,7 @@ import {
 } from '../src/errors.js';
 import {
   COVERAGE_METADATA, FIELDS_METADATA, MAX_COVERAGE_METADATA_BYTES, MAX_STATUS_MESSAGE_CHARS, decodeCoverage, isInternal, toGrpcError, typedErrorOf,
-} from '../src/node/grpc-errors.js';
+} from '../src/wire/grpc-errors.js';
 import { buildCoverage, coverageToWire } from '../src/query/coverage.js';
 
 const partitions = (n: number, reason: string) =>

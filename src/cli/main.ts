@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { EngramClient } from '../client/engram-client.js';
 import { EngramError } from '../errors.js';
-import { VERSION } from '../node/version.js';
+import { VERSION } from '../util/version.js';
 import { runCommand, UsageError } from './commands.js';
 import { DEFAULT_NODE, commandHelp, findCommand, mainHelp, optionsOf, parseArgsOptions, withEnvironment, type CommandSpec } from './options.js';
 import { loadTlsConfig, type TlsConfig } from '../security/tls-config.js';

@@ -17,7 +17,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { AbortError, DeadlineExceededError, EngramRpcError, InvalidArgumentError, NodeUnavailableError, type EngramError } from '../errors.js';
-import { fromGrpcError, typedErrorOf } from '../node/grpc-errors.js';
+import { fromGrpcError, typedErrorOf } from '../wire/grpc-errors.js';
 import { Deadline } from '../query/deadline.js';
 import { resultFromWire } from '../query/result-wire.js';
 import type { ResultOf } from '../query/result.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
 import { SpaceConflictError, SpaceNotFoundError } from '../errors.js';
-import type { Logger } from '../node/logger.js';
+import type { Logger } from '../util/logger.js';
 import { AssignmentTable, lostEntries, mergeTables } from './assignment-table.js';
 import type { ClusterView, Member, SpaceAssignment } from './cluster-view.js';
 import { PartitionDetector, type PartitionState } from './partition-detector.js';

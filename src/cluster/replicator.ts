@@ -8,7 +8,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import { ReplicationGapError, ReplicationTimeoutError } from '../errors.js';
-import type { Logger } from '../node/logger.js';
+import type { Logger } from '../util/logger.js';
 import type { Cluster } from './cluster.js';
 import type { InternalCalls } from './peer-clients.js';
 

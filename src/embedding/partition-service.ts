@@ -7,7 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { AbortError, UnauthenticatedError } from '../errors.js';
-import { toGrpcError } from '../node/grpc-errors.js';
+import { toGrpcError } from '../wire/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
 import type { LocalRunner } from '../query/scatter.js';
 import { forPartition } from '../query/types.js';

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, EngramError } from '../errors.js';
 import { parseHostPort } from './address.js';
 import { EngramNode, type NodeConfig } from './engram-node.js';
-import { jsonLogger } from './logger.js';
+import { jsonLogger } from '../util/logger.js';
 import { loadTlsConfig } from '../security/tls-config.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]

@@ -7,10 +7,10 @@ import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
 import type { Query } from '../query/types.js';
 import type { EngramNode, Handler } from './engram-node.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../util/version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
-import { isServiceError, typedErrorOf } from './grpc-errors.js';
+import { isServiceError, typedErrorOf } from '../wire/grpc-errors.js';
 
 interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[]; copies?: number }
 interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string | number }

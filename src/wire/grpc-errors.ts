@@ -13,8 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { EngramError, EngramRpcError, errorClassFor, rebuildError, wireFieldsOf } from '../errors.js';
 import { coverageFromWire, coverageToWire, type Coverage } from '../query/coverage.js';
-import type { CoverageMsg } from '../wire/messages.js';
-import { PROTO_DIR } from '../wire/proto.js';
+import type { CoverageMsg } from './messages.js';
+import { PROTO_DIR } from './proto.js';
 
 export const CODE_METADATA = 'engram-code';
 export const COVERAGE_METADATA = 'engram-coverage-bin';

@@ -1,2 +1,0 @@
-/** Package version reported by Status and the CLI. */
-export const VERSION = '0.1.0';
