@@ -6,6 +6,8 @@
  * an Error whose `code` is `ERR_GATHER_INPUT`; the async merges reject with it instead.
  */
 
+import type { NativeRaftGroups } from '../raft/raft-native-types.js';
+
 /** Why a partition result was left out of a merge. */
 export type NativeRejectionCode = 'BAD_OFFSETS' | 'TOO_LARGE' | 'COLUMN_LENGTH' | 'BAD_UTF8' | 'BAD_VALUE' | 'DUPLICATE_ID';
 
@@ -108,6 +110,8 @@ export interface NativeSwimMember {
 }
 
 export interface NativeBinding {
+  /** Many Raft groups over raft-rs; JS owns ticks, transport and disk (src/raft/). */
+  RaftGroups: new () => NativeRaftGroups;
   /** SWIM membership over foca; JS owns the socket and the timers. */
   SwimMember: new (identity: NativeSwimIdentity, config: NativeSwimConfig) => NativeSwimMember;
   /** Dedup by id (highest `lower`, then `upper`, then lower index), sort by `lower` desc / id asc, cut to `limit`. */

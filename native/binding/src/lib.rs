@@ -8,6 +8,7 @@ mod merge;
 mod membership;
 mod merge_async;
 mod parts;
+mod raft;
 mod results;
 
 use napi::bindgen_prelude::*;

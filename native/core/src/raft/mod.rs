@@ -397,7 +397,10 @@ impl RaftGroups {
             }
             let mut messages = rd.take_messages();
             messages.extend(rd.take_persisted_messages());
-            out.messages = messages.iter().map(|m| Ok(OutMessage { to: m.to, bytes: encode(m)? })).collect::<Result<_>>()?;
+            out.messages = messages
+                .iter()
+                .map(|m| Ok(OutMessage { to: m.to, bytes: encode(m)?, is_snapshot: m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot }))
+                .collect::<Result<_>>()?;
             out.read_states = rd.take_read_states().into_iter().map(ReadStateOut::from).collect();
             let committed = rd.take_committed_entries();
             g.node.advance_append_async(rd);

@@ -63,7 +63,7 @@ fn run(actions: &[Action]) {
             }
             Action::Duplicate(k) if !sim.queue.is_empty() => {
                 let e = &sim.queue[k % sim.queue.len()];
-                let copy = super::sim::Envelope { from: e.from, to: e.to, group: e.group.clone(), bytes: e.bytes.clone() };
+                let copy = super::sim::Envelope { is_snapshot: e.is_snapshot, from: e.from, to: e.to, group: e.group.clone(), bytes: e.bytes.clone() };
                 sim.queue.push(copy);
             }
             Action::Propose(n, g) if sim.is_up(n) => {

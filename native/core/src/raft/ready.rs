@@ -13,6 +13,9 @@ use super::error::{code, RaftError};
 pub struct OutMessage {
     pub to: u64,
     pub bytes: Vec<u8>,
+    /// A snapshot message: the transport reports its outcome with `report_snapshot` (the
+    /// leader holds the peer until told) and may stream it in chunks.
+    pub is_snapshot: bool,
 }
 
 /// An entry to persist; `bytes` is the encoded raft `Entry`, handed back as is at restore.

@@ -84,6 +84,7 @@ pub struct SimNode {
 }
 
 pub struct Envelope {
+    pub is_snapshot: bool,
     pub from: u64,
     pub to: u64,
     pub group: String,
@@ -167,7 +168,7 @@ impl Sim {
             let node = &mut self.nodes[(id - 1) as usize];
             node.disks.entry(group.clone()).or_default().persist(&rd);
             for m in &rd.messages {
-                self.queue.push(Envelope { from: id, to: m.to, group: group.clone(), bytes: m.bytes.clone() });
+                self.queue.push(Envelope { is_snapshot: m.is_snapshot, from: id, to: m.to, group: group.clone(), bytes: m.bytes.clone() });
             }
             if let Some(s) = &rd.snapshot {
                 let state = decode_applied(&s.data);
@@ -211,8 +212,7 @@ impl Sim {
     }
 
     fn report_snapshot(&mut self, env: &Envelope, delivered: bool) {
-        let is_snapshot = protobuf::Message::parse_from_bytes(&env.bytes).is_ok_and(|m: raft::eraftpb::Message| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot);
-        if !is_snapshot || !self.is_up(env.from) {
+        if !env.is_snapshot || !self.is_up(env.from) {
             return;
         }
         let rg = self.rg(env.from);

@@ -337,7 +337,7 @@ fn read_index_answers_with_the_commit_index_and_the_context() {
             continue;
         };
         for m in &rd.messages {
-            sim.queue.push(super::sim::Envelope { from: leader, to: m.to, group: "g".into(), bytes: m.bytes.clone() });
+            sim.queue.push(super::sim::Envelope { is_snapshot: m.is_snapshot, from: leader, to: m.to, group: "g".into(), bytes: m.bytes.clone() });
         }
         if let Some(rs) = rd.read_states.first() {
             seen = Some(rs.clone());
