@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { RaftError, RAFT_CODES } from '../src/raft/raft-errors.js';
 import { RaftHost } from '../src/raft/raft-host.js';
 import { groupDirName } from '../src/raft/raft-store.js';
+import { nativeBinding } from '../src/native/binding.js';
 import type { RaftCommittedEntry } from '../src/raft/raft-native-types.js';
 
 process.env.ENGRAM_NATIVE = 'required';
@@ -240,6 +241,11 @@ test('refusals carry stable codes', async (t) => {
   assert.equal(code(() => h.proposeConfChange('solo', [{ kind: 'promote', node: 2 }])), RAFT_CODES.INVALID);
   await assert.rejects(h.createGroup('solo', 1, [1]), (e: unknown) => e instanceof RaftError && e.code === RAFT_CODES.GROUP_EXISTS);
   assert.throws(() => h.step('solo', bytes('garbage!')), (e: unknown) => e instanceof RaftError && e.code === RAFT_CODES.DECODE);
+  // Options are checked, not wrapped, truncated or defaulted: -1, 2.5 and an explicit 0 are refused.
+  const native = nativeBinding()!;
+  for (const bad of [{ electionTicks: -1 }, { maxInflightMsgs: -1 }, { heartbeatTicks: 2.5 }, { electionTicks: 0 }]) {
+    assert.throws(() => new native.RaftGroups().create('x', 1, [1], [], bad), (e: unknown) => (e as { code?: string }).code === RAFT_CODES.INVALID, JSON.stringify(bad));
+  }
   // A single voter elects itself and commits alone.
   const leader = await c.elect('solo');
   assert.equal(leader, 1);

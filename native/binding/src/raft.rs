@@ -42,30 +42,38 @@ fn buf(v: Vec<u8>) -> Buffer {
 #[napi(object, object_to_js = false)]
 pub struct RaftGroupOptions {
     /// Ticks without a leader before a campaign (randomized in [n, 2n)); default 10.
-    pub election_ticks: Option<u32>,
+    pub election_ticks: Option<f64>,
     /// Ticks between heartbeats; default 2.
-    pub heartbeat_ticks: Option<u32>,
+    pub heartbeat_ticks: Option<f64>,
     /// Largest append message, bytes; default 1 MiB.
     pub max_size_per_msg_bytes: Option<f64>,
     /// Appends in flight per follower; default 256.
-    pub max_inflight_msgs: Option<u32>,
+    pub max_inflight_msgs: Option<f64>,
     /// Default true.
     pub check_quorum: Option<bool>,
     /// Default true.
     pub pre_vote: Option<bool>,
 }
 
+/// Taken as numbers and checked here: napi's u32 conversion would wrap -1 to 4294967295.
+fn u32_of(name: &str, v: Option<f64>, default: u32) -> Result<u32, &'static str> {
+    match v {
+        None => Ok(default),
+        Some(v) => u32::try_from(u64_of(name, v)?).map_err(|_| invalid(format!("{name} must be at most 4294967295 (got {v})"))),
+    }
+}
+
 fn options(o: Option<RaftGroupOptions>) -> Result<GroupOptions, &'static str> {
     let d = GroupOptions::default();
     let Some(o) = o else { return Ok(d) };
     Ok(GroupOptions {
-        election_ticks: o.election_ticks.unwrap_or(d.election_ticks),
-        heartbeat_ticks: o.heartbeat_ticks.unwrap_or(d.heartbeat_ticks),
+        election_ticks: u32_of("electionTicks", o.election_ticks, d.election_ticks)?,
+        heartbeat_ticks: u32_of("heartbeatTicks", o.heartbeat_ticks, d.heartbeat_ticks)?,
         max_size_per_msg_bytes: match o.max_size_per_msg_bytes {
             Some(v) => u64_of("maxSizePerMsgBytes", v)?,
             None => d.max_size_per_msg_bytes,
         },
-        max_inflight_msgs: o.max_inflight_msgs.unwrap_or(d.max_inflight_msgs),
+        max_inflight_msgs: u32_of("maxInflightMsgs", o.max_inflight_msgs, d.max_inflight_msgs)?,
         check_quorum: o.check_quorum.unwrap_or(d.check_quorum),
         pre_vote: o.pre_vote.unwrap_or(d.pre_vote),
     })
