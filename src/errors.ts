@@ -256,6 +256,29 @@ export class ReplicationGapError extends EngramError {
   }
 }
 
+/**
+ * This node cannot reach a majority of the metadata group's voters, so it cannot create or place
+ * spaces (its table would fork from the majority's); it still answers queries from its copy of
+ * the committed table. Retryable: a node on the majority side can take the same request.
+ */
+export class MetadataUnavailableError extends EngramError {
+  static override readonly code = 'ERR_METADATA_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['reachable', 'total'];
+  /** Voters of the metadata group this node reaches, itself included when it is one. */
+  readonly reachable: number;
+  /** Voters of the metadata group. */
+  readonly total: number;
+  /** `operation`, when given, prefixes the message (`create memory space "x"`). */
+  constructor(reachable: number, total: number, operation?: string) {
+    const text = `no metadata quorum: ${reachable} of ${total} voters reachable`;
+    super(MetadataUnavailableError.code, operation ? `${operation}: ${text}` : text);
+    this.reachable = reachable;
+    this.total = total;
+  }
+}
+
 /** This call needs a node that runs in a cluster (with --gossip). */
 export class NotInClusterError extends EngramError {
   static override readonly code = 'ERR_NOT_IN_CLUSTER';
@@ -432,7 +455,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
   AllPartitionsFailedError, InsufficientCoverageError,
   NodeUnavailableError, PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError,
-  NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
+  MetadataUnavailableError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
 ];

@@ -39,6 +39,7 @@ const SAMPLES: Record<string, () => EngramError> = {
   ReplicationTimeoutError: () => new errors.ReplicationTimeoutError('kept', 3, 2, 41),
   ReplicaDivergedError: () => new errors.ReplicaDivergedError('kept', 7),
   ReplicationGapError: () => new errors.ReplicationGapError('kept', 5, 9),
+  MetadataUnavailableError: () => new errors.MetadataUnavailableError(1, 3, 'create memory space "kept"'),
   NotInClusterError: () => new errors.NotInClusterError('PullTable'),
   UnauthenticatedError: () => new errors.UnauthenticatedError('bad_tag', 'ExecuteLocal: the engram-auth tag of node "x" does not match'),
   FaultSwitchRefusedError: () => new errors.FaultSwitchRefusedError('the node runs without --enable-faults'),
@@ -52,6 +53,13 @@ const SAMPLES: Record<string, () => EngramError> = {
   GatherInputError: () => new errors.GatherInputError('partition 3 sent offsets past its blob'),
   StorageError: () => new errors.StorageError('/data/kept.log', 'bad CRC at byte 4096'),
 };
+
+/**
+ * Codes no client can meet yet, so engram.proto does not list them yet. ERR_METADATA_UNAVAILABLE
+ * comes with the metadata group (issue 11), which is not wired into the node; the session that
+ * wires it lists it in engram.proto (UNAVAILABLE, R, fields reachable and total) and empties this.
+ */
+const NOT_YET_IN_PROTO = new Set(['ERR_METADATA_UNAVAILABLE']);
 
 /** Every class src/errors.ts exports, but the base. */
 const CLASSES = Object.entries(errors).filter(([, v]) => typeof v === 'function' && v.prototype instanceof EngramError) as [string, EngramErrorClass][];
@@ -117,10 +125,13 @@ describe('public errors', () => {
     assert.equal(status('DeadlineExceededError'), grpc.status.DEADLINE_EXCEEDED);
     assert.equal(status('AbortError'), grpc.status.CANCELLED);
     assert.equal(status('EngramRpcError'), grpc.status.RESOURCE_EXHAUSTED, 'an untyped answer keeps the status the node sent');
-    for (const name of ['PrimaryUnavailableError', 'EngineClosedError', 'PoolClosedError', 'ConnectionBackoffError', 'NodeUnavailableError']) {
+    for (const name of ['PrimaryUnavailableError', 'EngineClosedError', 'PoolClosedError', 'ConnectionBackoffError', 'NodeUnavailableError', 'MetadataUnavailableError']) {
       assert.equal(status(name), grpc.status.UNAVAILABLE, name);
       assert.equal(SAMPLES[name]!().retryable, true, `${name}: another node may succeed`);
     }
+    // A node cut off from the metadata majority says which quorum it lacks (issue 11's wording).
+    assert.equal(SAMPLES.MetadataUnavailableError!().message, 'create memory space "kept": no metadata quorum: 1 of 3 voters reachable');
+    assert.equal(new errors.MetadataUnavailableError(0, 5).message, 'no metadata quorum: 0 of 5 voters reachable');
     // A query's coverage errors are an answer about the data: another node would say the same.
     assert.equal(SAMPLES.AllPartitionsFailedError!().retryable, false);
     assert.equal(SAMPLES.InsufficientCoverageError!().retryable, false);
@@ -173,6 +184,11 @@ describe('public errors', () => {
     const proto = await readFile(join(PROTO_DIR, 'engram', 'v1', 'engram.proto'), 'utf8');
     for (const [name, cls] of CLASSES) {
       if (errorClassFor(cls.code) !== cls) continue;
+      if (NOT_YET_IN_PROTO.has(cls.code)) {
+        // Listed here only while the proto lacks it: once documented, the entry must go.
+        assert.doesNotMatch(proto, new RegExp(`//\\s+${cls.code}\\s`), `${cls.code} is in engram.proto now: remove it from NOT_YET_IN_PROTO`);
+        continue;
+      }
       const status = grpc.status[SAMPLES[name]!().grpcStatus];
       assert.match(proto, new RegExp(`//\\s+${cls.code}\\s+${name === 'EngramRpcError' ? '\\S+' : status}\\b`), `${cls.code} (${status}) is not listed in engram.proto`);
     }
