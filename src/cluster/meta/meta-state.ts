@@ -142,6 +142,8 @@ export class MetaState {
 
   #joinMember(c: JoinMemberCommand): MetaResult {
     const m = c.member;
+    // The raft id is taken as proposed, not checked against raftIdOf(node id, storage id): what
+    // a logged command did must not change if that derivation ever does. Uniqueness is checked.
     const holder = this.#raftIds.get(m.raftId);
     if (holder !== undefined && holder !== m.nodeId) {
       return rejected(c, 'raftIdInUse', `raft id ${m.raftId} is ${holder}'s; ${m.nodeId} needs another storage id`);
