@@ -16,6 +16,7 @@ import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, StorageError } from '../errors.js';
 import { NODE_ID_PATTERN, UUID_PATTERN } from './meta/meta-fields.js';
+import { syncDirectory } from '../storage/sync-directory.js';
 
 /** Name of the storage id file in a data directory. */
 export const STORAGE_ID_FILE = 'storage-id';
@@ -38,7 +39,7 @@ export async function openStorageId(dataDir: string): Promise<StorageIdentity> {
   const existing = await readStorageId(path);
   if (existing !== undefined) {
     // Another process may have just linked it in without its directory fsync done yet.
-    await syncDir(dataDir, path);
+    await syncDirectory(dataDir, path);
     return { storageId: existing, created: false };
   }
   await makeDir(dataDir, path);
@@ -51,7 +52,7 @@ export async function openStorageId(dataDir: string): Promise<StorageIdentity> {
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
-  await syncDir(dataDir, path);
+  await syncDirectory(dataDir, path);
   if (created) return { storageId: mine, created: true };
   // Another process linked its id first: that one is the directory's.
   const theirs = await readStorageId(path);
@@ -142,20 +143,8 @@ async function makeDir(dir: string, forPath: string): Promise<void> {
   }
   if (first === undefined) return;
   for (let d = dir; ; d = dirname(d)) {
-    await syncDir(dirname(d), forPath);
+    await syncDirectory(dirname(d), forPath);
     if (d === first || dirname(d) === d) break;
   }
 }
 
-async function syncDir(dir: string, forPath: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    throw new StorageError(forPath, `cannot fsync ${dir}`, e);
-  }
-}

@@ -15,6 +15,7 @@ import { StorageError } from '../errors.js';
 import { encodeFrame, scanFrames } from '../storage/frame.js';
 import { decodeBatch, decodeSnapshot, encodeBatch, encodeSnapshot, type LogBatch, type SnapshotRecord } from './raft-record.js';
 import type { RaftBootstrap, RaftHardState, RaftPersistEntry, RaftReady, RaftRestoreState, RaftSnapshot } from './raft-native-types.js';
+import { syncDirectory } from '../storage/sync-directory.js';
 
 /** Receives one line per repair made while loading (a torn tail cut). */
 export type RaftWarnFn = (message: string) => void;
@@ -120,7 +121,7 @@ export class RaftStore {
     await writeDurably(files.log, frames);
     // group.json last: its presence is what makes the group exist at the next start.
     await writeDurably(join(dir, 'group.json'), [new TextEncoder().encode(JSON.stringify({ group, id }))]);
-    await syncDir(this.dir, dir);
+    await syncDirectory(this.dir, dir);
     if (bootstrap) files.hardState = bootstrap.hardState;
     await this.#openLog(files);
     this.#groups.set(group, files);
@@ -328,18 +329,6 @@ async function writeDurably(path: string, chunks: Uint8Array[]): Promise<void> {
   } catch (e) {
     throw new StorageError(path, 'cannot write durably', e);
   }
-  await syncDir(join(path, '..'), path);
+  await syncDirectory(join(path, '..'), path);
 }
 
-async function syncDir(dir: string, forPath: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    throw new StorageError(forPath, `cannot fsync ${dir}`, e);
-  }
-}

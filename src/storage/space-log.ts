@@ -11,6 +11,7 @@ import { StorageError } from '../errors.js';
 import { encodeFrame, FRAME_HEADER_BYTES, scanFrames } from './frame.js';
 import { pickRange, readFrames, type PositionedPayload } from './log-reader.js';
 import { decodeRecord, encodeRecord, type LogRecord, type SpaceHeaderRecord } from './log-record.js';
+import { syncDirectory } from './sync-directory.js';
 
 /** File name suffix of a space log. */
 export const LOG_SUFFIX = '.log';
@@ -197,15 +198,3 @@ export class SpaceLog {
   }
 }
 
-async function syncDirectory(dir: string, forPath: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    throw new StorageError(forPath, 'cannot fsync the spaces directory', e);
-  }
-}
