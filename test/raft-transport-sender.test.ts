@@ -54,19 +54,19 @@ function sender(addresses: Record<number, string>, options: Partial<RaftTranspor
   return { t, host };
 }
 
-/** A receiving transport on a recording host, served on 127.0.0.1:0. */
-async function receiver(): Promise<{ t: RaftTransport; host: RecordingHost; address: string; server: grpc.Server }> {
+/** A receiving transport on a recording host, served on 127.0.0.1 (`port`, default a new one). */
+async function receiver(port = 0): Promise<{ t: RaftTransport; host: RecordingHost; address: string; server: grpc.Server }> {
   const t = new RaftTransport({ ...IDENTITY, nodeId: 'receiver', resolve: () => undefined });
   const host = new RecordingHost();
   t.attach(host);
   const server = new grpc.Server({ ...LEAN_CHANNEL_OPTIONS });
   server.addService(protos().internalService, t.handlers());
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   closers.push(() => {
     t.close();
     server.forceShutdown();
   });
-  return { t, host, address: `127.0.0.1:${port}`, server };
+  return { t, host, address: `127.0.0.1:${bound}`, server };
 }
 
 /** An address nothing listens on: a port the kernel gave a listener that is then closed. */
@@ -187,6 +187,34 @@ describe('Raft transport: sending', () => {
     assert.ok(t.stats().queued <= 5, `${t.stats().queued} queued`);
     assert.deepEqual(host.snapshots, []);
     t.close();
+  });
+
+  it('backs off longer after each failed dial, and only from the start again once the peer has acknowledged', async () => {
+    const address = await deadAddress();
+    let now = 0;
+    const { t } = sender({ 1: address }, { now: () => now, initialBackoffMs: 100, maxBackoffMs: 10_000 });
+    /** Sends at `at` ms; if that opened a stream, waits until it is acknowledged or broken. */
+    const attempt = async (at: number): Promise<number> => {
+      now = at;
+      const { streamsOpened, batchesAcked } = t.stats();
+      t.send('meta', 1, m(`at ${at}`), false);
+      t.flush();
+      if (t.stats().streamsOpened > streamsOpened) await until(`the dial at ${at} settled`, () => t.stats().streamsBroken === t.stats().streamsOpened || t.stats().batchesAcked > batchesAcked);
+      return t.stats().streamsOpened;
+    };
+    assert.equal(await attempt(0), 1); // refused: wait 100
+    assert.equal(await attempt(99), 1);
+    assert.equal(await attempt(100), 2); // refused: wait 200
+    assert.equal(await attempt(299), 2);
+    const back = await receiver(Number(address.split(':')[1]));
+    assert.equal(await attempt(300), 3); // acknowledged: the backoff starts over
+    assert.equal(t.stats().batchesAcked, 1);
+    back.t.close();
+    back.server.forceShutdown();
+    // The break happened at "300": the next dial is due at 400, not at 700.
+    await until('the stream broke', () => t.stats().streamsBroken === 3);
+    assert.equal(await attempt(399), 3);
+    assert.equal(await attempt(400), 4);
   });
 
   it('closes the stream of a peer unused for idlePeerMs, and the receiver sees it end', async () => {
