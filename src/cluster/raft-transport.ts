@@ -1,7 +1,8 @@
 /**
  * Raft messages between nodes (DESIGN §5, issue 11): every group's messages from this node to
- * one peer travel on one `EngramInternal.Raft` client stream, batched per Ready round, and the
- * receiving node steps each into its RaftHost. See docs/raft.md, "Transport".
+ * one peer travel on one `EngramInternal.Raft` stream (batches out, acknowledgements back),
+ * batched per Ready round, and the receiving node steps each into its RaftHost. See
+ * docs/raft.md, "Transport".
  *
  * The owner drives it:
  *
