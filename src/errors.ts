@@ -279,6 +279,35 @@ export class MetadataUnavailableError extends EngramError {
   }
 }
 
+/** Why a receiver refused a Raft stream after authenticating it. */
+export type RaftPeerRefusal = 'cluster_mismatch' | 'node_mismatch';
+
+/**
+ * A Raft batch from a node of another cluster (same key, other cluster id), or one whose sender
+ * is not the node its tag was made for. Nothing of it was stepped.
+ */
+export class RaftPeerRefusedError extends EngramError {
+  static override readonly code = 'ERR_RAFT_PEER_REFUSED';
+  static override readonly grpcStatus = GrpcStatus.PERMISSION_DENIED;
+  // The receiver's own cluster id stays on the receiver: a stranger learns only that it was refused.
+  static override readonly wireFields = ['reason'];
+  readonly reason: RaftPeerRefusal;
+  constructor(reason: RaftPeerRefusal, message: string) {
+    super(RaftPeerRefusedError.code, message);
+    this.reason = reason;
+  }
+}
+
+/** The receiving Raft transport is closed or not yet attached to its host; the sender retries later. */
+export class RaftTransportClosedError extends EngramError {
+  static override readonly code = 'ERR_RAFT_TRANSPORT_CLOSED';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  constructor(why: string) {
+    super(RaftTransportClosedError.code, `Raft transport: ${why}`);
+  }
+}
+
 /** This call needs a node that runs in a cluster (with --gossip). */
 export class NotInClusterError extends EngramError {
   static override readonly code = 'ERR_NOT_IN_CLUSTER';
@@ -455,7 +484,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
   AllPartitionsFailedError, InsufficientCoverageError,
   NodeUnavailableError, PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError,
-  MetadataUnavailableError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
+  MetadataUnavailableError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
 ];

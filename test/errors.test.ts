@@ -40,6 +40,8 @@ const SAMPLES: Record<string, () => EngramError> = {
   ReplicaDivergedError: () => new errors.ReplicaDivergedError('kept', 7),
   ReplicationGapError: () => new errors.ReplicationGapError('kept', 5, 9),
   MetadataUnavailableError: () => new errors.MetadataUnavailableError(1, 3, 'create memory space "kept"'),
+  RaftPeerRefusedError: () => new errors.RaftPeerRefusedError('cluster_mismatch', 'Raft batch from node n9 of another cluster'),
+  RaftTransportClosedError: () => new errors.RaftTransportClosedError('the transport is closed'),
   NotInClusterError: () => new errors.NotInClusterError('PullTable'),
   UnauthenticatedError: () => new errors.UnauthenticatedError('bad_tag', 'ExecuteLocal: the engram-auth tag of node "x" does not match'),
   FaultSwitchRefusedError: () => new errors.FaultSwitchRefusedError('the node runs without --enable-faults'),

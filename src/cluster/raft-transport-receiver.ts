@@ -10,7 +10,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { UnauthenticatedError } from '../errors.js';
 import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
-import { RaftPeerRefusedError, RaftTransportClosedError, type RaftPeerRefusal } from './raft-transport-errors.js';
+import { RaftPeerRefusedError, RaftTransportClosedError, type RaftPeerRefusal } from '../errors.js';
 import type { ParsedRaftTransportOptions } from './raft-transport-options.js';
 import type { RaftTransportCounters } from './raft-transport-stats.js';
 import { RAFT_METHOD, type RaftAckMsg, type RaftBatchMsg, type RaftTransportHost } from './raft-transport-wire.js';

@@ -3,7 +3,7 @@
  * the node exposes them on its registry (a collect() that reads `stats()`).
  */
 import type { AuthFailureReason } from '../errors.js';
-import type { RaftPeerRefusal } from './raft-transport-errors.js';
+import type { RaftPeerRefusal } from '../errors.js';
 
 /** Why a received stream was ended by this node before stepping anything more of it. */
 export type RaftStreamRefusal = AuthFailureReason | RaftPeerRefusal | 'closed';
