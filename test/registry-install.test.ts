@@ -190,6 +190,7 @@ describe('install from a registry', { timeout: 900_000 }, () => {
     nodes.push(await full.startNode('n3', [...common('n3'), '--seeds', nodes[0]!.gossip]));
     const addon = join(full.dir, 'node_modules', platformPackage, `index.${abi}.node`);
     for (const n of nodes) assert.deepEqual(mappedAddons(n.pid), [addon], `node ${n.id} must run on the platform package's addon`);
+    for (const n of nodes) assert.equal(n.gather, 'native', `node ${n.id} start line`);
 
     const members = await until('three alive members', CONVERGE_TIMEOUT_MS, async () => {
       const s = await full.ok(process.execPath, [join(full.dir, 'node_modules', 'engram-query', 'dist', 'src', 'cli', 'main.js'), '--node', nodes[2]!.grpc, '--json', 'status'], CLI_TIMEOUT_MS);
@@ -256,6 +257,7 @@ describe('install from a registry', { timeout: 900_000 }, () => {
 
     const solo = await bare.startNode('solo', ['--listen', '127.0.0.1:0', '--data-dir', join(work, 'data', 'solo')]);
     assert.deepEqual(mappedAddons(solo.pid), []);
+    assert.equal(solo.gather, 'ts');
     const engram = (args: string[]) => bare.npx('engram', ['--node', solo.grpc, ...args], CLI_TIMEOUT_MS);
     assert.equal((await engram(['space', 'create', 'travel', '--dimension', String(DIMENSION)])).code, 0);
     const file = join(work, 'memories.jsonl');

@@ -28,6 +28,7 @@ import { channelCredentials, serverCredentials } from '../security/credentials.j
 import { internalCallMetadata } from '../security/internal-auth.js';
 import { poolTransport } from '../embedding/internal-transport.js';
 import { checkTransportPolicy } from '../security/transport-policy.js';
+import { gatherBackend } from '../native/binding.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
@@ -148,6 +149,8 @@ export class EngramNode {
       gossip: node.cluster?.gossipAddress,
       metrics: node.metricsAddress || undefined,
       tls: node.tls,
+      // Which merge this node gathers with; a fallback to TS warns here, at start, not at the first big query.
+      gather: gatherBackend(),
       dataDir: config.dataDir,
       spaces: engine.spaces().length,
       version: VERSION,

@@ -25,6 +25,8 @@ export interface InstalledNode {
   pid: number;
   grpc: string;
   gossip: string;
+  /** The gather it reported at start (`native` or `ts`). */
+  gather: string;
   /** Everything it wrote on stderr so far (JSON log lines, Node warnings). */
   stderr(): string;
   stop(): Promise<void>;
@@ -144,6 +146,7 @@ export class RegistryProject {
       pid: Number(info.pid),
       grpc: String(info.grpc),
       gossip: typeof info.gossip === 'string' ? info.gossip : '',
+      gather: String(info.gather),
       stderr: () => stderr,
       stop: () => stopGroup(child, exited),
     };
