@@ -1,6 +1,7 @@
-/** A write acknowledged to the client survives kill -9 of the node process. */
+/** A write acknowledged to the client survives kill -9 of the node process; so does the data directory's storage id. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { NodeFixture, vec } from './helpers/node.js';
 
 describe('durability across kill -9', () => {
@@ -48,5 +49,21 @@ describe('durability across kill -9', () => {
     assert.ok(before.kind === 'recall' && after.kind === 'recall');
     const top = (r: typeof before) => (r.kind === 'recall' ? r.memories.filter((m) => Number(m.id.slice(1, m.id.indexOf('-'))) < 20) : []);
     assert.deepEqual(top(after).slice(0, 20), top(before));
+  });
+
+  it('keeps its storage id across kill -9 and restart; a wiped data directory gets a new one', async () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const first = await fx.start('identity');
+    const id = (await first.client.status()).storageId;
+    assert.match(id, UUID);
+    await first.proc.kill9();
+    const again = await fx.start('identity', first.dataDir);
+    assert.equal((await again.client.status()).storageId, id);
+    await again.proc.stop();
+    await rm(first.dataDir, { recursive: true, force: true });
+    const wiped = await fx.start('identity', first.dataDir);
+    const fresh = (await wiped.client.status()).storageId;
+    assert.match(fresh, UUID);
+    assert.notEqual(fresh, id);
   });
 });

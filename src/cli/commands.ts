@@ -181,7 +181,7 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
     case 'status': {
       const s = await client.status();
       const parts = [
-        `node ${s.nodeId} at ${s.grpcAddress}${s.gossipAddress ? ` (gossip ${s.gossipAddress})` : ''}, version ${s.version}, up ${s.uptimeS.toFixed(1)} s, ${s.partitionState}`,
+        `node ${s.nodeId} at ${s.grpcAddress}${s.gossipAddress ? ` (gossip ${s.gossipAddress})` : ''}, storage ${s.storageId}, version ${s.version}, up ${s.uptimeS.toFixed(1)} s, ${s.partitionState}`,
         table(['space', 'dimension', 'memories', 'associations', 'patterns', 'log position'], s.spaces.map((x) => [x.id, x.dimension, x.memories, x.associations, x.patterns, x.logPosition])),
       ];
       if (s.members.length > 0) {

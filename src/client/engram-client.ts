@@ -66,6 +66,8 @@ export interface AssignmentStatus { space: string; primary: string; replicas: st
 export interface ReplicaLag { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }
 export interface NodeStatus {
   nodeId: string;
+  /** The data directory's storage id (a UUID); a wiped directory reports a new one. */
+  storageId: string;
   version: string;
   uptimeS: number;
   grpcAddress: string;

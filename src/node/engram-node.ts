@@ -29,6 +29,7 @@ import { internalCallMetadata } from '../security/internal-auth.js';
 import { poolTransport } from '../embedding/internal-transport.js';
 import { checkTransportPolicy } from '../security/transport-policy.js';
 import { gatherBackend } from '../native/binding.js';
+import { openStorageId } from '../cluster/identity.js';
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
@@ -70,6 +71,8 @@ export type Handler = (request: any, call: grpc.ServerUnaryCall<any, any>) => Pr
 
 export class EngramNode {
   readonly id: string;
+  /** The data directory's storage id (src/cluster/identity.ts): a wiped directory gets a new one. */
+  storageId = '';
   readonly engine: Engine;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
@@ -125,8 +128,12 @@ export class EngramNode {
     }
     // Before the engine opens: a refused configuration touches nothing.
     checkTransportPolicy(config.listen.host, config.tls !== undefined, config.insecure ?? false);
+    // Made on the directory's first use and never changed: a copy's identity is (node id, storage
+    // id), so a node whose disk was wiped comes back as a new copy (DESIGN §5).
+    const { storageId } = await openStorageId(config.dataDir);
     const engine = await Engine.open(config.dataDir);
     const node = new EngramNode(config, engine);
+    node.storageId = storageId;
     try {
       await node.bind(config);
       if (config.cluster) {
@@ -152,6 +159,7 @@ export class EngramNode {
       // Which merge this node gathers with; a fallback to TS warns here, at start, not at the first big query.
       gather: gatherBackend(),
       dataDir: config.dataDir,
+      storageId,
       spaces: engine.spaces().length,
       version: VERSION,
       pid: process.pid,

@@ -125,6 +125,7 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
       const cluster = node.cluster;
       return {
         nodeId: node.id,
+        storageId: node.storageId,
         version: VERSION,
         uptimeS: (Date.now() - node.startedAt) / 1000,
         grpcAddress: node.grpcAddress,
