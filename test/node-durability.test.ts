@@ -51,6 +51,19 @@ describe('durability across kill -9', () => {
     assert.deepEqual(top(after).slice(0, 20), top(before));
   });
 
+  it('a lone --gossip node keeps the space it created and its memory across kill -9 (issue 11, test 1)', async () => {
+    const cluster = ['--gossip', '127.0.0.1:0', '--cluster-key', 'lone-node-key'];
+    const first = await fx.start('lone', undefined, { extraArgs: cluster });
+    await first.client.createSpace('lone-space', { dimension: 4 });
+    await first.client.store('lone-space', { memories: [{ id: 'kept', embedding: [1, 0, 0, 0], content: 'acknowledged' }] });
+    await first.proc.kill9();
+    const second = await fx.start('lone', first.dataDir, { extraArgs: cluster });
+    const s = await second.client.status();
+    assert.deepEqual(s.assignments.map((a) => [a.space, a.primary, a.dimension]), [['lone-space', 'lone', 4]]);
+    const r = await second.client.query({ kind: 'recall', space: 'lone-space', cue: { embedding: Float32Array.of(1, 0, 0, 0) }, limit: 1 });
+    assert.deepEqual(r.memories.map((m) => [m.id, m.content]), [['kept', 'acknowledged']]);
+  });
+
   it('keeps its storage id across kill -9 and restart; a wiped data directory gets a new one', async () => {
     const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
     const first = await fx.start('identity');

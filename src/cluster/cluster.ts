@@ -181,7 +181,10 @@ export class Cluster extends EventEmitter implements ClusterView {
     const placement = resolvePlacement(space, this.members(), { replicationFactor: this.replicationFactor, ...request });
     for (let attempt = 0; ; attempt++) {
       const mine = this.#table.assign(space, { ...placement, dimension });
-      this.#table = mergeTables(this.#table, mine);
+      // Through #merge, which saves the table, durable before the create is answered: a node alone
+      // that created a space must still know it after kill -9 (no peer would tell it).
+      this.#merge(mine);
+      await this.#saving;
       await this.#apply();
       await this.#pushToAll();
       // A concurrent change of equal version with a greater digest wins whole: assign again on top.
