@@ -10,41 +10,20 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { RaftTransport } from '../src/cluster/raft-transport.js';
 import type { RaftTransportOptions } from '../src/cluster/raft-transport-options.js';
-import type { RaftAckMsg, RaftBatchMsg, RaftTransportHost } from '../src/cluster/raft-transport-wire.js';
+import type { RaftAckMsg, RaftBatchMsg } from '../src/cluster/raft-transport-wire.js';
 import { internalCallMetadata } from '../src/security/internal-auth.js';
 import { channelCredentials, serverCredentials } from '../src/security/credentials.js';
 import { loadTlsConfig, type TlsConfig } from '../src/security/tls-config.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
 import type { Logger } from '../src/util/logger.js';
 import { TestPki } from './helpers/security-certs.js';
+import { RecordingHost, until } from './helpers/raft-host-recorder.js';
+import { needTool } from './helpers/system-tools.js';
 
 const KEY = 'raft-receiver-test-key';
 const CLUSTER = 'cluster-a';
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
-/** A host that records what the transport hands it. */
-class RecordingHost implements RaftTransportHost {
-  readonly steps: string[] = [];
-  readonly unreachable: string[] = [];
-  readonly snapshots: string[] = [];
-  step(group: string, data: Uint8Array) {
-    this.steps.push(`${group}:${Buffer.from(data).toString()}`);
-    return null;
-  }
-  reportUnreachable(group: string, peer: number): void {
-    this.unreachable.push(`${group}/${peer}`);
-  }
-  reportSnapshot(group: string, peer: number, delivered: boolean): void {
-    this.snapshots.push(`${group}/${peer}/${delivered}`);
-  }
-}
 
 /** Log lines by message, with their fields. */
 function recordingLogger(): Logger & { lines: { msg: string; fields?: Record<string, unknown> }[] } {
@@ -215,7 +194,8 @@ describe('Raft transport: who may open a stream', () => {
     assert.deepEqual([detached.stats().refused.closed, r.transport.stats().refused.closed], [1, 1]);
   });
 
-  it('with TLS, refuses a connection without a CA-signed client certificate and takes one with', async () => {
+  it('with TLS, refuses a connection without a CA-signed client certificate and takes one with', async (t) => {
+    if (!needTool(t, 'openssl')) return;
     pki = await TestPki.create();
     const ca = await pki.ca('raft-ca');
     const tls = (files: { ca: string; cert: string; key: string }) => loadTlsConfig(files, true)!;

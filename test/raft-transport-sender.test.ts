@@ -12,36 +12,14 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../src/errors.js';
 import { RaftTransport } from '../src/cluster/raft-transport.js';
 import { parseRaftTransportOptions, type RaftTransportOptions } from '../src/cluster/raft-transport-options.js';
-import type { RaftTransportHost } from '../src/cluster/raft-transport-wire.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
+import { RecordingHost, until } from './helpers/raft-host-recorder.js';
 
 const KEY = 'raft-sender-test-key';
 const CLUSTER = 'cluster-a';
 const IDENTITY = { clusterId: CLUSTER, clusterKey: KEY } as const;
 
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
-class RecordingHost implements RaftTransportHost {
-  readonly steps: string[] = [];
-  readonly unreachable: string[] = [];
-  readonly snapshots: string[] = [];
-  step(group: string, data: Uint8Array) {
-    this.steps.push(`${group}:${Buffer.from(data).toString()}`);
-    return null;
-  }
-  reportUnreachable(group: string, peer: number): void {
-    this.unreachable.push(`${group}/${peer}`);
-  }
-  reportSnapshot(group: string, peer: number, delivered: boolean): void {
-    this.snapshots.push(`${group}/${peer}/${delivered}`);
-  }
-}
 
 const closers: (() => void)[] = [];
 
