@@ -1,7 +1,7 @@
 /**
  * Every public error of the package, in one place (after nats.js). Each class declares:
  * - `code`: stable, what callers compare (instances carry it too);
- * - `grpcStatus`: the status it travels as (src/node/grpc-errors.ts reads it, in both directions);
+ * - `grpcStatus`: the status it travels as (src/wire/grpc-errors.ts reads it, in both directions);
  * - `retryable`: whether another node, or this one later, may succeed at the same request;
  * - `wireFields`: the typed fields sent with it, so the caller's copy has them too.
  * An error that crosses the wire comes back as the same class (`errorClassFor` its code), with

@@ -1,5 +1,15 @@
 // Public surface of engram-query: nothing else is a supported import path.
-export * from './errors.js';
+// Every error class, each with its stable code and gRPC status (the codec helpers that rebuild
+// them from the wire stay internal).
+export {
+  EngramError, InvalidArgumentError, RemoteInvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError,
+  DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, NodeUnavailableError,
+  PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError, MetadataUnavailableError,
+  RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
+  EngineClosedError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
+  ConfigError, NativeUnavailableError, GatherInputError, StorageError,
+  type EngramErrorClass, type PrimaryUnavailableReason, type RaftPeerRefusal, type AuthFailureReason,
+} from './errors.js';
 export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './native/binding.js';
 
 // The embedded memory engine and its durable storage.
@@ -50,7 +60,7 @@ export { PartitionDetector, DEFAULT_PARTITION_THRESHOLD, DEFAULT_HEAL_MS, type P
 // Embedding in an Engram node: serve its partitions to other nodes, call theirs, authenticated.
 export { addPartitionService, partitionServiceImplementation, type PartitionServiceOptions } from './embedding/partition-service.js';
 export { internalPool, poolTransport, type InternalPoolOptions } from './embedding/internal-transport.js';
-export { internalCallMetadata, verifyInternalCall, NODE_ID_HEADER, AUTH_TAG_HEADER, type AuthFailureReason } from './security/internal-auth.js';
+export { internalCallMetadata, verifyInternalCall, NODE_ID_HEADER, AUTH_TAG_HEADER } from './security/internal-auth.js';
 export { channelCredentials, serverCredentials } from './security/credentials.js';
 export { loadTlsConfig, type TlsConfig, type TlsFiles } from './security/tls-config.js';
 export { PROTO_DIR, MAX_MESSAGE_BYTES, LEAN_CHANNEL_OPTIONS } from './wire/proto.js';

@@ -5,13 +5,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { EngramClient } from '../src/client/engram-client.js';
 import {
   AbortError, AllPartitionsFailedError, DeadlineExceededError, EngineClosedError, InsufficientCoverageError, InvalidArgumentError,
-  NodeUnavailableError, PrimaryUnavailableError, SpaceNotFoundError,
+  EngramRpcError, NodeUnavailableError, PrimaryUnavailableError, SpaceNotFoundError,
 } from '../src/errors.js';
 import { toGrpcError } from '../src/wire/grpc-errors.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
@@ -120,6 +120,39 @@ describe('EngramClient, against servers in this process', () => {
     const both = await client([first.address, await deadAddress()]).status().catch((e: unknown) => e);
     assert.ok(both instanceof PrimaryUnavailableError, String(both));
     assert.deepEqual([both.space, both.primary, both.reason], ['kept', 'n1', 'unreachable']);
+  });
+
+  it('close() ends a call in flight at once and opens nothing more: no failover to the next node', async () => {
+    // Two TCP listeners that accept and never answer: a call to either hangs until cancelled.
+    const silent = await Promise.all([0, 1].map(async () => {
+      const sockets = new Set<Socket>();
+      const server = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const close = () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      };
+      return { close, address: `127.0.0.1:${(server.address() as { port: number }).port}`, connections: () => sockets.size };
+    }));
+    try {
+      const c = new EngramClient({ nodes: silent.map((x) => x.address), deadlineMs: 10_000 });
+      const started = performance.now();
+      const pending = c.status().catch((e: unknown) => e);
+      while (silent[0]!.connections() === 0) await new Promise((r) => setTimeout(r, 5));
+      c.close();
+      const err = await pending;
+      assert.ok(performance.now() - started < 5_000, `the call outlived close() by ${(performance.now() - started).toFixed(0)} ms`);
+      assert.ok(err instanceof EngramRpcError, String(err));
+      assert.equal(err.status, grpc.status.CANCELLED);
+      assert.match(err.message, /client was closed/);
+      assert.equal(silent[1]!.connections(), 0, 'the closed client dialled the next node');
+      await assert.rejects(c.status(), /client is closed/);
+    } finally {
+      for (const x of silent) x.close();
+    }
   });
 
   it('rejects a call aborted before it is sent without calling anyone', async () => {

@@ -120,6 +120,12 @@ describe('public errors', () => {
     for (const [, cls] of travelAsParent) assert.ok(cls.prototype instanceof (errorClassFor(cls.code) as unknown as Function));
   });
 
+  it('the package exports every class, and not the codec helpers that rebuild them', async () => {
+    const pub = (await import('../src/index.js')) as Record<string, unknown>;
+    assert.deepEqual(CLASSES.filter(([name, cls]) => pub[name] !== cls).map(([name]) => name), []);
+    for (const helper of ['errorClassFor', 'wireFieldsOf', 'rebuildError']) assert.equal(helper in pub, false, helper);
+  });
+
   it('the statuses a caller acts on', () => {
     const status = (name: string) => SAMPLES[name]!().grpcStatus;
     assert.equal(status('InvalidArgumentError'), grpc.status.INVALID_ARGUMENT);

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_KEY, TestCluster } from './helpers/cluster.js';
 import { internalPool } from '../src/embedding/internal-transport.js';
+import { partitionServiceImplementation } from '../src/embedding/partition-service.js';
+import { InvalidArgumentError } from '../src/errors.js';
 import { embedText } from '../src/engine/text-embedder.js';
 import { queryToWire } from '../src/query/to-wire.js';
 import { partitionFromWire } from '../src/wire/partition-codec.js';
@@ -108,6 +110,16 @@ describe('examples/embedded-node', () => {
     child.kill('SIGTERM');
     assert.deepEqual(await next(), { event: 'stopped', node: 'embedded' });
     assert.equal(await exited, 0);
+  });
+
+  it('the embedding kit refuses a missing or empty cluster key and a bad node id, typed, before any call', () => {
+    const bad: [() => unknown, string][] = [
+      [() => internalPool({ nodeId: 'n1', clusterKey: '' }), 'clusterKey'],
+      [() => internalPool({ nodeId: 'n1', clusterKey: undefined as unknown as string }), 'clusterKey'],
+      [() => internalPool({ nodeId: 'not a node id', clusterKey: 'k' }), 'nodeId'],
+      [() => partitionServiceImplementation({ local: async () => assert.fail('called'), clusterKey: '' }), 'clusterKey'],
+    ];
+    for (const [make, field] of bad) assert.throws(make, (e: unknown) => e instanceof InvalidArgumentError && e.field === field, field);
   });
 
   it('the README shows the example as it is', async () => {

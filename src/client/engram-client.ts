@@ -97,6 +97,8 @@ export class EngramClient {
   /** The node that answered last: calls start there. */
   #preferred = 0;
   #closed = false;
+  /** Calls on the wire, cancelled by close(). */
+  readonly #inFlight = new Set<grpc.ClientUnaryCall>();
 
   constructor(options: EngramClientOptions) {
     const nodes: unknown = options?.nodes;
@@ -111,6 +113,8 @@ export class EngramClient {
   }
 
   #client(index: number): AnyClient {
+    // A call failing over after close() must not open a channel nobody would close.
+    if (this.#closed) throw new EngramRpcError(grpc.status.CANCELLED, 'the client is closed');
     let client = this.#clients[index];
     if (!client) {
       client = new (protos().PublicClient)(this.nodes[index]!, this.#credentials, { ...LEAN_CHANNEL_OPTIONS }) as AnyClient;
@@ -131,6 +135,7 @@ export class EngramClient {
     const unreachable: string[] = [];
     let lastFailure: unknown;
     for (let i = 0; i < this.nodes.length && !deadline.expired(); i++) {
+      if (this.#closed) throw new EngramRpcError(grpc.status.CANCELLED, `${method}: the client is closed`);
       const index = (this.#preferred + i) % this.nodes.length;
       try {
         const res = await this.#attempt<T>(index, method, request, deadline, signal);
@@ -138,6 +143,7 @@ export class EngramClient {
         return res;
       } catch (raw) {
         if (signal?.aborted) throw new AbortError(`${method} aborted`, { cause: signal.reason });
+        if (this.#closed) throw new EngramRpcError(grpc.status.CANCELLED, `${method}: the client was closed`, { cause: raw });
         const err = raw as grpc.ServiceError;
         const typed = typedErrorOf(err);
         if (typed) {
@@ -165,9 +171,11 @@ export class EngramClient {
       const onAbort = () => call.cancel();
       const call = this.#client(index)[method]!(request, { deadline: deadline.wallClock() }, (err: grpc.ServiceError | null, res: T) => {
         signal?.removeEventListener('abort', onAbort);
+        this.#inFlight.delete(call);
         if (err) reject(err);
         else resolve(res);
       }) as grpc.ClientUnaryCall;
+      this.#inFlight.add(call);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -205,9 +213,11 @@ export class EngramClient {
     return this.#call<NodeStatus>('Status', {}, call);
   }
 
-  /** Closes every channel; later calls reject. */
+  /** Cancels the calls in flight (they reject), closes every channel; later calls reject. */
   close(): void {
     this.#closed = true;
+    for (const call of this.#inFlight) call.cancel();
+    this.#inFlight.clear();
     for (const c of this.#clients) c?.close();
   }
 }

@@ -3,6 +3,7 @@
  * cluster-key tag (and, with TLS, this node's certificate), and the scatter's transport over it.
  * The reference node uses these too, so an embedding node makes exactly the calls it makes.
  */
+import { InvalidArgumentError } from '../errors.js';
 import { ConnectionPool } from '../pool/connection-pool.js';
 import type { ConnectionPoolOptions } from '../pool/pool-options.js';
 import type { PartitionTransport } from '../query/scatter.js';
@@ -22,7 +23,19 @@ export interface InternalPoolOptions extends Omit<ConnectionPoolOptions, 'creden
 /** A pool for `EngramInternal` calls, authenticated as node `nodeId` of the cluster. */
 export function internalPool(options: InternalPoolOptions): ConnectionPool {
   const { nodeId, clusterKey, tls, ...rest } = options;
+  // Checked here, not at the first call: a missing key would otherwise surface there as a
+  // TypeError from the HMAC, and an empty one as every peer refusing the tag.
+  if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) throw new InvalidArgumentError('nodeId', nodeId, '1-64 characters of [A-Za-z0-9_.-]');
+  checkClusterKey(clusterKey);
   return new ConnectionPool({ ...rest, credentials: channelCredentials(tls), callMetadata: internalCallMetadata(clusterKey, nodeId) });
+}
+
+/** The node id form every node uses (engram-node checks the same at start). */
+const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A cluster key must be a non-empty string; InvalidArgumentError otherwise. */
+export function checkClusterKey(clusterKey: unknown): void {
+  if (typeof clusterKey !== 'string' || clusterKey.length === 0) throw new InvalidArgumentError('clusterKey', clusterKey, 'must be a non-empty string');
 }
 
 /** The scatter's transport: `ExecuteLocal` on a pooled channel, cancelled through the signal. */

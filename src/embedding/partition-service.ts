@@ -7,6 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { AbortError, UnauthenticatedError } from '../errors.js';
+import { checkClusterKey } from './internal-transport.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
 import type { LocalRunner } from '../query/scatter.js';
@@ -32,9 +33,7 @@ export interface PartitionServiceOptions {
 
 /** The `EngramInternal` implementation that answers `ExecuteLocal` from `options.local`. */
 export function partitionServiceImplementation(options: PartitionServiceOptions): grpc.UntypedServiceImplementation {
-  if (typeof options.clusterKey !== 'string' || options.clusterKey.length === 0) {
-    throw new TypeError('partition service: clusterKey must be a non-empty string');
-  }
+  checkClusterKey(options.clusterKey);
   const ExecuteLocal = (call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     answer(options, call).then(
       (response) => callback(null, response),

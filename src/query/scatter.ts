@@ -62,7 +62,7 @@ function failureReason(err: unknown): string {
   if (err instanceof EngramError || !(err instanceof Error)) return err instanceof Error ? err.message : String(err);
   const e = err as { code?: unknown; details?: unknown; metadata?: { get?(key: string): unknown[] } };
   if (typeof e.code !== 'number') return err.message;
-  // The copy answered with a typed error (see src/node/grpc-errors.ts): its message is ours.
+  // The copy answered with a typed error (see src/wire/grpc-errors.ts): its message is ours.
   if (e.metadata?.get?.('engram-code')?.length && typeof e.details === 'string') return e.details;
   if (e.code === grpcStatus.UNAVAILABLE) return /ECONNREFUSED/.test(String(e.details)) ? 'unreachable (connection refused)' : 'unreachable';
   if (e.code === grpcStatus.DEADLINE_EXCEEDED) return 'no answer within the deadline';
