@@ -3,6 +3,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS } from '../pool/pool-options.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
 /** Messages waiting for one peer before the oldest non-snapshot ones are dropped. */
@@ -20,10 +21,9 @@ export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * holds at most this many batches in the HTTP/2 buffers and the rest waits in the capped queue.
  */
 export const DEFAULT_MAX_UNACKED_BATCHES = 4;
-/** First wait before a broken stream is reopened, ms; doubles per failure. */
-export const DEFAULT_INITIAL_BACKOFF_MS = 100;
-/** Longest wait between reopens of a failing peer's stream, ms. */
-export const DEFAULT_MAX_BACKOFF_MS = 5_000;
+// A broken stream is reopened on the pool's dial backoff (first wait, doubling, cap): one
+// reconnect policy for every node-to-node connection.
+export { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS };
 /**
  * HTTP/2 keepalive ping interval of each peer connection, ms. A peer cut off without a reset
  * (a pulled cable, a dropped route) is otherwise noticed only when TCP gives up, minutes later.
