@@ -5,6 +5,7 @@
  * theirs over authenticated gRPC, and answers queries that span both with one coverage block.
  *
  *   ENGRAM_CLUSTER_KEY=…                          the cluster's shared key (required)
+ *   ENGRAM_CLUSTER_ID=…                           the cluster's id, as `engram status` shows it (default empty)
  *   ENGRAM_MEMBERS=n1=127.0.0.1:7001,n2=…         the other nodes, id=gRPC address (required)
  *   ENGRAM_SPACES=notes=n1+n2,dreams=n2           spaces on them: primary first, then replicas (required)
  *   ENGRAM_NODE_ID=embedded                       this node's id (default "embedded")
@@ -32,6 +33,8 @@ const print = (event: string, fields: object) => console.log(JSON.stringify({ ev
 
 const nodeId = env('ENGRAM_NODE_ID', 'embedded');
 const clusterKey = env('ENGRAM_CLUSTER_KEY');
+// The cluster id every tag names (a reference node's `engram status` shows it); empty outside one.
+const clusterId = process.env.ENGRAM_CLUSTER_ID ?? '';
 const others: Member[] = env('ENGRAM_MEMBERS').split(',').map((entry) => {
   const [id, grpcAddress] = entry.split('=');
   return { id: id!, grpcAddress: grpcAddress!, gossipAddress: '', state: 'alive', incarnation: 1 };
@@ -55,14 +58,14 @@ const local = (query: Parameters<typeof answerFromEngine>[1], space: string) => 
 
 // 2. Serve this node's partitions to the others, refusing calls without the cluster key.
 const server = new grpc.Server();
-addPartitionService(server, { local, clusterKey, onRefused: (method, err) => print('refused', { method, reason: err.reason }) });
+addPartitionService(server, { local, clusterKey, clusterId, onRefused: (method, err) => print('refused', { method, reason: err.reason }) });
 const port = await new Promise<number>((resolve, reject) =>
   server.bindAsync(env('ENGRAM_LISTEN', '127.0.0.1:0'), serverCredentials(undefined), (err, p) => (err ? reject(err) : resolve(p))),
 );
 const self: Member = { id: nodeId, grpcAddress: `127.0.0.1:${port}`, gossipAddress: '', state: 'alive', incarnation: 1 };
 
 // 3. Ask the others for theirs: pooled channels whose every call carries the cluster-key tag.
-const pool = internalPool({ nodeId, clusterKey });
+const pool = internalPool({ nodeId, clusterKey, clusterId });
 const executor = new DistributedExecutor({
   view: new StaticClusterView({
     self: nodeId,

@@ -279,6 +279,19 @@ export class MetadataUnavailableError extends EngramError {
   }
 }
 
+/**
+ * A node of another cluster asked to join this one (same cluster key, another cluster id: its
+ * data directory belongs elsewhere, or `--cluster-id` named another cluster). Nothing changed;
+ * the joiner does not start, as Cassandra refuses a node whose cluster name differs.
+ */
+export class ClusterMismatchError extends EngramError {
+  static override readonly code = 'ERR_CLUSTER_MISMATCH';
+  static override readonly grpcStatus = GrpcStatus.FAILED_PRECONDITION;
+  constructor(message: string) {
+    super(ClusterMismatchError.code, message);
+  }
+}
+
 /** Why a receiver refused a Raft stream after authenticating it. */
 export type RaftPeerRefusal = 'cluster_mismatch' | 'node_mismatch';
 
@@ -318,7 +331,7 @@ export class NotInClusterError extends EngramError {
 }
 
 /** Why an internal call was refused; the label of the refusal counter. */
-export type AuthFailureReason = 'no_client_certificate' | 'missing_tag' | 'bad_tag';
+export type AuthFailureReason = 'no_client_certificate' | 'missing_tag' | 'bad_tag' | 'stale_tag' | 'replayed_tag' | 'other_cluster';
 
 /** An internal call from a caller that did not prove it belongs to the cluster. */
 export class UnauthenticatedError extends EngramError {
@@ -348,6 +361,19 @@ export class EngineClosedError extends EngramError {
   static override readonly retryable = true;
   constructor() {
     super(EngineClosedError.code, 'the engine is closed');
+  }
+}
+
+/**
+ * The node is starting: its engine is open but it has not yet joined its cluster and applied the
+ * cluster's table, so it does not serve data yet (another node can).
+ */
+export class NodeStartingError extends EngramError {
+  static override readonly code = 'ERR_NODE_STARTING';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  constructor(what: string) {
+    super(NodeStartingError.code, `${what}: this node is starting (it serves once it has joined its cluster)`);
   }
 }
 
@@ -484,7 +510,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
   AllPartitionsFailedError, InsufficientCoverageError,
   NodeUnavailableError, PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError,
-  MetadataUnavailableError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError,
+  MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
 ];

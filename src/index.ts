@@ -5,8 +5,8 @@ export {
   EngramError, InvalidArgumentError, RemoteInvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError,
   DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, NodeUnavailableError,
   PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError, MetadataUnavailableError,
-  RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
-  EngineClosedError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
+  ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
+  EngineClosedError, NodeStartingError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
   type EngramErrorClass, type PrimaryUnavailableReason, type RaftPeerRefusal, type AuthFailureReason,
 } from './errors.js';

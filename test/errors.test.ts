@@ -40,12 +40,14 @@ const SAMPLES: Record<string, () => EngramError> = {
   ReplicaDivergedError: () => new errors.ReplicaDivergedError('kept', 7),
   ReplicationGapError: () => new errors.ReplicationGapError('kept', 5, 9),
   MetadataUnavailableError: () => new errors.MetadataUnavailableError(1, 3, 'create memory space "kept"'),
+  ClusterMismatchError: () => new errors.ClusterMismatchError('n9 belongs to cluster 7d0c…, this is cluster 1f2e…'),
   RaftPeerRefusedError: () => new errors.RaftPeerRefusedError('cluster_mismatch', 'Raft batch from node n9 of another cluster'),
   RaftTransportClosedError: () => new errors.RaftTransportClosedError('the transport is closed'),
-  NotInClusterError: () => new errors.NotInClusterError('PullTable'),
+  NotInClusterError: () => new errors.NotInClusterError('JoinCluster'),
   UnauthenticatedError: () => new errors.UnauthenticatedError('bad_tag', 'ExecuteLocal: the engram-auth tag of node "x" does not match'),
   FaultSwitchRefusedError: () => new errors.FaultSwitchRefusedError('the node runs without --enable-faults'),
   EngineClosedError: () => new errors.EngineClosedError(),
+  NodeStartingError: () => new errors.NodeStartingError('ExecuteLocal'),
   ConnectionBackoffError: () => new errors.ConnectionBackoffError('10.1.2.3:7001', 125),
   PoolClosedError: () => new errors.PoolClosedError(),
   MalformedPartitionResultError: () => new errors.MalformedPartitionResultError('no result set (got null)'),
@@ -56,12 +58,8 @@ const SAMPLES: Record<string, () => EngramError> = {
   StorageError: () => new errors.StorageError('/data/kept.log', 'bad CRC at byte 4096'),
 };
 
-/**
- * Codes no client can meet yet, so engram.proto does not list them yet. ERR_METADATA_UNAVAILABLE
- * comes with the metadata group (issue 11), which is not wired into the node; the session that
- * wires it lists it in engram.proto (UNAVAILABLE, R, fields reachable and total) and empties this.
- */
-const NOT_YET_IN_PROTO = new Set(['ERR_METADATA_UNAVAILABLE']);
+/** Codes no client can meet yet, so engram.proto does not list them yet (none now). */
+const NOT_YET_IN_PROTO = new Set<string>();
 
 /** Every class src/errors.ts exports, but the base. */
 const CLASSES = Object.entries(errors).filter(([, v]) => typeof v === 'function' && v.prototype instanceof EngramError) as [string, EngramErrorClass][];

@@ -45,10 +45,12 @@ describe('examples/embedded-node', () => {
       memories: NOTES.map((text, i) => ({ id: `n${i}`, embedding: embedText(text, DIM), content: text })),
     });
 
+    const clusterId = (await cluster.node('n1').client.status()).meta!.clusterId;
     child = spawn(process.execPath, [EXAMPLE], {
       env: {
         ...process.env,
         ENGRAM_CLUSTER_KEY: CLUSTER_KEY,
+        ENGRAM_CLUSTER_ID: clusterId,
         ENGRAM_MEMBERS: ['n1', 'n2'].map((id) => `${id}=${cluster!.node(id).proc.grpcAddress}`).join(','),
         ENGRAM_SPACES: `notes=${[placed.primary, ...placed.replicas].join('+')}`,
         ENGRAM_NODE_ID: 'embedded',
@@ -85,7 +87,7 @@ describe('examples/embedded-node', () => {
     // Another node of the cluster asks the example for its partition: answered with its memories.
     const address = serving.address as string;
     const request = { query: queryToWire({ kind: 'recall', space: 'embedded', cue: { text: 'lighthouse' }, limit: 5 }), partition: 'embedded' };
-    const member = internalPool({ nodeId: 'n1', clusterKey: CLUSTER_KEY });
+    const member = internalPool({ nodeId: 'n1', clusterKey: CLUSTER_KEY, clusterId });
     try {
       const answer = partitionFromWire((await member.unary(address, 'ExecuteLocal', request, { deadline: Date.now() + 5_000 })) as never);
       assert.ok(answer.kind === 'recall');
@@ -97,7 +99,7 @@ describe('examples/embedded-node', () => {
     }
 
     // A caller without the key is refused, and the example says so.
-    const stranger = internalPool({ nodeId: 'n1', clusterKey: 'not-the-key' });
+    const stranger = internalPool({ nodeId: 'n1', clusterKey: 'not-the-key', clusterId });
     try {
       const err = await stranger.unary(address, 'ExecuteLocal', request, { deadline: Date.now() + 5_000 }).then(() => assert.fail('answered a caller without the key'), (e: unknown) => e as grpc.ServiceError);
       assert.equal(err.code, grpc.status.UNAUTHENTICATED);

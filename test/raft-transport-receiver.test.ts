@@ -76,7 +76,7 @@ function rawStream(address: string, metadata: grpc.Metadata, batches: Omit<RaftB
   }).finally(() => client.close());
 }
 
-const tagged = (nodeId: string, key = KEY) => internalCallMetadata(key, nodeId)('Raft');
+const tagged = (nodeId: string, key = KEY) => internalCallMetadata(key, nodeId, CLUSTER)('Raft');
 const batch = (clusterId: string, fromNode: string) => ({ clusterId, fromNode, messages: [{ group: 'meta', data: Buffer.from('m') }] });
 const code = (r: { status: grpc.StatusObject }) => r.status.metadata.get('engram-code')[0];
 
@@ -115,7 +115,7 @@ describe('Raft transport: who may open a stream', () => {
     const otherKey = await rawStream(r.address, tagged('n2', 'another-key'), [batch(CLUSTER, 'n2')]);
     assert.equal(otherKey.status.code, grpc.status.UNAUTHENTICATED);
     // The tag is per method: one made for ExecuteLocal does not open a Raft stream.
-    const otherMethod = await rawStream(r.address, internalCallMetadata(KEY, 'n2')('ExecuteLocal'), [batch(CLUSTER, 'n2')]);
+    const otherMethod = await rawStream(r.address, internalCallMetadata(KEY, 'n2', CLUSTER)('ExecuteLocal'), [batch(CLUSTER, 'n2')]);
     assert.equal(otherMethod.status.code, grpc.status.UNAUTHENTICATED);
     const s = r.transport.stats();
     assert.deepEqual([s.refused.missing_tag, s.refused.bad_tag, s.streamsAccepted], [1, 2, 0]);

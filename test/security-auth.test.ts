@@ -1,15 +1,19 @@
 /**
  * The cluster key guards the internal service, over real plaintext loopback nodes: a caller
  * without the key's tag (or with another key's) gets UNAUTHENTICATED from ExecuteLocal,
- * Replicate, PushTable and PullTable and changes nothing; a node without a cluster refuses
+ * Replicate, JoinCluster and AwaitApplied and changes nothing (no member added, no table change); a node without a cluster refuses
  * internal calls; refusals are counted in the metrics.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { internalCallMetadata, AUTH_TAG_HEADER, NODE_ID_HEADER } from '../src/security/internal-auth.js';
-import { protos } from '../src/wire/proto.js';
+import {
+  internalCallMetadata, internalCallTag, requestDigest, AUTH_TAG_HEADER, CLUSTER_ID_HEADER, NODE_ID_HEADER, NONCE_HEADER, TIMESTAMP_HEADER,
+} from '../src/security/internal-auth.js';
+import { randomUUID } from 'node:crypto';
+import { encodeInternalRequest, protos } from '../src/wire/proto.js';
 import { queryToWire } from '../src/query/to-wire.js';
+import { raftIdOf } from '../src/cluster/identity.js';
 import { CLUSTER_KEY, TestCluster } from './helpers/cluster.js';
 import { NodeFixture, vec } from './helpers/node.js';
 
@@ -45,46 +49,77 @@ describe('internal calls need the cluster key', () => {
     await fx.cleanup();
   });
 
-  it('refuses calls without a tag or with the tag of another key, and nothing changes', async () => {
+  it('refuses calls without a tag, with another key\'s, another request\'s, another cluster\'s, a stale or a replayed one, and nothing changes', async () => {
     const n2 = c.node('n2');
     const before = await n2.client.status();
-    const { res: table } = await call<{ json: Buffer }>(n2.proc.grpcAddress, 'PullTable', {}, internalCallMetadata(CLUSTER_KEY, 'n1')('PullTable'));
+    const clusterId = before.meta!.clusterId;
     // What a node started with another --cluster-key sends, and a forged claim to be n1.
-    const wrongKey = internalCallMetadata('not-the-cluster-key', 'n4');
-    const forged = new grpc.Metadata();
-    forged.set(NODE_ID_HEADER, 'n1');
-    forged.set(AUTH_TAG_HEADER, 'ab'.repeat(32));
-    const evilTable = JSON.parse(table!.json.toString('utf8')) as { version: number; entries: { space: string; primary: string; replicas: string[]; dimension: number; version: number }[] };
-    evilTable.version += 10;
-    evilTable.entries.push({ space: 'evil', primary: 'n2', replicas: [], dimension: DIM, version: 1 });
+    const wrongKey = internalCallMetadata('not-the-cluster-key', 'n4', clusterId);
+    const member = internalCallMetadata(CLUSTER_KEY, 'n1', clusterId);
+    const forged = () => {
+      const md = new grpc.Metadata();
+      for (const [k, v] of [[NODE_ID_HEADER, 'n1'], [CLUSTER_ID_HEADER, clusterId], [TIMESTAMP_HEADER, String(Date.now())], [NONCE_HEADER, 'ab12'], [AUTH_TAG_HEADER, 'ab'.repeat(32)]]) md.set(k!, v!);
+      return md;
+    };
+    /** A valid tag made 60 s ago (the window is 30 s). */
+    const stale = (method: string, bytes: Uint8Array) => {
+      const f = { nodeId: 'n1', clusterId, method, timestampMs: Date.now() - 60_000, nonce: 'cd34', digest: requestDigest(bytes) };
+      const md = new grpc.Metadata();
+      for (const [k, v] of [[NODE_ID_HEADER, 'n1'], [CLUSTER_ID_HEADER, clusterId], [TIMESTAMP_HEADER, String(f.timestampMs)], [NONCE_HEADER, f.nonce], [AUTH_TAG_HEADER, internalCallTag(CLUSTER_KEY, f)]]) md.set(k!, v!);
+      return md;
+    };
+    const storageId = '0b9c7a2e-4f1d-4c3b-9a8e-1d2c3b4a5f60';
     const requests: Record<string, unknown> = {
       ExecuteLocal: { query: queryToWire({ kind: 'recall', space: 'keyed', cue: { embedding: Float32Array.from(vec(DIM, 1)) } }), partition: 'keyed' },
       // A shipped record for a space n2 has not got: without the check it would create it.
       Replicate: { space: 'evil2', dimension: DIM, records: [{ position: 1, payload: Buffer.from('x') }], from: 'n1' },
-      PushTable: { json: Buffer.from(JSON.stringify(evilTable)) },
-      PullTable: {},
+      // Accepted, it would commit a member "evil" to the table.
+      JoinCluster: { nodeId: 'evil', storageId, raftId: raftIdOf('evil', storageId), grpcAddress: '127.0.0.1:1', gossipAddress: '127.0.0.1:1', clusterId: '' },
+      AwaitApplied: { index: 1 },
     };
+    /** The same method with another body: a tag made for one must not open the other. */
+    const otherBody: Record<string, unknown> = {
+      ExecuteLocal: { query: queryToWire({ kind: 'recall', space: 'keyed', cue: { embedding: Float32Array.from(vec(DIM, 2)) } }), partition: 'keyed' },
+      Replicate: { space: 'evil3', dimension: DIM, records: [], from: 'n1' },
+      JoinCluster: { nodeId: 'evil2', storageId, raftId: raftIdOf('evil2', storageId), grpcAddress: '127.0.0.1:1', gossipAddress: '127.0.0.1:1', clusterId: '' },
+      AwaitApplied: { index: 2 },
+    };
+    const bytes = (method: string, req: unknown) => encodeInternalRequest(method, req);
     const cases: [string, grpc.Metadata | undefined, string, RegExp][] = [];
     for (const method of Object.keys(requests)) {
-      cases.push([method, undefined, 'missing_tag', /need engram-node-id and engram-auth metadata/]);
-      cases.push([method, wrongKey(method), 'bad_tag', /tag of node "n4" does not match this cluster's key/]);
-      cases.push([method, forged, 'bad_tag', /tag of node "n1" does not match/]);
-      // A valid tag of another method does not open this one.
-      cases.push([method, internalCallMetadata(CLUSTER_KEY, 'n1')(method === 'PullTable' ? 'PushTable' : 'PullTable'), 'bad_tag', /does not match/]);
+      const body = bytes(method, requests[method]);
+      cases.push([method, undefined, 'missing_tag', /need engram-node-id, engram-cluster-id/]);
+      cases.push([method, wrongKey(method, body), 'bad_tag', /tag of node "n4" does not match this cluster's key/]);
+      cases.push([method, forged(), 'bad_tag', /tag of node "n1" does not match/]);
+      // A valid tag of another method, or of another request of this one, does not open it.
+      cases.push([method, member(method === 'AwaitApplied' ? 'JoinCluster' : 'AwaitApplied', body), 'bad_tag', /does not match/]);
+      cases.push([method, member(method, bytes(method, otherBody[method])), 'bad_tag', /does not match this cluster's key and this request/]);
+      cases.push([method, stale(method, body), 'stale_tag', /outside the 30 s window/]);
+      // JoinCluster compares the cluster id of its request instead (ERR_CLUSTER_MISMATCH).
+      if (method !== 'JoinCluster') cases.push([method, internalCallMetadata(CLUSTER_KEY, 'n1', randomUUID())(method, body), 'other_cluster', /belongs to another cluster/]);
     }
     for (const [method, md, , message] of cases) {
       const { err } = await call(n2.proc.grpcAddress, method, requests[method], md);
-      assert.equal(err?.code, grpc.status.UNAUTHENTICATED, `${method} ${md?.get(NODE_ID_HEADER)[0] ?? 'without metadata'}`);
+      assert.equal(err?.code, grpc.status.UNAUTHENTICATED, `${method} ${md?.get(NODE_ID_HEADER)[0] ?? 'without metadata'}: ${err?.details}`);
       assert.match(err!.details, message);
       assert.equal(err!.metadata.get('engram-code')[0], 'ERR_UNAUTHENTICATED');
     }
+    // A captured call sent again is refused: the first goes through, the copy does not.
+    const captured = member('AwaitApplied', bytes('AwaitApplied', requests.AwaitApplied));
+    assert.equal((await call(n2.proc.grpcAddress, 'AwaitApplied', requests.AwaitApplied, captured)).err, null);
+    const replayed = await call(n2.proc.grpcAddress, 'AwaitApplied', requests.AwaitApplied, captured);
+    assert.equal(replayed.err?.code, grpc.status.UNAUTHENTICATED);
+    assert.match(replayed.err!.details, /already seen \(a replayed call\)/);
+    cases.push(['AwaitApplied', captured, 'replayed_tag', /./]);
 
     const afterStatus = await n2.client.status();
     assert.deepEqual(afterStatus.spaces, before.spaces);
     assert.equal(afterStatus.tableVersion, before.tableVersion);
     assert.deepEqual(afterStatus.assignments, before.assignments);
+    assert.equal(afterStatus.meta?.digest, before.meta?.digest);
+    assert.ok(!afterStatus.members.some((m) => m.id === 'evil'));
     for (const method of Object.keys(requests)) {
-      for (const reason of ['missing_tag', 'bad_tag']) {
+      for (const reason of ['missing_tag', 'bad_tag', 'stale_tag', 'other_cluster', 'replayed_tag']) {
         const want = cases.filter(([m, , r]) => m === method && r === reason).length;
         const got = await metric(n2.proc.metricsAddress, new RegExp(`engram_internal_auth_failures_total\\{method="${method}",reason="${reason}",node="n2"\\} (\\d+)`));
         assert.equal(got, want, `${method} ${reason}`);

@@ -20,7 +20,7 @@ import { internalCallMetadata } from '../src/security/internal-auth.js';
 import { loadTlsConfig, type TlsConfig } from '../src/security/tls-config.js';
 import { checkTransportPolicy, isLoopbackHost } from '../src/security/transport-policy.js';
 import { channelCredentials } from '../src/security/credentials.js';
-import { protos } from '../src/wire/proto.js';
+import { encodeInternalRequest, protos } from '../src/wire/proto.js';
 import { TestPki, type CertFiles } from './helpers/security-certs.js';
 import { hasTool, needTool } from './helpers/system-tools.js';
 import { vec } from './helpers/node.js';
@@ -82,8 +82,7 @@ describe('TLS', () => {
   let foreign: CertFiles;
   const nodes = new Map<string, RunningNode>();
 
-  async function start(id: string, files: CertFiles, seeds: string[]): Promise<RunningNode> {
-    const logs: Log[] = [];
+  async function start(id: string, files: CertFiles, seeds: string[], extra: string[] = [], logs: Log[] = []): Promise<RunningNode> {
     const proc = await startNodeProcess({
       id,
       dataDir: join(root, id),
@@ -93,6 +92,7 @@ describe('TLS', () => {
         '--probe-period-ms', '200', '--probe-timeout-ms', '80', '--suspect-timeout-ms', '600',
         ...TestPki.flags(files),
         ...(seeds.length ? ['--seeds', seeds.join(',')] : []),
+        ...extra,
       ],
     });
     // A public client needs only the CA that signed the node's certificate.
@@ -129,13 +129,13 @@ describe('TLS', () => {
     const ids = ['n1', 'n2', 'n3'];
     await until('the TLS cluster to converge', 15_000, async () => {
       const all = await Promise.all(ids.map((id) => node(id).client.status()));
-      const ok = all.every((s) => s.members.filter((m) => m.state === 'alive').length === 3 && s.tableVersion === all[0]!.tableVersion);
+      const ok = all.every((s) => s.members.filter((m) => m.state === 'alive').length === 3 && s.meta?.digest === all[0]!.meta?.digest && s.meta?.voters.length === 3);
       return ok ? true : undefined;
     });
 
     const created = await n1.client.createSpace('tls_space', { dimension: DIM, primary: 'n1', replicas: ['n2'] });
     assert.deepEqual([created.primary, created.replicas], ['n1', ['n2']]);
-    // Every node learns the table over TLS (PushTable / PullTable between nodes).
+    // Every node applies the table from the metadata log, carried over TLS (the Raft stream).
     await until('the table on every node', 10_000, async () => {
       const all = await Promise.all(ids.map((id) => node(id).client.status()));
       return all.every((s) => s.assignments.some((a) => a.space === 'tls_space')) ? true : undefined;
@@ -182,43 +182,38 @@ describe('TLS', () => {
   it('the internal service refuses connections without a certificate of the cluster CA, even with the cluster key', async (t) => {
     if (!needTool(t, 'openssl')) return;
     const address = node('n1').proc.grpcAddress;
-    const tag = internalCallMetadata(KEY, 'n2');
+    const tag = internalCallMetadata(KEY, 'n2', (await node('n1').client.status()).meta!.clusterId);
     const caOnly = channelCredentials({ ca: tls(certs.get('n1')!).ca });
     // The intruder trusts our CA (so its handshake to us succeeds) but presents its own CA's certificate.
     const intruder = grpc.credentials.createSsl(tls(certs.get('n1')!).ca, tls(foreign).key!, tls(foreign).cert!);
     const member = channelCredentials(tls(certs.get('n2')!));
     for (const [who, creds] of [['no certificate', caOnly], ['a foreign certificate', intruder]] as const) {
-      for (const method of ['ExecuteLocal', 'PullTable', 'PushTable', 'Replicate']) {
+      for (const method of ['ExecuteLocal', 'JoinCluster', 'AwaitApplied', 'Replicate']) {
         const err = await internalCall(address, creds, method, {}, tag(method));
         assert.equal(err?.code, grpc.status.UNAUTHENTICATED, `${method} with ${who}`);
         assert.match(err!.details, /client certificate signed by the cluster CA/);
       }
     }
-    // The control: a member certificate with the key gets the table.
-    assert.equal(await internalCall(address, member, 'PullTable', {}, tag('PullTable')), null);
+    // The control: a member certificate with the key is answered.
+    assert.equal(await internalCall(address, member, 'AwaitApplied', { index: 0 }, tag('AwaitApplied', encodeInternalRequest('AwaitApplied', { index: 0 }))), null);
     // Each refusal was logged with its reason.
     const refused = node('n1').logs.filter((l) => typeof l === 'object' && l.msg === 'internal call refused' && l.reason === 'no_client_certificate');
     assert.equal(refused.length, 8);
   });
 
-  it('a node whose certificate comes from another CA gets no table and cannot reach the members', async (t) => {
+  it('a node whose certificate comes from another CA cannot join: it never becomes a member and nothing is placed on it', async (t) => {
     if (!needTool(t, 'openssl')) return;
-    // Same cluster key, so gossip lets it in; every gRPC exchange then fails the certificate check.
-    const x = await start('intruder', foreign, [node('n1').proc.gossipAddress]);
-    const failed = (logs: Log[], member: string) =>
-      logs.find((l) => typeof l === 'object' && l.msg === 'table exchange failed' && l.member === member) as Record<string, unknown> | undefined;
-    // The intruder's own pull from n1 fails: n1's certificate is not from the intruder's CA.
-    const outgoing = await until('the intruder to fail a table exchange with n1', 15_000, async () => failed(x.logs, 'n1'));
-    assert.match(String(outgoing.error), /UNAVAILABLE/);
-    // n1's exchange with the intruder fails likewise, from n1's side.
-    await until('n1 to fail a table exchange with the intruder', 15_000, async () => failed(node('n1').logs, 'intruder'));
-    const status = await x.client.status();
-    assert.equal(status.tableVersion, 0);
-    assert.deepEqual(status.assignments, []);
-    assert.deepEqual(status.spaces, []);
-    assert.ok((await node('n1').client.status()).tableVersion > 0);
-    // Gossip knows it, but it never proved itself over mutual TLS: the members do not count it,
-    // so nothing is placed on it, even when a space asks for more copies than there are nodes.
+    // Same cluster key, so gossip lets it in; its JoinCluster call then fails the certificate check.
+    const logs: Log[] = [];
+    const refused = await start('intruder', foreign, [node('n1').proc.gossipAddress], ['--join-timeout-ms', '3000'], logs).then(
+      () => assert.fail('a node with a foreign certificate started'),
+      (e: unknown) => e as Error,
+    );
+    assert.match(refused.message, /exited \(1\) before starting/);
+    const failed = logs.find((l) => typeof l === 'object' && l.msg === 'start failed') as Record<string, unknown> | undefined;
+    assert.match(String(failed?.error), /no member answered within 3000 ms/);
+    // The members never counted it, so nothing is placed on it, even when a space asks for more
+    // copies than there are nodes.
     assert.equal((await node('n1').client.status()).members.some((m) => m.id === 'intruder'), false);
     const placed = await node('n2').client.createSpace('no-intruder', { dimension: 4, copies: 4 });
     assert.deepEqual([placed.primary, ...placed.replicas].sort(), ['n1', 'n2', 'n3']);

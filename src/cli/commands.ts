@@ -184,9 +184,13 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
         `node ${s.nodeId} at ${s.grpcAddress}${s.gossipAddress ? ` (gossip ${s.gossipAddress})` : ''}, storage ${s.storageId}, version ${s.version}, up ${s.uptimeS.toFixed(1)} s, ${s.partitionState}`,
         table(['space', 'dimension', 'memories', 'associations', 'patterns', 'log position'], s.spaces.map((x) => [x.id, x.dimension, x.memories, x.associations, x.patterns, x.logPosition])),
       ];
+      if (s.meta) {
+        const m = s.meta;
+        parts.push(`metadata: cluster ${m.clusterId}, leader ${m.leader || '(none)'}, term ${m.term}, this node ${m.role}\n  voters ${m.voters.join(',') || '-'}; learners ${m.learners.join(',') || '-'}; applied ${m.applied} of ${m.commit}; digest ${m.digest.slice(0, 16)}`);
+      }
       if (s.members.length > 0) {
         parts.push(`members:\n${table(['id', 'state', 'grpc', 'gossip', 'incarnation'], s.members.map((m) => [m.id, m.state, m.grpcAddress, m.gossipAddress, m.incarnation]))}`);
-        parts.push(`assignment table, version ${s.tableVersion}:\n${table(['space', 'primary', 'replicas', 'dimension', 'since version'], s.assignments.map((a) => [a.space, a.primary, a.replicas.join(',') || '-', a.dimension, a.version]))}`);
+        parts.push(`assignment table, metadata index ${s.tableVersion}:\n${table(['space', 'primary', 'replicas', 'dimension', 'since version'], s.assignments.map((a) => [a.space, a.primary, a.replicas.join(',') || '-', a.dimension, a.version]))}`);
       }
       if (s.replication.length > 0) {
         parts.push(`replication from this node:\n${table(['space', 'replica', 'acked position', 'primary position', 'lag'], s.replication.map((r) => [r.space, r.replica, r.ackedPosition, r.primaryPosition, r.lag]))}`);

@@ -64,6 +64,20 @@ export interface SpaceStatus { id: string; dimension: number; memories: number; 
 export interface MemberStatus { id: string; grpcAddress: string; gossipAddress: string; state: 'alive' | 'suspect' | 'down' | 'left'; incarnation: number }
 export interface AssignmentStatus { space: string; primary: string; replicas: string[]; dimension: number; version: number }
 export interface ReplicaLag { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }
+/** The metadata group as one node sees it. */
+export interface MetaStatus {
+  clusterId: string;
+  /** Node id of the metadata leader, empty when none is known. */
+  leader: string;
+  term: number;
+  voters: string[];
+  learners: string[];
+  applied: number;
+  commit: number;
+  /** SHA-256 of the applied table: equal on two nodes exactly when their tables are. */
+  digest: string;
+  role: string;
+}
 export interface NodeStatus {
   nodeId: string;
   /** The data directory's storage id (a UUID); a wiped directory reports a new one. */
@@ -79,6 +93,8 @@ export interface NodeStatus {
   assignments: AssignmentStatus[];
   replication: ReplicaLag[];
   partitionState: 'connected' | 'partitioned' | 'healing';
+  /** Null for a node without a cluster. */
+  meta: MetaStatus | null;
 }
 
 type AnyClient = grpc.Client & Record<string, Function>;

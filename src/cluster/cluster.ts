@@ -1,32 +1,47 @@
 /**
- * One node's membership in a cluster (DESIGN §5): SWIM membership (foca in the addon), the
- * versioned space assignment table spread to every member, and the partition detector. It is
- * the `ClusterView` the query layer reads.
+ * One node's membership in a cluster (DESIGN §5): SWIM membership (foca in the addon) says who is
+ * alive; the metadata group (Raft, src/cluster/meta-group.ts) says who the members are and where
+ * every space lives, as one committed table that every node applies from the same log. It is the
+ * `ClusterView` the query layer reads, plus the operations that change the table.
  *
- * Table spreading: a change is pushed to every reachable member, which merges it, creates the
- * spaces it now holds a copy of, and answers its merged table. Every `tableSyncMs` a node also
- * pulls the table of one random live member, and it exchanges tables with every member that comes
- * up, so a node that joins or returns converges without waiting for the next change.
+ * A cluster starts with one node that bootstraps it (a new cluster id); every other node joins
+ * through `--seeds`: it finds a member over gossip, asks it (`JoinCluster`) to commit it as a
+ * member, and the metadata leader then adds it to the group, first as a learner. The leader keeps
+ * up to `metaVoters` voters among live members and replaces one that stays down longer than
+ * `reassignAfterMs`. A node that cannot reach a majority of the voters refuses to create spaces
+ * (`MetadataUnavailableError`) and goes on answering queries from the table it has.
  */
 import { EventEmitter } from 'node:events';
-import { open, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
-import { SpaceConflictError, SpaceNotFoundError } from '../errors.js';
+import { ClusterMismatchError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
-import { AssignmentTable, lostEntries, mergeTables } from './assignment-table.js';
-import type { ClusterView, Member, SpaceAssignment } from './cluster-view.js';
+import { fromGrpcError, isServiceError } from '../wire/grpc-errors.js';
+import type { ClusterView, Member, MemberState, SpaceAssignment } from './cluster-view.js';
+import { raftIdOf, readClusterId, recordClusterId } from './identity.js';
+import { MetaGroup, type Applied } from './meta-group.js';
+import { chooseVoters, DEFAULT_META_VOTERS, DEFAULT_REASSIGN_AFTER_MS, voterToReplace, type VoterCandidate } from './meta/meta-voters.js';
+import type { MetaMember, MetaSpace } from './meta/meta-types.js';
 import { PartitionDetector, type PartitionState } from './partition-detector.js';
 import type { InternalCalls } from './peer-clients.js';
 import { DEFAULT_REPLICATION_FACTOR, resolvePlacement, type PlacementRequest } from './rendezvous.js';
 import { SwimMembership } from './swim-membership.js';
 import type { SwimTimingOptions } from './swim-options.js';
 
-/** How often a node pulls the table of one random live member, ms. */
-export const DEFAULT_TABLE_SYNC_MS = 1_000;
-/** Deadline of one table push or pull, ms. */
-export const DEFAULT_TABLE_CALL_MS = 2_000;
+/** How long a new node keeps trying to join through its seeds, ms. */
+export const DEFAULT_JOIN_TIMEOUT_MS = 60_000;
+/** How long a restarted node waits for a seed to confirm it is of the same cluster, ms. */
+const CHECK_IN_TIMEOUT_MS = 5_000;
+/** Deadline of one JoinCluster call, ms (the member commits the join before answering). */
+const JOIN_CALL_MS = 10_000;
+/** Period of the leader's voter management and of each node's check of its own entry, ms. */
+const MAINTAIN_MS = 500;
+/** A conf change not applied after this long no longer holds the next one back, ms. */
+const CONF_CHANGE_PATIENCE_MS = 5_000;
+/** How long a create waits for the other copy holders to create the space, ms. */
+const AWAIT_COPIES_MS = 5_000;
 
 export interface ClusterOptions {
   nodeId: string;
@@ -34,58 +49,102 @@ export interface ClusterOptions {
   grpcAddress: string;
   /** HOST:PORT for gossip (UDP); port 0 picks one. */
   gossipAddress: string;
-  /** Gossip addresses of members to join through; empty starts a new cluster. */
+  /** Gossip addresses of members to join through; none bootstraps a new cluster (or restarts this node's own). */
   seeds: string[];
-  /** Shared secret authenticating gossip. */
+  /** Shared secret authenticating gossip and internal calls. */
   clusterKey: string;
+  /** The node's data directory (the metadata group lives under `raft/`, the cluster id in `cluster-id`). */
+  dataDir: string;
+  /** The data directory's storage id (src/cluster/identity.ts). */
+  storageId: string;
+  /** Only join (or belong to) the cluster with this id: `--cluster-id`. Default: whichever the seeds are. */
+  clusterId?: string;
   /** Copies of a new space, primary included. Default 2. */
   replicationFactor?: number;
+  /** Voters of the metadata group (`--meta-voters`). Default 3. */
+  metaVoters?: number;
+  /** A voter down this long is replaced by a live member (`--reassign-after`), ms. Default 60,000. */
+  reassignAfterMs?: number;
+  /** How long a new node tries its seeds before giving up (`--join-timeout-ms`), ms. Default 60,000. */
+  joinTimeoutMs?: number;
+  /** Raft tick period (`--raft-tick-ms`), ms. Default 100. */
+  raftTickMs?: number;
   /** Share of known members below which this node is partitioned. Default 0.6. */
   partitionThreshold?: number;
   /** Time the share must stay healthy before `healing` turns `connected`, ms. Default 2,000. */
   healMs?: number;
   swim?: SwimTimingOptions;
-  /** Default DEFAULT_TABLE_SYNC_MS. */
-  tableSyncMs?: number;
-  /**
-   * A gossiping member counts only once it answered an authenticated internal call (mutual TLS):
-   * a node that knows the cluster key but holds no certificate of the cluster's CA is never
-   * placed on, queried or replicated to. Default false (the cluster key alone admits a member).
-   */
-  verifyMembers?: boolean;
+  /** Credentials of Raft streams to peers (TLS); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** Refuse Raft streams without a CA-signed client certificate (the node runs TLS). */
+  requireClientCertificate?: boolean;
   logger: Logger;
 }
 
-interface TableMsg { json: Buffer | Uint8Array }
+/** What `JoinCluster` asks and answers (proto/engram/v1/internal.proto). */
+export interface JoinRequestMsg {
+  nodeId: string;
+  storageId: string;
+  raftId: number;
+  grpcAddress: string;
+  gossipAddress: string;
+  clusterId: string;
+}
+export interface JoinResponseMsg {
+  clusterId: string;
+  members: { nodeId: string; raftId: number; grpcAddress: string }[];
+}
+
+/** The metadata group as `Status` shows it. */
+export interface MetaStatusView {
+  clusterId: string;
+  leader: string;
+  term: number;
+  voters: string[];
+  learners: string[];
+  applied: number;
+  commit: number;
+  digest: string;
+  role: string;
+}
 
 export class Cluster extends EventEmitter implements ClusterView {
   readonly nodeId: string;
   readonly membership: SwimMembership;
   readonly detector: PartitionDetector;
   readonly replicationFactor: number;
-  #table = AssignmentTable.empty();
-  readonly #verifyMembers: boolean;
-  /** Members (by id and incarnation) that answered an authenticated internal call. */
-  readonly #verified = new Set<string>();
-  /** Members whose internal calls were refused as unauthenticated, with the reason. */
-  readonly #refused = new Map<string, string>();
-  #applying: Promise<void> = Promise.resolve();
-  #saving: Promise<void> = Promise.resolve();
-  #syncTimer: NodeJS.Timeout | undefined;
+  readonly meta: MetaGroup;
+  readonly #self: MetaMember;
+  readonly #maxVoters: number;
+  readonly #reassignAfterMs: number;
+  /** When each member was first seen down (performance.now()), for voter replacement. */
+  readonly #downSince = new Map<string, number>();
+  /** Cached views, rebuilt when the applied index or SWIM's list changes. */
+  #membersCache: { applied: number; swim: readonly Member[]; members: Member[] } | undefined;
+  #assignCache: { applied: number; map: Map<string, SpaceAssignment> } | undefined;
+  #maintainTimer: NodeJS.Timeout | undefined;
+  #confChangeAt = -Infinity;
+  #registering = false;
+  /** Join requests refused because the joiner belongs to another cluster. */
+  refusedJoins = 0;
   #closed = false;
 
   private constructor(
     options: ClusterOptions,
     membership: SwimMembership,
-    private readonly engine: Engine,
+    meta: MetaGroup,
+    self: MetaMember,
     private readonly peers: InternalCalls,
     private readonly logger: Logger,
   ) {
     super();
     this.nodeId = options.nodeId;
     this.membership = membership;
+    this.meta = meta;
+    this.#self = self;
     this.replicationFactor = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
-    this.#verifyMembers = options.verifyMembers ?? false;
+    this.#maxVoters = options.metaVoters ?? DEFAULT_META_VOTERS;
+    this.#reassignAfterMs = options.reassignAfterMs ?? DEFAULT_REASSIGN_AFTER_MS;
     this.detector = new PartitionDetector({
       selfId: options.nodeId,
       ...(options.partitionThreshold !== undefined ? { threshold: options.partitionThreshold } : {}),
@@ -98,8 +157,14 @@ export class Cluster extends EventEmitter implements ClusterView {
     membership.on('change', (m: Member) => this.#onMember(m));
   }
 
-  /** Starts gossip, joins through the seeds, and begins table anti-entropy. */
+  /**
+   * Starts gossip, then bootstraps a new cluster (no seeds and no cluster yet), joins one through
+   * the seeds, or reopens this node's own; then starts the metadata group. A node whose data
+   * directory (or `clusterId`) is of another cluster than its seeds' is refused: ClusterMismatchError.
+   */
   static async start(options: ClusterOptions, engine: Engine, peers: InternalCalls): Promise<Cluster> {
+    const maxVoters = options.metaVoters ?? DEFAULT_META_VOTERS;
+    if (!Number.isInteger(maxVoters) || maxVoters < 1) throw new InvalidArgumentError('metaVoters', maxVoters, 'must be a whole number ≥ 1');
     const membership = await SwimMembership.start({
       id: options.nodeId,
       grpcAddress: options.grpcAddress,
@@ -107,37 +172,113 @@ export class Cluster extends EventEmitter implements ClusterView {
       clusterKey: options.clusterKey,
       ...options.swim,
     });
-    const cluster = new Cluster(options, membership, engine, peers, options.logger);
-    // The table this node last saw: after a restart it knows where every space lives at once,
-    // instead of answering NOT_FOUND until its first exchange.
-    const saved = await loadTable(tablePath(engine.dataDir));
-    if (saved) {
-      cluster.#table = saved;
-      await cluster.#apply();
+    let cluster: Cluster | undefined;
+    try {
+      const raftId = raftIdOf(options.nodeId, options.storageId);
+      const self: MetaMember = Object.freeze({
+        nodeId: options.nodeId, storageId: options.storageId, raftId, grpcAddress: options.grpcAddress, gossipAddress: membership.gossipAddress,
+      });
+      const join = new Joiner(options, membership, peers, self);
+      let clusterId = await readClusterId(options.dataDir);
+      if (clusterId !== undefined && options.clusterId !== undefined && clusterId !== options.clusterId) {
+        throw new ClusterMismatchError(`${options.dataDir} belongs to cluster ${clusterId}, not ${options.clusterId} (--cluster-id)`);
+      }
+      let bootstrap = false;
+      let hints: { raftId: number; grpcAddress: string }[] = [];
+      membership.join(options.seeds);
+      if (clusterId === undefined) {
+        if (options.seeds.length === 0) {
+          clusterId = await recordClusterId(options.dataDir, options.clusterId ?? randomUUID());
+          bootstrap = true;
+          options.logger.info('bootstrapping a new cluster', { clusterId });
+        } else {
+          const joinMs = options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS;
+          const answer = await join.join(options.clusterId, joinMs);
+          if (!answer) throw new MetadataUnavailableError(0, 0, `join through ${options.seeds.join(', ')}: no member answered within ${joinMs} ms`);
+          clusterId = await recordClusterId(options.dataDir, answer.clusterId);
+          hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
+          options.logger.info('joined cluster', { clusterId, through: answer.through });
+        }
+      } else if (options.seeds.length > 0) {
+        // Restarted with seeds: make sure they are of this node's cluster (Cassandra refuses a
+        // node whose cluster name differs). None answering is not fatal: this node may be the
+        // one they need for a quorum.
+        const answer = await join.join(clusterId, CHECK_IN_TIMEOUT_MS);
+        if (answer) hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
+      }
+      const c: { cluster?: Cluster } = {};
+      const meta = await MetaGroup.open(
+        {
+          dataDir: options.dataDir,
+          nodeId: options.nodeId,
+          raftId,
+          self,
+          clusterId,
+          clusterKey: options.clusterKey,
+          ...(options.credentials ? { credentials: options.credentials } : {}),
+          requireClientCertificate: options.requireClientCertificate ?? false,
+          logger: options.logger,
+          addressOf: (nodeId) => {
+            const m = membership.members().find((x) => x.id === nodeId);
+            return m && m.state !== 'down' && m.state !== 'left' ? m.grpcAddress : undefined;
+          },
+          // Entries replayed while opening apply before the Cluster exists: only their spaces matter then.
+          onApplied: (a) => (c.cluster ? c.cluster.#onApplied(a, engine) : createMine(engine, self.nodeId, a, options.logger)),
+          onSnapshot: () => (c.cluster ? c.cluster.#createAllMine(engine) : Promise.resolve()),
+          quorum: () => c.cluster?.quorum() ?? { reachable: 1, total: 1 },
+          ...(options.raftTickMs !== undefined ? { tickMs: options.raftTickMs } : {}),
+        },
+        { bootstrap, hints },
+      );
+      cluster = new Cluster(options, membership, meta, self, peers, options.logger);
+      c.cluster = cluster;
+      await cluster.#createAllMine(engine);
+      cluster.#maintainTimer = setInterval(() => cluster!.#maintain(), MAINTAIN_MS);
+      cluster.#maintainTimer.unref();
+      cluster.detector.update(cluster.members());
+      return cluster;
+    } catch (e) {
+      await membership.close().catch(() => undefined);
+      throw e;
     }
-    membership.join(options.seeds);
-    const every = options.tableSyncMs ?? DEFAULT_TABLE_SYNC_MS;
-    cluster.#syncTimer = setInterval(() => void cluster.#syncWithRandomMember(), every).unref();
-    return cluster;
   }
 
   get gossipAddress(): string {
     return this.membership.gossipAddress;
   }
 
+  get clusterId(): string {
+    return this.meta.clusterId;
+  }
+
   self(): Member {
     return this.membership.self();
   }
 
-  /** Members as gossip reports them, less those not (yet) authenticated when `verifyMembers`. */
+  /**
+   * Members of the committed table (self first if the table does not hold it yet), each in the
+   * state SWIM reports; a member gossip does not know is `down`. A node that only gossips with
+   * the cluster's key but never joined is no member.
+   */
   members(): Member[] {
-    const all = this.membership.members();
-    return this.#verifyMembers ? all.filter((m) => m.id === this.nodeId || this.#verified.has(verifiedKey(m))) : all;
-  }
-
-  /** Members gossip reports that this node refuses (failed authentication), with why. */
-  refusedMembers(): { id: string; reason: string }[] {
-    return [...this.#refused].map(([id, reason]) => ({ id, reason }));
+    const swim = this.membership.members();
+    const applied = this.meta.applied;
+    const cache = this.#membersCache;
+    if (cache && cache.applied === applied && cache.swim === swim) return cache.members;
+    const byId = new Map(swim.map((m) => [m.id, m]));
+    const self = this.membership.self();
+    const out: Member[] = [];
+    const table = this.meta.state.members();
+    if (!table.some((m) => m.nodeId === this.nodeId)) out.push(self);
+    for (const m of table) {
+      if (m.nodeId === this.nodeId) {
+        out.push(self);
+        continue;
+      }
+      out.push(byId.get(m.nodeId) ?? Object.freeze({ id: m.nodeId, grpcAddress: m.grpcAddress, gossipAddress: m.gossipAddress, state: 'down' as const, incarnation: 0 }));
+    }
+    this.#membersCache = { applied, swim, members: out };
+    return out;
   }
 
   member(id: string): Member | undefined {
@@ -145,7 +286,12 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   assignment(space: string): SpaceAssignment | undefined {
-    return this.#table.get(space);
+    return this.#assignments().get(space);
+  }
+
+  /** Every space's assignment, sorted by space id. */
+  assignments(): SpaceAssignment[] {
+    return [...this.#assignments().values()];
   }
 
   isPartitioned(): boolean {
@@ -153,60 +299,121 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   spaces(): string[] {
-    return this.#table.entries().map((e) => e.space);
+    return [...this.#assignments().keys()];
   }
 
   partitionState(): PartitionState {
     return this.detector.state;
   }
 
-  table(): AssignmentTable {
-    return this.#table;
+  /** The metadata log index applied here: the version of this node's table. */
+  tableVersion(): number {
+    return this.meta.applied;
+  }
+
+  /** Voters of the metadata group and how many of them this node reaches (itself counted when it votes). */
+  quorum(): { reachable: number; total: number } {
+    const voters = this.meta.status().confState.voters;
+    const states = new Map(this.membership.members().map((m) => [m.id, m.state]));
+    let reachable = 0;
+    for (const v of voters) {
+      if (v === this.#self.raftId) {
+        reachable++;
+        continue;
+      }
+      const m = this.meta.state.memberByRaftId(v);
+      const s = m ? states.get(m.nodeId) : undefined;
+      if (s === 'alive' || s === 'suspect') reachable++;
+    }
+    return { reachable, total: voters.length };
+  }
+
+  /** The metadata group as this node sees it. */
+  metaStatus(): MetaStatusView {
+    const st = this.meta.status();
+    const name = (id: number) => this.meta.state.memberByRaftId(id)?.nodeId ?? `#${id}`;
+    const soft = this.meta.soft;
+    const role = st.confState.learners.includes(this.#self.raftId) ? 'learner' : st.role;
+    return {
+      clusterId: this.meta.clusterId,
+      leader: st.leaderId ? name(st.leaderId) : '',
+      term: Math.max(st.term, soft.term),
+      voters: st.confState.voters.map(name).sort(),
+      learners: st.confState.learners.map(name).sort(),
+      applied: this.meta.applied,
+      commit: st.commit,
+      digest: this.meta.state.digest(),
+      role,
+    };
   }
 
   /**
-   * Places a new space (rendezvous over live members unless `request` names the nodes), spreads
-   * the table, and returns once every reachable copy holder has created it. The same space and
-   * dimension again is not an error (`created: false`).
+   * Creates a space through the metadata group: a committed compare-and-set. Places it by
+   * rendezvous over live members unless `request` names the nodes, and returns once every
+   * reachable copy holder has created it. The same space and dimension again is not an error
+   * (`created: false`); another dimension is SpaceConflictError naming the existing one. Without
+   * a majority of the metadata voters: MetadataUnavailableError, and nothing changes.
    */
   async createSpace(space: string, dimension: number, request: PlacementRequest = {}): Promise<{ assignment: SpaceAssignment; created: boolean }> {
-    const existing = this.#table.get(space);
-    if (existing) {
-      if (existing.dimension !== dimension) {
-        throw new SpaceConflictError(space, `memory space "${space}" exists with dimension ${existing.dimension}, not ${dimension}`);
-      }
-      await this.#apply();
-      return { assignment: existing, created: false };
-    }
-    const placement = resolvePlacement(space, this.members(), { replicationFactor: this.replicationFactor, ...request });
+    const what = `create memory space "${space}"`;
     for (let attempt = 0; ; attempt++) {
-      const mine = this.#table.assign(space, { ...placement, dimension });
-      // Through #merge, which saves the table, durable before the create is answered: a node alone
-      // that created a space must still know it after kill -9 (no peer would tell it).
-      this.#merge(mine);
-      await this.#saving;
-      await this.#apply();
-      await this.#pushToAll();
-      // A concurrent change of equal version with a greater digest wins whole: assign again on top.
-      if (lostEntries(mine, this.#table).every((e) => e.space !== space)) break;
-      if (attempt >= 5) throw new Error(`could not place space ${space}: the table kept changing under it`);
+      const existing = this.meta.state.space(space);
+      if (existing) return { assignment: this.#checkSame(existing, dimension), created: false };
+      const q = this.quorum();
+      if (q.reachable < majority(q.total)) throw new MetadataUnavailableError(q.reachable, q.total, what);
+      const placement = resolvePlacement(space, this.members(), { replicationFactor: this.replicationFactor, ...request });
+      const copies = [placement.primary, ...placement.replicas];
+      const { result, index } = await this.meta.propose({ kind: 'createSpace', requestId: randomUUID(), space, dimension, copies });
+      if (result.status === 'ok') {
+        await this.#awaitCopies(copies, index);
+        return { assignment: this.assignment(space)!, created: true };
+      }
+      if (result.status === 'exists') return { assignment: this.assignment(space)!, created: false };
+      if (result.status === 'conflict') return { assignment: this.#checkSame(result.space, dimension), created: false };
+      // A member left between placing and committing: place again over the members now.
+      if (result.reason !== 'unknownMembers' || attempt >= 3) throw new Error(`${what}: ${result.message}`);
+      this.logger.warn('placement went stale, placing again', { space, reason: result.message });
     }
-    return { assignment: this.#table.get(space)!, created: true };
   }
 
   /** Where a space lives, or SpaceNotFoundError. */
   requireAssignment(space: string): SpaceAssignment {
-    const a = this.#table.get(space);
+    const a = this.assignment(space);
     if (!a) throw new SpaceNotFoundError(space);
     return a;
   }
 
-  /** A table received from another node: merge, create newly assigned spaces, answer ours. */
-  async receiveTable(json: unknown): Promise<AssignmentTable> {
-    const theirs = AssignmentTable.fromJSON(json);
-    this.#merge(theirs);
-    await this.#apply();
-    return this.#table;
+  /**
+   * `JoinCluster` from another node: commits it as a member (or its new addresses) and answers
+   * with the cluster id and the members. A node of another cluster is refused and counted.
+   */
+  async admit(req: JoinRequestMsg): Promise<JoinResponseMsg> {
+    if (req.clusterId && req.clusterId !== this.clusterId) {
+      this.refusedJoins++;
+      this.logger.warn('join refused: another cluster', { node: req.nodeId, theirs: req.clusterId });
+      this.emit('refused', req.nodeId);
+      throw new ClusterMismatchError(`node ${req.nodeId} belongs to cluster ${req.clusterId}; this is another cluster`);
+    }
+    if (this.meta.state.clusterId === null) {
+      // Not caught up on the table yet (or the bootstrap is not committed): the joiner tries another member.
+      const q = this.quorum();
+      throw new MetadataUnavailableError(q.reachable, q.total, `add member ${req.nodeId}: this node has not applied the cluster's table yet`);
+    }
+    if (raftIdOf(req.nodeId, req.storageId) !== req.raftId) throw new InvalidArgumentError('raftId', req.raftId, 'is not the raft id of this node id and storage id');
+    const member: MetaMember = { nodeId: req.nodeId, storageId: req.storageId, raftId: req.raftId, grpcAddress: req.grpcAddress, gossipAddress: req.gossipAddress };
+    const { result } = await this.meta.propose({ kind: 'joinMember', requestId: randomUUID(), member });
+    if (result.status === 'rejected') throw new InvalidArgumentError('nodeId', req.nodeId, result.message);
+    if (result.status === 'ok' && result.changed) this.logger.info('member committed', { member: req.nodeId, raftId: req.raftId });
+    return {
+      clusterId: this.clusterId,
+      members: this.meta.state.members().map((m) => ({ nodeId: m.nodeId, raftId: m.raftId, grpcAddress: this.membership.members().find((x) => x.id === m.nodeId)?.grpcAddress ?? m.grpcAddress })),
+    };
+  }
+
+  /** Test-only cut (the SetFault switch): gossip and Raft messages neither leave nor are taken in. */
+  setCutOff(cut: boolean): void {
+    this.membership.cutOff = cut;
+    this.meta.cutOff = cut;
   }
 
   /** Leaves the cluster gracefully (members see `left`) and stops every timer. */
@@ -214,7 +421,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     this.#stopTimers();
     await this.membership.leave();
-    await this.#saving;
+    await this.meta.close();
   }
 
   /** Stops without telling anyone. */
@@ -222,142 +429,210 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     this.#stopTimers();
     await this.membership.close();
-    await this.#saving;
+    await this.meta.close();
   }
 
   #stopTimers(): void {
     this.#closed = true;
-    clearInterval(this.#syncTimer);
+    clearInterval(this.#maintainTimer);
     this.detector.close();
   }
 
-  #merge(theirs: AssignmentTable): void {
-    const merged = mergeTables(this.#table, theirs);
-    if (merged !== this.#table) {
-      const before = this.#table;
-      this.#table = merged;
-      this.#save(merged);
-      this.logger.info('assignment table', { version: merged.version, previous: before.version, spaces: merged.size });
-      this.emit('table', merged, before);
+  #checkSame(existing: MetaSpace, dimension: number): SpaceAssignment {
+    if (existing.dimension !== dimension) {
+      throw new SpaceConflictError(existing.id, `memory space "${existing.id}" exists with dimension ${existing.dimension}, not ${dimension}`);
+    }
+    return this.assignment(existing.id)!;
+  }
+
+  #assignments(): Map<string, SpaceAssignment> {
+    const applied = this.meta.applied;
+    if (this.#assignCache?.applied === applied) return this.#assignCache.map;
+    const map = new Map<string, SpaceAssignment>();
+    for (const s of this.meta.state.spaces()) {
+      map.set(s.id, Object.freeze({
+        space: s.id,
+        primary: s.leaderHint,
+        replicas: s.copies.filter((c) => c !== s.leaderHint),
+        dimension: s.dimension,
+        version: this.meta.spaceVersions.get(s.id) ?? 0,
+      }));
+    }
+    this.#assignCache = { applied, map };
+    return map;
+  }
+
+  /** Waits (bounded) until every reachable copy holder other than this node has applied `index`. */
+  async #awaitCopies(copies: readonly string[], index: number): Promise<void> {
+    const members = this.members();
+    await Promise.all(copies.filter((id) => id !== this.nodeId).map(async (id) => {
+      const m = members.find((x) => x.id === id);
+      if (!m || (m.state !== 'alive' && m.state !== 'suspect')) return;
+      try {
+        await this.peers.internal(m.grpcAddress, 'AwaitApplied', { index }, AWAIT_COPIES_MS);
+      } catch (err) {
+        this.logger.warn('copy holder did not confirm the create', { member: id, index, error: (err as Error).message });
+      }
+    }));
+  }
+
+  async #onApplied(a: Applied, engine: Engine): Promise<void> {
+    await createMine(engine, this.nodeId, a, this.logger);
+    const r = a.result;
+    // The change the leader waited for is in: the next may go.
+    if (r.kind === 'metaConfig') this.#confChangeAt = -Infinity;
+    if (r.status === 'ok' && r.changed) {
+      if (r.kind === 'joinMember' || r.kind === 'removeMember' || r.kind === 'bootstrap') this.detector.update(this.members());
+      this.emit('table');
     }
   }
 
-  /** Writes the table to the data directory, one write at a time, the newest last. */
-  #save(table: AssignmentTable): void {
-    this.#saving = this.#saving
-      .then(() => saveTable(tablePath(this.engine.dataDir), table))
-      .catch((err: unknown) => this.logger.error('saving the assignment table failed', { error: String(err) }));
-  }
-
-  /** Creates every space this node holds a copy of and does not have yet; one apply at a time. */
-  #apply(): Promise<void> {
-    const run = this.#applying.then(async () => {
-      for (const entry of this.#table.entries()) {
-        if ((entry.primary === this.nodeId || entry.replicas.includes(this.nodeId)) && !this.engine.hasSpace(entry.space)) {
-          await this.engine.createSpace(entry.space, entry.dimension);
-          this.logger.info('space created', { space: entry.space, dimension: entry.dimension, role: entry.primary === this.nodeId ? 'primary' : 'replica' });
-        }
+  /** Creates every space this node holds a copy of and has not yet (after a snapshot or a restart). */
+  async #createAllMine(engine: Engine): Promise<void> {
+    for (const s of this.meta.state.spaces()) {
+      if (s.copies.includes(this.nodeId) && !engine.hasSpace(s.id)) {
+        await engine.createSpace(s.id, s.dimension);
+        this.logger.info('space created', { space: s.id, dimension: s.dimension, role: s.leaderHint === this.nodeId ? 'primary' : 'replica' });
       }
-    });
-    this.#applying = run.catch((err: unknown) => this.logger.error('applying the assignment table failed', { error: String(err) }));
-    return run;
-  }
-
-  #reachablePeers(): Member[] {
-    return this.members().filter((m) => m.id !== this.nodeId && (m.state === 'alive' || m.state === 'suspect'));
-  }
-
-  /** Live gossip members not verified yet: each sync tries them again. */
-  #unverifiedPeers(): Member[] {
-    if (!this.#verifyMembers) return [];
-    return this.membership.members().filter((m) => m.id !== this.nodeId && m.state === 'alive' && !this.#verified.has(verifiedKey(m)));
-  }
-
-  /** Sends our table (push) or asks for theirs (pull), merges the answer; after a pull that found them behind, pushes. */
-  async #exchange(member: Member, push: boolean): Promise<void> {
-    try {
-      const res = push
-        ? await this.peers.internal<TableMsg>(member.grpcAddress, 'PushTable', { json: Buffer.from(JSON.stringify(this.#table.toJSON())) }, DEFAULT_TABLE_CALL_MS)
-        : await this.peers.internal<TableMsg>(member.grpcAddress, 'PullTable', {}, DEFAULT_TABLE_CALL_MS);
-      if (this.#verifyMembers && !this.#verified.has(verifiedKey(member))) {
-        this.#verified.add(verifiedKey(member));
-        this.#refused.delete(member.id);
-        this.logger.info('member verified', { member: member.id, incarnation: member.incarnation });
-        this.detector.update(this.members());
-        this.emit('member', member);
-      }
-      const theirs = AssignmentTable.fromJSON(JSON.parse(Buffer.from(res.json).toString('utf8')));
-      const before = this.#table;
-      this.#merge(theirs);
-      if (this.#table !== before) await this.#apply();
-      if (!push && !this.#table.equals(theirs)) await this.#exchange(member, true);
-    } catch (err) {
-      if (this.#closed) return;
-      if ((err as { code?: unknown }).code === grpcStatus.UNAUTHENTICATED) {
-        // It knows the gossip key but not the cluster's certificate: never a member of ours.
-        if (!this.#refused.has(member.id)) this.logger.warn('member refused', { member: member.id, error: (err as Error).message });
-        this.#refused.set(member.id, (err as Error).message);
-        return;
-      }
-      // An unreachable member is SWIM's business; the next sync or change retries.
-      this.logger.warn('table exchange failed', { member: member.id, error: (err as Error).message });
     }
-  }
-
-  async #pushToAll(): Promise<void> {
-    await Promise.all(this.#reachablePeers().map((m) => this.#exchange(m, true)));
-  }
-
-  async #syncWithRandomMember(): Promise<void> {
-    await Promise.all(this.#unverifiedPeers().map((m) => this.#exchange(m, false)));
-    const peers = this.#reachablePeers();
-    if (peers.length === 0 || this.#closed) return;
-    await this.#exchange(peers[Math.floor(Math.random() * peers.length)]!, false);
+    this.emit('table');
   }
 
   #onMember(m: Member): void {
     if (this.#closed) return;
+    if (m.state === 'down') {
+      if (!this.#downSince.has(m.id)) this.#downSince.set(m.id, performance.now());
+    } else if (m.state === 'alive' || m.state === 'suspect') {
+      this.#downSince.delete(m.id);
+    }
+    if (!this.meta.state.member(m.id) && m.id !== this.nodeId) return;
     this.detector.update(this.members());
     this.logger.info('member', { member: m.id, state: m.state, incarnation: m.incarnation, grpc: m.grpcAddress });
     this.emit('member', m);
-    if (m.state === 'alive' && m.id !== this.nodeId) void this.#exchange(m, false);
+  }
+
+  /** Every MAINTAIN_MS: this node's own table entry, and (on the leader) the group's voters. */
+  #maintain(): void {
+    if (this.#closed) return;
+    try {
+      this.#registerSelf();
+      if (this.meta.isLeader()) this.#manageVoters();
+    } catch (err) {
+      this.logger.warn('metadata maintenance failed', { error: (err as Error).message });
+    }
+  }
+
+  /** After a restart on new addresses (or a lost join answer), commits this node's entry again. */
+  #registerSelf(): void {
+    const state = this.meta.state;
+    if (this.#registering || state.clusterId === null || this.meta.cutOff) return;
+    const mine = state.member(this.nodeId);
+    const self = this.#self;
+    if (mine && mine.storageId === self.storageId && mine.raftId === self.raftId && mine.grpcAddress === self.grpcAddress && mine.gossipAddress === self.gossipAddress) return;
+    this.#registering = true;
+    this.meta
+      .propose({ kind: 'joinMember', requestId: randomUUID(), member: self })
+      .then(({ result }) => {
+        if (result.status === 'rejected') this.logger.error('this node cannot be a member', { reason: result.message });
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#registering = false;
+      });
+  }
+
+  /**
+   * The leader's one change at a time: every member in the group (a learner first), up to
+   * `maxVoters` voters among live members, a voter gone or down past `reassignAfterMs` replaced
+   * (the newcomer promoted first, then the lost one removed), learners of no member removed.
+   */
+  #manageVoters(): void {
+    const now = performance.now();
+    if (now - this.#confChangeAt < CONF_CHANGE_PATIENCE_MS) return;
+    const conf = this.meta.status().confState;
+    if (conf.votersOutgoing.length > 0) return;
+    const state = this.meta.state;
+    if (state.clusterId === null) return;
+    const inGroup = new Set([...conf.voters, ...conf.learners]);
+    const change = (kind: 'addLearner' | 'addVoter' | 'remove', node: number, why: string) => {
+      this.logger.info('metadata group change', { kind, node: state.memberByRaftId(node)?.nodeId ?? `#${node}`, why });
+      this.#confChangeAt = now;
+      this.meta.proposeConfChange([{ kind, node }]);
+    };
+    const members = state.members();
+    const newcomer = members.find((m) => !inGroup.has(m.raftId));
+    if (newcomer) return change('addLearner', newcomer.raftId, 'new member');
+    const swim = new Map(this.membership.members().map((m) => [m.id, m.state]));
+    const candidates: VoterCandidate[] = members.map((m) => {
+      const s: MemberState = m.nodeId === this.nodeId ? 'alive' : (swim.get(m.nodeId) ?? 'down');
+      if (s === 'down' && !this.#downSince.has(m.nodeId)) this.#downSince.set(m.nodeId, now);
+      return { nodeId: m.nodeId, raftId: m.raftId, state: s, ...(s === 'down' ? { downSinceMs: this.#downSince.get(m.nodeId)! } : {}) };
+    });
+    const input = { candidates, voters: conf.voters, maxVoters: this.#maxVoters, nowMs: now, reassignAfterMs: this.#reassignAfterMs };
+    const lost = voterToReplace(input);
+    if (lost) {
+      if (conf.voters.length > this.#maxVoters) return change('remove', lost.remove, `voter ${lost.reason}, replaced`);
+      if (lost.add !== null) return change('addVoter', lost.add, `replaces a voter that is ${lost.reason}`);
+    } else if (conf.voters.length < this.#maxVoters) {
+      const add = chooseVoters(input).find((v) => !conf.voters.includes(v));
+      if (add !== undefined) return change('addVoter', add, 'fewer voters than wanted');
+    } else if (conf.voters.length > this.#maxVoters) {
+      const keep = new Set(chooseVoters(input));
+      const extra = conf.voters.find((v) => !keep.has(v) && v !== this.#self.raftId);
+      if (extra !== undefined) return change('remove', extra, 'more voters than wanted');
+    }
+    const stray = conf.learners.find((l) => !state.memberByRaftId(l));
+    if (stray !== undefined) return change('remove', stray, 'learner of no member');
   }
 }
 
-/** Where a node keeps the last assignment table it saw. */
-export function tablePath(dataDir: string): string {
-  return join(dataDir, 'cluster-table.json');
+function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
 }
 
-/** Atomic replace: a crash leaves the old table or the new one, never half of one. */
-async function saveTable(path: string, table: AssignmentTable): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(JSON.stringify(table.toJSON()));
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** Creates the space of an applied create (or of a copy moved here) when this node holds a copy. */
+async function createMine(engine: Engine, nodeId: string, a: Applied, logger: Logger): Promise<void> {
+  const r = a.result;
+  if (r.status !== 'ok' || !r.changed || !r.space || (r.kind !== 'createSpace' && r.kind !== 'setCopies')) return;
+  const s = r.space;
+  if (s.copies.includes(nodeId) && !engine.hasSpace(s.id)) {
+    await engine.createSpace(s.id, s.dimension);
+    logger.info('space created', { space: s.id, dimension: s.dimension, role: s.leaderHint === nodeId ? 'primary' : 'replica', index: a.index });
   }
-  await rename(tmp, path);
 }
 
-/** The saved table, or undefined when there is none (a damaged one is ignored: peers have it). */
-async function loadTable(path: string): Promise<AssignmentTable | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
+/** Finds a member through gossip and asks it to commit this node (`JoinCluster`). */
+class Joiner {
+  constructor(
+    private readonly options: ClusterOptions,
+    private readonly membership: SwimMembership,
+    private readonly peers: InternalCalls,
+    private readonly self: MetaMember,
+  ) {}
+
+  /**
+   * Tries every live member gossip reports until one answers, or `timeoutMs` passes (then
+   * undefined). A refusal because this node is of another cluster is thrown at once.
+   */
+  async join(clusterId: string | undefined, timeoutMs: number): Promise<(JoinResponseMsg & { through: string }) | undefined> {
+    const deadline = performance.now() + timeoutMs;
+    const request: JoinRequestMsg = { ...this.self, clusterId: clusterId ?? '' };
+    let lastError = '';
+    while (performance.now() < deadline) {
+      const others = this.membership.members().filter((m) => m.id !== this.self.nodeId && m.state === 'alive');
+      for (const m of others) {
+        try {
+          const res = await this.peers.internal<JoinResponseMsg>(m.grpcAddress, 'JoinCluster', request, JOIN_CALL_MS);
+          return { ...res, through: m.id };
+        } catch (err) {
+          const typed = isServiceError(err) ? fromGrpcError(err) : err;
+          if (typed instanceof ClusterMismatchError || typed instanceof InvalidArgumentError) throw typed;
+          lastError = `${m.id}: ${(typed as Error).message}`;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    this.options.logger.warn('no member answered the join', { seeds: this.options.seeds, lastError });
     return undefined;
   }
-  try {
-    return AssignmentTable.fromJSON(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-}
-
-/** A restarted member (new incarnation) must prove itself again. */
-function verifiedKey(m: Member): string {
-  return `${m.id}\u0000${m.incarnation}`;
 }

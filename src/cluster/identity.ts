@@ -118,8 +118,63 @@ async function writeSynced(path: string, text: string): Promise<void> {
       await handle.close();
     }
   } catch (e) {
-    throw new StorageError(path, 'cannot write the storage id', e);
+    throw new StorageError(path, 'cannot write an id file', e);
   }
+}
+
+/** Name of the cluster id file in a data directory. */
+export const CLUSTER_ID_FILE = 'cluster-id';
+const CLUSTER_FORMAT = 'engram-cluster-id';
+
+/** The exact text of a cluster id file. */
+export function clusterIdFileText(clusterId: string): string {
+  const c = createHash('sha256').update(`${CLUSTER_FORMAT}\u0000${clusterId}`, 'utf8').digest('hex').slice(0, 16);
+  return `${JSON.stringify({ format: CLUSTER_FORMAT, version: VERSION, clusterId, check: c })}\n`;
+}
+
+/**
+ * The id of the cluster `dataDir` belongs to, or undefined before it bootstrapped or joined one.
+ * Written once, before the node's metadata group exists on disk (`recordClusterId`), so a node
+ * never holds Raft state without knowing whose it is. StorageError when the file is damaged.
+ */
+export async function readClusterId(dataDir: string): Promise<string | undefined> {
+  const path = join(dataDir, CLUSTER_ID_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StorageError(path, 'cannot read the cluster id', e);
+  }
+  let clusterId: unknown;
+  try {
+    clusterId = (JSON.parse(text) as { clusterId?: unknown }).clusterId;
+  } catch {
+    clusterId = undefined;
+  }
+  if (typeof clusterId !== 'string' || !UUID_PATTERN.test(clusterId) || clusterIdFileText(clusterId) !== text) {
+    throw new StorageError(path, `the cluster id file is damaged; restore it, or empty ${dataDir} to join again as a new peer`);
+  }
+  return clusterId;
+}
+
+/**
+ * Records the cluster `dataDir` belongs to, durably; a directory never changes cluster, so when
+ * it already names one, that one is returned (the caller compares).
+ */
+export async function recordClusterId(dataDir: string, clusterId: string): Promise<string> {
+  if (!UUID_PATTERN.test(clusterId)) throw new InvalidArgumentError('clusterId', clusterId, 'must be a lowercase UUID');
+  const path = join(dataDir, CLUSTER_ID_FILE);
+  await makeDir(dataDir, path);
+  const tmp = join(dataDir, `${CLUSTER_ID_FILE}.${randomUUID()}.tmp`);
+  try {
+    await writeSynced(tmp, clusterIdFileText(clusterId));
+    await linkOnce(tmp, path);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await syncDirectory(dataDir, path);
+  return (await readClusterId(dataDir))!;
 }
 
 /** Links `tmp` to `path` unless `path` exists: true when this call created it. */
@@ -129,7 +184,7 @@ async function linkOnce(tmp: string, path: string): Promise<boolean> {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new StorageError(path, 'cannot put the storage id in place', e);
+    throw new StorageError(path, 'cannot put an id file in place', e);
   }
 }
 

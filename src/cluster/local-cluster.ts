@@ -75,9 +75,15 @@ export class LocalCluster {
   /** Starts `count` nodes n1…nN (n1 first, the others seeded from it) and waits for convergence. */
   async start(count: number): Promise<this> {
     this.root = await mkdtemp(join(os.tmpdir(), this.options.prefix ?? 'engram-cluster-'));
-    const first = await this.startNode('n1');
-    await Promise.all(Array.from({ length: count - 1 }, (_, i) => this.startNode(`n${i + 2}`, { seeds: [first.proc.gossipAddress] })));
-    await this.waitConverged();
+    try {
+      const first = await this.startNode('n1');
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => this.startNode(`n${i + 2}`, { seeds: [first.proc.gossipAddress] })));
+      await this.waitConverged();
+    } catch (err) {
+      // The caller gets no cluster to stop: stop what did start, or its processes hold the test.
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
     return this;
   }
 
@@ -153,15 +159,26 @@ export class LocalCluster {
     return Promise.all(nodes.map((n) => n.client.status()));
   }
 
-  /** Every running node sees every running node alive, and all hold the same table version. */
-  async waitConverged(deadlineMs = 6 * this.detectionBudgetMs(Math.max(this.nodes.size, 3)) + 10_000): Promise<NodeStatus[]> {
+  /**
+   * Every running node sees every running node alive, all agree on the metadata leader and hold
+   * the same table (digest), every member is in the metadata group and it has its voters.
+   */
+  async waitConverged(deadlineMs = 6 * this.detectionBudgetMs(Math.max(this.nodes.size, 3)) + 20_000): Promise<NodeStatus[]> {
+    const args = [...(this.options.extraArgs ?? [])];
+    const at = args.indexOf('--meta-voters');
+    const maxVoters = at >= 0 ? Number(args[at + 1]) : 3;
     return this.until('the cluster to converge', deadlineMs, async () => {
       const ids = this.running().map((n) => n.id).sort();
       const all = await this.statuses();
+      const first = all[0]!;
       const ok = all.every(
         (s) =>
           JSON.stringify(s.members.filter((m) => m.state === 'alive').map((m) => m.id).sort()) === JSON.stringify(ids) &&
-          s.tableVersion === all[0]!.tableVersion,
+          s.meta !== null && first.meta !== null &&
+          s.meta.leader !== '' && s.meta.leader === first.meta.leader &&
+          s.meta.digest === first.meta.digest &&
+          s.meta.voters.length === Math.min(maxVoters, s.members.length) &&
+          s.meta.voters.length + s.meta.learners.length === s.members.length,
       );
       return ok ? all : undefined;
     });

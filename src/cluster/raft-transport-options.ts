@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS } from '../pool/pool-options.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import type { ReplayGuard } from '../security/internal-auth.js';
 
 /** Messages waiting for one peer before the oldest non-snapshot ones are dropped. */
 export const DEFAULT_MAX_QUEUED_MESSAGES = 4_096;
@@ -77,6 +78,8 @@ export interface RaftTransportOptions extends RaftTransportIdentity {
    * then `flush()`, so replies leave without waiting for the next tick. Default none.
    */
   onReceived?: () => void;
+  /** Nonces of stream-opening tags seen (share the node's); default one of its own. */
+  replay?: ReplayGuard;
   /** Refusals, broken streams and recoveries; default silent. */
   logger?: Logger;
   /** Monotonic clock for backoff and idleness, ms; default performance.now. */
@@ -96,6 +99,7 @@ export interface ParsedRaftTransportOptions extends RaftTransportIdentity {
   keepaliveTimeoutMs: number;
   idlePeerMs: number;
   onReceived: (() => void) | undefined;
+  replay: ReplayGuard | undefined;
   logger: Logger;
   now: () => number;
 }
@@ -119,6 +123,7 @@ export function parseRaftTransportOptions(options: RaftTransportOptions): Parsed
     keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
     idlePeerMs: options.idlePeerMs ?? DEFAULT_IDLE_PEER_MS,
     onReceived: options.onReceived,
+    replay: options.replay,
     logger: options.logger ?? silentLogger,
     now: options.now ?? (() => performance.now()),
   };

@@ -137,7 +137,7 @@ export class RaftPeer {
       'grpc.keepalive_time_ms': options.keepaliveTimeMs,
       'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs,
     }) as unknown as RaftClient;
-    const call = client.Raft(internalCallMetadata(options.clusterKey, options.nodeId)(RAFT_METHOD));
+    const call = client.Raft(internalCallMetadata(options.clusterKey, options.nodeId, options.clusterId)(RAFT_METHOD));
     call.on('data', (ack: RaftAckMsg) => this.#onAck(call, ack));
     // 'status' comes with every end, OK or not; 'error' repeats a failed one and must have a listener.
     call.on('status', (status: grpc.StatusObject) => this.#ended(call, status));

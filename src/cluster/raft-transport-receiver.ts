@@ -8,7 +8,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { UnauthenticatedError } from '../errors.js';
-import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
+import { ReplayGuard, requireNodeCertificate, verifyTag } from '../security/internal-auth.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
 import { RaftPeerRefusedError, RaftTransportClosedError, type RaftPeerRefusal } from '../errors.js';
 import type { ParsedRaftTransportOptions } from './raft-transport-options.js';
@@ -23,12 +23,15 @@ export class RaftReceiver {
   readonly #host: () => RaftTransportHost | undefined;
   /** Streams being read, and how to end each (with a status) when the transport closes. */
   readonly #open = new Map<RaftServerCall, (err: Error) => void>();
+  /** Stream-opening tags seen within the replay window. */
+  readonly #replay: ReplayGuard;
   #closed = false;
 
   constructor(options: ParsedRaftTransportOptions, counters: RaftTransportCounters, host: () => RaftTransportHost | undefined) {
     this.#options = options;
     this.#counters = counters;
     this.#host = host;
+    this.#replay = options.replay ?? new ReplayGuard();
   }
 
   /** Streams open now. */
@@ -59,9 +62,12 @@ export class RaftReceiver {
     }
 
     let sender: string;
+    let tagCluster: string;
     try {
       if (options.requireClientCertificate) requireNodeCertificate(call, RAFT_METHOD);
-      sender = verifyInternalCall(options.clusterKey, call.metadata, RAFT_METHOD);
+      // The tag's cluster id is compared with each batch's below, so that a node of another
+      // cluster is refused as such (ERR_RAFT_PEER_REFUSED), not as a bad tag.
+      ({ nodeId: sender, clusterId: tagCluster } = verifyTag(options.clusterKey, call.metadata, RAFT_METHOD, { clusterId: options.clusterId, allowAnyCluster: true, replay: this.#replay }));
     } catch (err) {
       if (err instanceof UnauthenticatedError) {
         counters.refused[err.reason]++;
@@ -81,9 +87,10 @@ export class RaftReceiver {
 
     call.on('data', (batch: RaftBatchMsg) => {
       if (done) return;
-      if (batch.clusterId !== options.clusterId) {
+      const claimed = batch.clusterId !== options.clusterId ? batch.clusterId : tagCluster;
+      if (claimed !== options.clusterId) {
         // Same key, another cluster: stepping its messages would mix two clusters' logs.
-        refuse('cluster_mismatch', `node ${JSON.stringify(sender)} belongs to cluster ${JSON.stringify(batch.clusterId)}, not this node's`, { clusterId: batch.clusterId });
+        refuse('cluster_mismatch', `node ${JSON.stringify(sender)} belongs to cluster ${JSON.stringify(claimed)}, not this node's`, { clusterId: claimed });
         return;
       }
       if (batch.fromNode !== sender) {

@@ -65,6 +65,6 @@ export function newRaftTransportCounters(): RaftTransportCounters {
     messagesReceived: 0,
     messagesStepRefused: 0,
     messagesStepFailed: 0,
-    refused: { missing_tag: 0, bad_tag: 0, no_client_certificate: 0, cluster_mismatch: 0, node_mismatch: 0, closed: 0 },
+    refused: { missing_tag: 0, bad_tag: 0, stale_tag: 0, replayed_tag: 0, other_cluster: 0, no_client_certificate: 0, cluster_mismatch: 0, node_mismatch: 0, closed: 0 },
   };
 }

@@ -145,7 +145,7 @@ export class Replicator {
   /** Starts a shipper for every replica of every space this node is primary of; kicks them all. */
   syncShippers(): void {
     if (this.#closed) return;
-    for (const entry of this.cluster.table().entries()) {
+    for (const entry of this.cluster.assignments()) {
       if (entry.primary !== this.nodeId || !this.engine.hasSpace(entry.space)) continue;
       for (const replica of entry.replicas) this.#shipper(entry.space, replica).kick();
     }

@@ -16,18 +16,20 @@ export interface InternalPoolOptions extends Omit<ConnectionPoolOptions, 'creden
   nodeId: string;
   /** The cluster's shared key. */
   clusterKey: string;
+  /** The cluster's id, named in every call's tag (the receivers' `clusterId`). Default ''. */
+  clusterId?: string;
   /** CA, and this node's certificate and key: mutual TLS to the other nodes. Default plaintext. */
   tls?: TlsConfig;
 }
 
 /** A pool for `EngramInternal` calls, authenticated as node `nodeId` of the cluster. */
 export function internalPool(options: InternalPoolOptions): ConnectionPool {
-  const { nodeId, clusterKey, tls, ...rest } = options;
+  const { nodeId, clusterKey, clusterId, tls, ...rest } = options;
   // Checked here, not at the first call: a missing key would otherwise surface there as a
   // TypeError from the HMAC, and an empty one as every peer refusing the tag.
   if (typeof nodeId !== 'string' || !NODE_ID.test(nodeId)) throw new InvalidArgumentError('nodeId', nodeId, '1-64 characters of [A-Za-z0-9_.-]');
   checkClusterKey(clusterKey);
-  return new ConnectionPool({ ...rest, credentials: channelCredentials(tls), callMetadata: internalCallMetadata(clusterKey, nodeId) });
+  return new ConnectionPool({ ...rest, credentials: channelCredentials(tls), callMetadata: internalCallMetadata(clusterKey, nodeId, clusterId ?? '') });
 }
 
 /** The node id form every node uses (engram-node checks the same at start). */

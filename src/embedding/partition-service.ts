@@ -12,16 +12,18 @@ import { toGrpcError } from '../wire/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
 import type { LocalRunner } from '../query/scatter.js';
 import { forPartition } from '../query/types.js';
-import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
+import { ReplayGuard, requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
 import { partitionToWire } from '../wire/partition-codec.js';
 import type { QueryMsg } from '../wire/messages.js';
-import { protos } from '../wire/proto.js';
+import { protos, receivedDigest } from '../wire/proto.js';
 
 export interface PartitionServiceOptions {
   /** Answers one partition from this node's engine (typed errors become gRPC statuses). */
   local: LocalRunner;
   /** The cluster's shared key: every call must carry its HMAC tag (see `internalCallMetadata`). */
   clusterKey: string;
+  /** The cluster's id, which every caller's tag must name (the same as the callers' `internalPool`). Default ''. */
+  clusterId?: string;
   /**
    * Refuse calls whose connection presented no client certificate signed by the cluster CA. Set it
    * when the server runs with TLS credentials (`serverCredentials`). Default false.
@@ -34,8 +36,9 @@ export interface PartitionServiceOptions {
 /** The `EngramInternal` implementation that answers `ExecuteLocal` from `options.local`. */
 export function partitionServiceImplementation(options: PartitionServiceOptions): grpc.UntypedServiceImplementation {
   checkClusterKey(options.clusterKey);
+  const replay = new ReplayGuard();
   const ExecuteLocal = (call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    answer(options, call).then(
+    answer(options, replay, call).then(
       (response) => callback(null, response),
       (err: unknown) => callback(toGrpcError(err), null),
     );
@@ -48,10 +51,10 @@ export function addPartitionService(server: grpc.Server, options: PartitionServi
   server.addService(protos().internalService, partitionServiceImplementation(options));
 }
 
-async function answer(options: PartitionServiceOptions, call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>): Promise<unknown> {
+async function answer(options: PartitionServiceOptions, replay: ReplayGuard, call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>): Promise<unknown> {
   try {
     if (options.requireClientCertificate) requireNodeCertificate(call, 'ExecuteLocal');
-    verifyInternalCall(options.clusterKey, call.metadata, 'ExecuteLocal');
+    verifyInternalCall(options.clusterKey, call.metadata, 'ExecuteLocal', { clusterId: options.clusterId ?? '', digest: receivedDigest(call.request), replay });
   } catch (err) {
     if (err instanceof UnauthenticatedError) options.onRefused?.('ExecuteLocal', err, call.getPeer());
     throw err;

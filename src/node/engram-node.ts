@@ -5,14 +5,16 @@
 import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import { Engine } from '../engine/engine.js';
-import { AbortError, InvalidArgumentError } from '../errors.js';
+import { AbortError, InvalidArgumentError, NodeStartingError, RaftTransportClosedError } from '../errors.js';
+import { RAFT_METHOD } from '../cluster/raft-transport-wire.js';
 import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from '../wire/grpc-errors.js';
 import { jsonLogger, type Logger } from '../util/logger.js';
-import { boundPort, createNodeMetrics, serveMetrics, type NodeMetrics } from './metrics.js';
+import { boundPort, createNodeMetrics, registerMetaGauges, serveMetrics, type NodeMetrics } from './metrics.js';
 import { publicHandlers } from './public-service.js';
-import { internalHandlers } from './internal-service.js';
+import { internalHandlers, type NodeFaults } from './internal-service.js';
+import type { Handler } from './handler.js';
 import { LocalExecutor } from '../query/local-executor.js';
 import { DistributedExecutor } from '../query/distributed-executor.js';
 import type { QueryExecutor } from '../query/executor.js';
@@ -25,11 +27,14 @@ import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
 import { VERSION } from '../util/version.js';
 import type { TlsConfig } from '../security/tls-config.js';
 import { channelCredentials, serverCredentials } from '../security/credentials.js';
-import { internalCallMetadata } from '../security/internal-auth.js';
+import { internalCallMetadata, ReplayGuard } from '../security/internal-auth.js';
 import { poolTransport } from '../embedding/internal-transport.js';
 import { checkTransportPolicy } from '../security/transport-policy.js';
 import { gatherBackend } from '../native/binding.js';
 import { openStorageId } from '../cluster/identity.js';
+
+/** Calls a starting node answers: its status, the cluster's own calls and the fault switch. */
+const SERVED_WHILE_STARTING = new Set(['Status', 'JoinCluster', 'AwaitApplied', 'SetFault']);
 
 /** How long `stop()` lets in-flight RPCs finish before cutting them, ms. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
@@ -45,7 +50,7 @@ export interface NodeConfig {
   metrics?: HostPort;
   logger?: Logger;
   /** Cluster membership; unset runs a node of its own (no gossip, no replication). */
-  cluster?: Omit<ClusterOptions, 'nodeId' | 'grpcAddress' | 'logger'>;
+  cluster?: Omit<ClusterOptions, 'nodeId' | 'grpcAddress' | 'logger' | 'dataDir' | 'storageId' | 'credentials' | 'requireClientCertificate'>;
   /** Enables the test-only fault switch (SetFault, loopback callers only). Default false. */
   enableFaults?: boolean;
   /** Addresses besides loopback allowed to use the fault switch (a test network of this machine). Default none. */
@@ -60,14 +65,8 @@ export interface NodeConfig {
   insecure?: boolean;
 }
 
-/** Faults a test can inject through SetFault when the node runs with --enable-faults. */
-export interface NodeFaults {
-  /** Delay before every RPC is served, ms. */
-  delayMs: number;
-}
-
-/** A request handler that may throw typed errors; the wrapper maps them onto gRPC statuses. */
-export type Handler = (request: any, call: grpc.ServerUnaryCall<any, any>) => Promise<unknown>;
+export type { NodeFaults } from './internal-service.js';
+export type { Handler } from './handler.js';
 
 export class EngramNode {
   readonly id: string;
@@ -85,6 +84,8 @@ export class EngramNode {
   /** The shared secret whose HMAC tags authenticate internal calls; undefined without a cluster. */
   readonly clusterKey: string | undefined;
   readonly faults: NodeFaults = { delayMs: 0 };
+  /** Nonces of internal calls seen within the replay window (src/security/internal-auth.ts). */
+  readonly replay = new ReplayGuard();
   /** Set once the node has joined its cluster (undefined for a node of its own). */
   cluster: Cluster | undefined;
   /** Ships writes to replicas (and applies shipped ones) when in a cluster. */
@@ -102,6 +103,11 @@ export class EngramNode {
   /** `HOST:PORT` of `/metrics`, or empty. */
   metricsAddress = '';
   private stopping: Promise<void> | undefined;
+  /**
+   * False until the node has joined its cluster and applied its table: the gRPC server is bound
+   * earlier (a joiner needs its address), but data calls wait for this (NodeStartingError).
+   */
+  private ready = false;
 
   private constructor(config: NodeConfig, engine: Engine) {
     this.id = config.id;
@@ -113,7 +119,7 @@ export class EngramNode {
     this.tls = config.tls !== undefined;
     this.clusterKey = config.cluster?.clusterKey;
     const credentials = channelCredentials(config.tls);
-    const callMetadata = this.clusterKey !== undefined ? internalCallMetadata(this.clusterKey, config.id) : undefined;
+    const callMetadata = this.clusterKey !== undefined ? internalCallMetadata(this.clusterKey, config.id, () => this.cluster?.clusterId ?? '') : undefined;
     this.peers = new PeerClients({ credentials });
     this.queryMetrics = new QueryMetrics(this.metrics.registry);
     this.pool = new ConnectionPool({ metrics: this.queryMetrics.poolMetrics(), credentials, ...(callMetadata ? { callMetadata } : {}) });
@@ -138,10 +144,33 @@ export class EngramNode {
       await node.bind(config);
       if (config.cluster) {
         node.cluster = await Cluster.start(
-          { ...config.cluster, nodeId: config.id, grpcAddress: node.grpcAddress, logger: node.logger, verifyMembers: node.tls },
+          {
+            ...config.cluster,
+            nodeId: config.id,
+            grpcAddress: node.grpcAddress,
+            dataDir: config.dataDir,
+            storageId,
+            credentials: channelCredentials(config.tls),
+            requireClientCertificate: node.tls,
+            logger: node.logger,
+          },
           engine,
           node.internalCalls,
         );
+        const cluster = node.cluster;
+        registerMetaGauges(node.metrics.registry, {
+          metaFigures: () => {
+            const st = cluster.meta.status();
+            return {
+              term: st.term,
+              leader: cluster.meta.isLeader() ? 1 : 0,
+              applied: cluster.meta.applied,
+              voters: st.confState.voters.length,
+              learners: st.confState.learners.length,
+              reachable: cluster.quorum().reachable,
+            };
+          },
+        });
         node.replicator = new Replicator(config.id, engine, node.internalCalls, node.cluster, node.logger);
         node.executor = node.distributedExecutor(node.cluster);
       }
@@ -151,9 +180,11 @@ export class EngramNode {
       await engine.close();
       throw err;
     }
+    node.ready = true;
     node.logger.info('started', {
       grpc: node.grpcAddress,
       gossip: node.cluster?.gossipAddress,
+      clusterId: node.cluster?.clusterId,
       metrics: node.metricsAddress || undefined,
       tls: node.tls,
       // Which merge this node gathers with; a fallback to TS warns here, at start, not at the first big query.
@@ -169,8 +200,42 @@ export class EngramNode {
 
   private async bind(config: NodeConfig): Promise<void> {
     const { publicService, internalService } = protos();
-    this.server.addService(publicService, this.wrap(publicHandlers(this)));
-    this.server.addService(internalService, this.wrap(internalHandlers(this)));
+    // The composition root: each service gets the narrow view of the node it uses.
+    const publicServices = {
+      id: this.id,
+      storageId: this.storageId,
+      startedAt: this.startedAt,
+      engine: this.engine,
+      logger: this.logger,
+      peers: this.peers,
+      grpcAddress: () => this.grpcAddress,
+      cluster: () => this.cluster,
+      replicator: () => this.replicator,
+      executor: () => this.executor,
+    };
+    const internalServices = {
+      engine: this.engine,
+      logger: this.logger,
+      metrics: this.metrics,
+      cluster: () => this.cluster,
+      replicator: () => this.replicator,
+      auth: { tls: this.tls, clusterKey: this.clusterKey, replay: this.replay },
+      faults: { enabled: this.enableFaults, callers: this.faultCallers, state: this.faults },
+    };
+    this.server.addService(publicService, this.wrap(publicHandlers(publicServices)));
+    this.server.addService(internalService, {
+      ...this.wrap(internalHandlers(internalServices)),
+      // Bidi, outside wrap(): the metadata group's transport authenticates each stream itself.
+      // Registered before the group exists (a joiner learns its cluster id after binding).
+      [RAFT_METHOD]: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        const transport = this.cluster?.meta.transport;
+        if (!transport) {
+          call.emit('error', toGrpcError(new RaftTransportClosedError('this node has not joined its cluster yet')));
+          return;
+        }
+        (transport.handlers()[RAFT_METHOD] as (c: grpc.ServerDuplexStream<unknown, unknown>) => void)(call);
+      },
+    });
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(formatHostPort(config.listen), serverCredentials(config.tls), (err, p) =>
         err ? reject(err) : resolve(p),
@@ -189,7 +254,11 @@ export class EngramNode {
       out[name] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
         const end = this.metrics.rpcDuration.startTimer({ method: name });
         const delayed = this.faults.delayMs > 0 && name !== 'SetFault' ? this.delay(call) : Promise.resolve();
-        delayed.then(() => (call.cancelled ? Promise.reject(new AbortError('the caller cancelled the call')) : handler(call.request, call))).then(
+        delayed.then(() => {
+          if (call.cancelled) return Promise.reject(new AbortError('the caller cancelled the call'));
+          if (!this.ready && !SERVED_WHILE_STARTING.has(name)) return Promise.reject(new NodeStartingError(name));
+          return handler(call.request, call);
+        }).then(
           (response) => {
             end({ code: 'OK' });
             this.metrics.rpcTotal.inc({ method: name, code: 'OK' });

@@ -1,6 +1,7 @@
 /**
  * Handlers of the node-to-node `EngramInternal` service: a partition answered columnar, the
- * assignment table, replication, and the test-only fault switch.
+ * metadata group's join and apply wait, replication, and the test-only fault switch (the Raft
+ * stream itself is registered by the node from its RaftTransport).
  *
  * Every call but SetFault must come from a member of the cluster: the node has to run in one
  * (a node without --gossip refuses them all), and the caller must prove it knows the cluster key
@@ -12,14 +13,42 @@ import { queryFromWire } from '../query/from-wire.js';
 import { answerFromEngine } from '../query/engine-partition.js';
 import { forPartition } from '../query/types.js';
 import { partitionToWire } from '../wire/partition-codec.js';
-import type { EngramNode, Handler } from './engram-node.js';
-import { FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
-import type { Cluster } from '../cluster/cluster.js';
-import { requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
+import type { Handler } from './handler.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../util/logger.js';
+import type { Replicator } from '../cluster/replicator.js';
+import type { NodeMetrics } from './metrics.js';
+import { ClusterMismatchError, FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
+import type { Cluster, JoinRequestMsg } from '../cluster/cluster.js';
+import { requireNodeCertificate, verifyInternalCall, type ReplayGuard } from '../security/internal-auth.js';
+import { receivedDigest } from '../wire/proto.js';
 
-function clusterOf(node: EngramNode, what: string): Cluster {
-  if (!node.cluster) throw new NotInClusterError(what);
-  return node.cluster;
+/** Faults a test can inject through SetFault when the node runs with --enable-faults. */
+export interface NodeFaults {
+  /** Delay before every RPC is served, ms. */
+  delayMs: number;
+}
+
+/**
+ * What the internal handlers use, handed in by the composition root (src/node/engram-node.ts).
+ * The getters are late-bound: the server is bound before the node joins its cluster.
+ */
+export interface InternalServices {
+  readonly engine: Engine;
+  readonly logger: Logger;
+  readonly metrics: Pick<NodeMetrics, 'internalAuthFailures' | 'clusterRefused'>;
+  cluster(): Cluster | undefined;
+  replicator(): Replicator | undefined;
+  /** Who may call: TLS client certificates, the cluster key's tags (undefined: no cluster), seen nonces. */
+  readonly auth: { readonly tls: boolean; readonly clusterKey: string | undefined; readonly replay: ReplayGuard };
+  /** The test-only fault switch: whether it is on, extra callers it takes, and the faults in force. */
+  readonly faults: { readonly enabled: boolean; readonly callers: ReadonlySet<string>; readonly state: NodeFaults };
+}
+
+function clusterOf(node: InternalServices, what: string): Cluster {
+  const cluster = node.cluster();
+  if (!cluster) throw new NotInClusterError(what);
+  return cluster;
 }
 
 /** The host of a grpc-js peer string (`10.0.0.1:5000`, `[::1]:5000`, maybe `ipv4:`-prefixed). */
@@ -37,16 +66,23 @@ export function isLoopbackPeer(peer: string): boolean {
  * Wraps each handler with the checks above; a refusal is counted by method and reason and logged
  * with the caller's address, and reaches the caller as UNAUTHENTICATED.
  */
-function authenticated(node: EngramNode, handlers: Record<string, Handler>): Record<string, Handler> {
+function authenticated(node: InternalServices, handlers: Record<string, Handler>): Record<string, Handler> {
   const out: Record<string, Handler> = {};
   for (const [method, handler] of Object.entries(handlers)) {
     out[method] = async (request, call) => {
       try {
-        if (node.tls) requireNodeCertificate(call, method);
+        if (node.auth.tls) requireNodeCertificate(call, method);
         if (method !== 'SetFault') {
           // Without a cluster there is no key to check against, and nothing a peer should ask.
-          if (node.clusterKey === undefined) throw new NotInClusterError(method);
-          verifyInternalCall(node.clusterKey, call.metadata, method);
+          if (node.auth.clusterKey === undefined) throw new NotInClusterError(method);
+          verifyInternalCall(node.auth.clusterKey, call.metadata, method, {
+            clusterId: node.cluster()?.clusterId ?? '',
+            // A joiner may not know the cluster id yet, or name another one: JoinCluster itself
+            // compares the id its request carries (and counts a mismatch).
+            allowAnyCluster: method === 'JoinCluster',
+            digest: receivedDigest(request),
+            replay: node.auth.replay,
+          });
         }
       } catch (err) {
         if (err instanceof UnauthenticatedError) {
@@ -61,33 +97,43 @@ function authenticated(node: EngramNode, handlers: Record<string, Handler>): Rec
   return out;
 }
 
-export function internalHandlers(node: EngramNode): Record<string, Handler> {
+export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
     async ExecuteLocal(req: { query: QueryMsg | null; partition: string }) {
       const query = forPartition(queryFromWire(req.query), req.partition);
       const answer = await answerFromEngine(node.engine, query, req.partition);
       // Consolidation wrote patterns to this primary's log: ship them to the replicas.
-      if (query.kind === 'consolidate') node.replicator?.kick(req.partition);
+      if (query.kind === 'consolidate') node.replicator()?.kick(req.partition);
       return partitionToWire(req.partition, answer);
     },
 
-    async PushTable(req: { json: Buffer }) {
-      const merged = await clusterOf(node, 'PushTable').receiveTable(JSON.parse(req.json.toString('utf8')));
-      return { json: Buffer.from(JSON.stringify(merged.toJSON())) };
+    async JoinCluster(req: JoinRequestMsg) {
+      const cluster = clusterOf(node, 'JoinCluster');
+      try {
+        return await cluster.admit(req);
+      } catch (err) {
+        if (err instanceof ClusterMismatchError) node.metrics.clusterRefused.inc({ reason: 'other_cluster' });
+        throw err;
+      }
+    },
+
+    async AwaitApplied(req: { index: number }, call) {
+      const cluster = clusterOf(node, 'AwaitApplied');
+      const deadline = call.getDeadline();
+      const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : typeof deadline === 'number' && Number.isFinite(deadline) ? deadline - Date.now() : 5_000;
+      await cluster.meta.waitApplied(req.index, Math.max(0, Math.min(ms, 30_000)));
+      return { applied: cluster.meta.applied };
     },
 
     async Replicate(req: { space: string; dimension: number; records: { position: number; payload: Buffer }[]; from: string }) {
-      if (!node.replicator) throw new NotInClusterError('Replicate');
-      return node.replicator.receive(req);
-    },
-
-    async PullTable() {
-      return { json: Buffer.from(JSON.stringify(clusterOf(node, 'PullTable').table().toJSON())) };
+      const replicator = node.replicator();
+      if (!replicator) throw new NotInClusterError('Replicate');
+      return replicator.receive(req);
     },
 
     async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean }, call) {
-      if (!node.enableFaults) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
-      if (!isLoopbackPeer(call.getPeer()) && !node.faultCallers.has(peerHost(call.getPeer()))) {
+      if (!node.faults.enabled) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
+      if (!isLoopbackPeer(call.getPeer()) && !node.faults.callers.has(peerHost(call.getPeer()))) {
         throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback (nor named by --fault-callers)`);
       }
       if (req.collectGarbage) {
@@ -96,8 +142,8 @@ export function internalHandlers(node: EngramNode): Record<string, Handler> {
         gc();
         return {};
       }
-      node.faults.delayMs = req.delayMs;
-      if (node.cluster) node.cluster.membership.cutOff = req.cutOff;
+      node.faults.state.delayMs = req.delayMs;
+      node.cluster()?.setCutOff(req.cutOff);
       node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs });
       return {};
     },

@@ -3,7 +3,7 @@
  * `engram-node`: runs one reference Engram node.
  *
  *   engram-node --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 [--metrics 127.0.0.1:9101]
- *               [--gossip 127.0.0.1:7101 --seeds 127.0.0.1:7100 --cluster-key KEY] [--replication-factor 2]
+ *               [--gossip 127.0.0.1:7101 [--bootstrap | --seeds 127.0.0.1:7100] --cluster-key KEY] [--replication-factor 2]
  *               [--tls-cert node.pem --tls-key node-key.pem --tls-ca ca.pem | --insecure]
  *
  * Logs JSON lines on stderr (one per start/stop/error). SIGTERM / SIGINT leave the cluster and
@@ -15,9 +15,15 @@ import { parseHostPort } from './address.js';
 import { EngramNode, type NodeConfig } from './engram-node.js';
 import { jsonLogger } from '../util/logger.js';
 import { loadTlsConfig } from '../security/tls-config.js';
+import { UUID_PATTERN } from '../cluster/meta/meta-fields.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
-  cluster: --gossip HOST:PORT [--seeds HOST:PORT,…] [--cluster-key KEY | $ENGRAM_CLUSTER_KEY]
+  cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…] [--cluster-key KEY | $ENGRAM_CLUSTER_KEY]
+           (--bootstrap makes a new cluster; it is implied without --seeds when the data dir has none)
+           [--cluster-id UUID] (only join / belong to this cluster)
+           [--meta-voters N] (metadata voters, default 3) [--reassign-after MS] (replace a voter down this long, default 60000)
+           [--raft-tick-ms MS] (default 100; elections take 10-20 ticks)
+           [--join-timeout-ms MS] (how long a new node tries its seeds before it gives up, default 60000)
            [--replication-factor N] [--partition-threshold X] [--heal-ms MS]
            [--probe-period-ms MS] [--probe-timeout-ms MS] [--suspect-timeout-ms MS]
   security: --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM; mutual TLS between nodes, clients need the CA)
@@ -53,7 +59,8 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;
   if (!s('gossip')) {
-    if (s('seeds')) throw new ConfigError('--seeds', 'needs --gossip');
+    for (const flag of ['seeds', 'cluster-id', 'meta-voters', 'reassign-after', 'raft-tick-ms', 'join-timeout-ms']) if (s(flag)) throw new ConfigError(`--${flag}`, 'needs --gossip');
+    if (values.bootstrap === true) throw new ConfigError('--bootstrap', 'needs --gossip');
     return base;
   }
   const clusterKey = s('cluster-key') ?? process.env.ENGRAM_CLUSTER_KEY;
@@ -61,6 +68,15 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
   parseHostPort('--gossip', s('gossip')!);
   const seeds = (s('seeds') ?? '').split(',').filter(Boolean);
   seeds.forEach((seed, i) => parseHostPort(`--seeds[${i}]`, seed));
+  if (values.bootstrap === true && seeds.length > 0) throw new ConfigError('--bootstrap', 'makes a new cluster: it cannot be given with --seeds (a joining node uses --seeds alone)');
+  const clusterId = s('cluster-id');
+  if (clusterId !== undefined && !UUID_PATTERN.test(clusterId)) throw new ConfigError('--cluster-id', `must be a lowercase UUID (got ${JSON.stringify(clusterId)})`);
+  const metaVoters = int('meta-voters', s('meta-voters'));
+  if (metaVoters === 0) throw new ConfigError('--meta-voters', 'must be at least 1');
+  const reassignAfterMs = int('reassign-after', s('reassign-after'));
+  const raftTickMs = int('raft-tick-ms', s('raft-tick-ms'));
+  const joinTimeoutMs = int('join-timeout-ms', s('join-timeout-ms'));
+  if (raftTickMs === 0) throw new ConfigError('--raft-tick-ms', 'must be at least 1');
   const rf = int('replication-factor', s('replication-factor'));
   const threshold = num('partition-threshold', s('partition-threshold'));
   const healMs = int('heal-ms', s('heal-ms'));
@@ -73,6 +89,11 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
       gossipAddress: s('gossip')!,
       seeds,
       clusterKey,
+      ...(clusterId !== undefined ? { clusterId } : {}),
+      ...(metaVoters !== undefined ? { metaVoters } : {}),
+      ...(reassignAfterMs !== undefined ? { reassignAfterMs } : {}),
+      ...(raftTickMs !== undefined ? { raftTickMs } : {}),
+      ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
       ...(rf !== undefined ? { replicationFactor: rf } : {}),
       ...(threshold !== undefined ? { partitionThreshold: threshold } : {}),
       ...(healMs !== undefined ? { healMs } : {}),
@@ -96,6 +117,12 @@ async function main(): Promise<void> {
         metrics: { type: 'string' },
         gossip: { type: 'string' },
         seeds: { type: 'string' },
+        bootstrap: { type: 'boolean' },
+        'cluster-id': { type: 'string' },
+        'meta-voters': { type: 'string' },
+        'reassign-after': { type: 'string' },
+        'raft-tick-ms': { type: 'string' },
+        'join-timeout-ms': { type: 'string' },
         'cluster-key': { type: 'string' },
         'replication-factor': { type: 'string' },
         'partition-threshold': { type: 'string' },

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface NodeMetrics {
   registry: Registry;
@@ -12,6 +12,7 @@ export interface NodeMetrics {
   rpcTotal: Counter<'method' | 'code'>;
   /** Internal calls refused for want of the cluster key or a node certificate. */
   internalAuthFailures: Counter<'method' | 'reason'>;
+  clusterRefused: Counter<'reason'>;
 }
 
 /** Creates the node registry with process metrics and the RPC metrics. */
@@ -44,7 +45,38 @@ export function createNodeMetrics(nodeId: string): NodeMetrics {
     labelNames: ['method', 'reason'] as const,
     registers: [registry],
   });
-  return { registry, rpcDuration, rpcTotal, internalAuthFailures };
+  const clusterRefused = new Counter({
+    name: 'engram_cluster_refused_total',
+    help: 'Nodes of another cluster (same key, other cluster id) refused, by reason (other_cluster: a join; raft_cluster_mismatch: a Raft stream).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { registry, rpcDuration, rpcTotal, internalAuthFailures, clusterRefused };
+}
+
+/** What the metadata gauges read at each scrape. */
+export interface MetaGaugeSource {
+  /** Term, this node leading (1/0), applied index, voters, learners, voters reachable. */
+  metaFigures(): { term: number; leader: number; applied: number; voters: number; learners: number; reachable: number };
+}
+
+/** Gauges of the metadata group, read from `source` at each scrape. */
+export function registerMetaGauges(registry: Registry, source: MetaGaugeSource): void {
+  const gauge = (name: string, help: string, pick: (f: ReturnType<MetaGaugeSource['metaFigures']>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(source.metaFigures()));
+      },
+    });
+  gauge('engram_meta_term', 'Raft term of the metadata group as this node knows it.', (f) => f.term);
+  gauge('engram_meta_leader', '1 while this node leads the metadata group, else 0.', (f) => f.leader);
+  gauge('engram_meta_applied_index', 'Last metadata log index applied on this node (its table version).', (f) => f.applied);
+  gauge('engram_meta_voters', 'Voters of the metadata group.', (f) => f.voters);
+  gauge('engram_meta_learners', 'Learners of the metadata group.', (f) => f.learners);
+  gauge('engram_meta_voters_reachable', 'Voters of the metadata group this node reaches, itself included: below a majority it cannot create spaces.', (f) => f.reachable);
 }
 
 /** Serves `GET /metrics` from `registry`; resolves once listening. */

@@ -6,7 +6,31 @@ import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wi
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
 import type { Query } from '../query/types.js';
-import type { EngramNode, Handler } from './engram-node.js';
+import type { Handler } from './handler.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../util/logger.js';
+import type { Cluster } from '../cluster/cluster.js';
+import type { Replicator } from '../cluster/replicator.js';
+import type { PeerClients } from '../cluster/peer-clients.js';
+import type { QueryExecutor } from '../query/executor.js';
+
+/**
+ * What the public handlers use, handed in by the composition root (src/node/engram-node.ts).
+ * The getters are late-bound: the server is bound before the node joins its cluster.
+ */
+export interface PublicServices {
+  readonly id: string;
+  readonly storageId: string;
+  readonly startedAt: number;
+  readonly engine: Engine;
+  readonly logger: Logger;
+  /** Forwards a write to its primary. */
+  readonly peers: Pick<PeerClients, 'public'>;
+  grpcAddress(): string;
+  cluster(): Cluster | undefined;
+  replicator(): Replicator | undefined;
+  executor(): QueryExecutor;
+}
 import { VERSION } from '../util/version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
@@ -45,7 +69,7 @@ function checkQuerySpaces(query: Query): void {
  * reach it becomes PrimaryUnavailableError naming the space and the primary, and the transport's
  * text (which names addresses) is logged here instead of reaching the caller.
  */
-async function forwardWrite(node: EngramNode, req: StoreMsg, primary: string, address: string): Promise<unknown> {
+async function forwardWrite(node: PublicServices, req: StoreMsg, primary: string, address: string): Promise<unknown> {
   try {
     return await node.peers.public(address, 'Store', req, FORWARD_DEADLINE_MS);
   } catch (err) {
@@ -58,16 +82,17 @@ async function forwardWrite(node: EngramNode, req: StoreMsg, primary: string, ad
   }
 }
 
-export function publicHandlers(node: EngramNode): Record<string, Handler> {
+export function publicHandlers(node: PublicServices): Record<string, Handler> {
   return {
     async CreateSpace(req: CreateSpaceMsg) {
-      if (node.cluster) {
+      const cluster = node.cluster();
+      if (cluster) {
         checkSpaceId(req.space);
         const dimension = req.dimension === 0 ? DEFAULT_DIMENSION : req.dimension;
         if (!Number.isInteger(dimension) || dimension < 1 || dimension > MAX_DIMENSION) {
           throw new InvalidArgumentError('dimension', req.dimension, `must be 1..${MAX_DIMENSION}`);
         }
-        const out = await node.cluster.createSpace(req.space, dimension, {
+        const out = await cluster.createSpace(req.space, dimension, {
           ...(req.primary ? { primary: req.primary } : {}),
           ...(req.replicas.length > 0 ? { replicas: req.replicas } : {}),
           ...(req.copies !== undefined ? { replicationFactor: req.copies } : {}),
@@ -85,11 +110,13 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
     async Store(req: StoreMsg) {
       checkSpaceId(req.space);
       const ack = ackLevel(req.ack);
-      if (node.cluster && node.replicator) {
-        const a = node.cluster.requireAssignment(req.space);
+      const cluster = node.cluster();
+      const replicator = node.replicator();
+      if (cluster && replicator) {
+        const a = cluster.requireAssignment(req.space);
         if (a.primary !== node.id) {
           // Writes go through the primary, which orders them in its log.
-          const primary = node.cluster.member(a.primary);
+          const primary = cluster.member(a.primary);
           if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(req.space, a.primary, 'down');
           return forwardWrite(node, req, a.primary, primary.grpcAddress);
         }
@@ -109,7 +136,7 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
         ...(a.toSpace ? { toSpace: a.toSpace } : {}),
       }));
       const out = await node.engine.store(req.space, { memories, associations });
-      const copies = node.replicator ? await node.replicator.afterWrite(req.space, out.logPosition, ack) : 1;
+      const copies = replicator ? await replicator.afterWrite(req.space, out.logPosition, ack) : 1;
       return { memories: out.memories, associations: out.associations, copies, logPosition: out.logPosition };
     },
 
@@ -117,27 +144,28 @@ export function publicHandlers(node: EngramNode): Record<string, Handler> {
       // In a cluster the distributed executor plans Consolidate onto the primary alone (it writes).
       const query = queryFromWire(req.query);
       checkQuerySpaces(query);
-      const result = await node.executor.execute(query, optionsFromWire(req.options));
+      const result = await node.executor().execute(query, optionsFromWire(req.options));
       return resultToWire(result);
     },
 
     async Status() {
-      const cluster = node.cluster;
+      const cluster = node.cluster();
       return {
         nodeId: node.id,
         storageId: node.storageId,
         version: VERSION,
         uptimeS: (Date.now() - node.startedAt) / 1000,
-        grpcAddress: node.grpcAddress,
+        grpcAddress: node.grpcAddress(),
         spaces: node.engine.spaces(),
         ...(cluster
           ? {
               gossipAddress: cluster.gossipAddress,
               members: cluster.members(),
-              tableVersion: cluster.table().version,
-              assignments: cluster.table().entries(),
+              tableVersion: cluster.tableVersion(),
+              assignments: cluster.assignments(),
+              meta: cluster.metaStatus(),
               partitionState: cluster.partitionState(),
-              replication: node.replicationLag(),
+              replication: node.replicator()?.lag() ?? [],
             }
           : { partitionState: 'connected' }),
       };

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AbortError, InvalidArgumentError, PoolClosedError } from '../errors.js';
 import { AddressChannels } from './address-channels.js';
+import { EncodedRequest, encodeInternalRequest } from '../wire/proto.js';
 import { parsePoolOptions, type ConnectionPoolOptions, type ParsedPoolOptions } from './pool-options.js';
 import type { PooledChannel } from './pooled-channel.js';
 
@@ -53,6 +54,21 @@ export class ConnectionPool {
     if (this.#closed) return Promise.reject(new PoolClosedError());
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(new AbortError());
+    // Signed calls carry a tag over the request's bytes: serialize once, here, and send those.
+    const sign = this.#options.callMetadata;
+    let body = request;
+    let metadata: grpc.Metadata;
+    try {
+      if (sign) {
+        const bytes = encodeInternalRequest(method, request);
+        metadata = sign(method, bytes);
+        body = new EncodedRequest(bytes);
+      } else {
+        metadata = new grpc.Metadata();
+      }
+    } catch (err) {
+      return Promise.reject(/is not a method of EngramInternal/.test(String(err)) ? new InvalidArgumentError('method', method, 'is not a method of EngramInternal') : err);
+    }
     let channels = this.#addresses.get(address);
     if (!channels) {
       channels = new AddressChannels(address, this.#options);
@@ -81,8 +97,7 @@ export class ConnectionPool {
         aborted = true;
         call.cancel();
       };
-      const metadata = this.#options.callMetadata?.(method) ?? new grpc.Metadata();
-      const call = fn.call(channel.client, request, metadata, { deadline: options.deadline }, (err, res) => {
+      const call = fn.call(channel.client, body, metadata, { deadline: options.deadline }, (err, res) => {
         this.#inFlight--;
         this.#calls.delete(call);
         channels.release(channel);

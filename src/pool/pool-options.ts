@@ -39,7 +39,7 @@ export interface ConnectionPoolOptions {
   /** Credentials of every pooled channel (TLS between nodes); default plaintext. */
   credentials?: grpc.ChannelCredentials;
   /** Metadata sent with each call of `method` (the cluster-key tag); default none. */
-  callMetadata?: (method: string) => grpc.Metadata;
+  callMetadata?: (method: string, requestBytes?: Uint8Array) => grpc.Metadata;
 }
 
 export interface ParsedPoolOptions {
@@ -51,7 +51,7 @@ export interface ParsedPoolOptions {
   metrics: PoolMetrics | undefined;
   now: () => number;
   credentials: grpc.ChannelCredentials;
-  callMetadata: ((method: string) => grpc.Metadata) | undefined;
+  callMetadata: ((method: string, requestBytes?: Uint8Array) => grpc.Metadata) | undefined;
 }
 
 /** Validates `options` (without changing it) and fills in the defaults; an explicit 0 stays 0. */

@@ -3,6 +3,7 @@
  * the service definitions and client constructors. Bytes fields arrive as Buffers that view the
  * received message (no copy), which is what the columnar gather path relies on.
  */
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -28,6 +29,57 @@ interface Loaded {
 }
 
 let loaded: Loaded | undefined;
+let plainInternal: grpc.ServiceDefinition | undefined;
+
+/**
+ * An EngramInternal request serialized ahead of the call, so the caller's tag can cover its bytes
+ * (src/security/internal-auth.ts): the internal client sends these bytes as they are.
+ */
+export class EncodedRequest {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Where a received unary EngramInternal request keeps the SHA-256 of its bytes (non-enumerable). */
+export const REQUEST_DIGEST: unique symbol = Symbol('engram.requestDigest');
+
+/** The SHA-256 of the bytes a received internal request came in, if it is one. */
+export function receivedDigest(request: unknown): Buffer | undefined {
+  return request !== null && typeof request === 'object' ? (request as { [REQUEST_DIGEST]?: Buffer })[REQUEST_DIGEST] : undefined;
+}
+
+/** Serializes an EngramInternal request of `method` as the internal client would. */
+export function encodeInternalRequest(method: string, request: unknown): Buffer {
+  protos();
+  const def = plainInternal![method];
+  if (!def) throw new Error(`${method} is not a method of EngramInternal`);
+  return def.requestSerialize(request);
+}
+
+/**
+ * The internal service as clients and servers of ours use it: a client sends an EncodedRequest's
+ * bytes as they are, a server notes the digest of every unary request's bytes.
+ */
+function signedService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service as Record<string, grpc.MethodDefinition<unknown, unknown>>)) {
+    if (def.requestStream) {
+      out[name] = def;
+      continue;
+    }
+    out[name] = {
+      ...def,
+      requestSerialize: (arg: unknown) => (arg instanceof EncodedRequest ? arg.bytes : def.requestSerialize(arg)),
+      requestDeserialize: (bytes: Buffer) => {
+        const request = def.requestDeserialize(bytes);
+        if (request !== null && typeof request === 'object') {
+          Object.defineProperty(request, REQUEST_DIGEST, { value: createHash('sha256').update(bytes).digest() });
+        }
+        return request;
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}
 
 /** The loaded services (parsed once per process). */
 export function protos(): Loaded {
@@ -37,8 +89,10 @@ export function protos(): Loaded {
     engram: { v1: { Engram: grpc.ServiceClientConstructor; EngramInternal: grpc.ServiceClientConstructor } };
   };
   const PublicClient = pkg.engram.v1.Engram;
-  const InternalClient = pkg.engram.v1.EngramInternal;
-  loaded = { publicService: PublicClient.service, internalService: InternalClient.service, PublicClient, InternalClient };
+  plainInternal = pkg.engram.v1.EngramInternal.service;
+  const internalService = signedService(plainInternal);
+  const InternalClient = grpc.makeGenericClientConstructor(internalService, 'EngramInternal') as grpc.ServiceClientConstructor;
+  loaded = { publicService: PublicClient.service, internalService, PublicClient, InternalClient };
   return loaded;
 }
 

@@ -1,0 +1,384 @@
+/**
+ * The metadata group of one node (DESIGN §5, issue 11): the `meta` Raft group on the node's
+ * RaftHost (raft-rs in the addon, our CRC-framed store on disk) and RaftTransport (one internal
+ * gRPC stream per peer), applying committed commands to a `MetaState`. Every member holds the
+ * group (voter or learner), so every node plans from its own applied copy of the committed table.
+ *
+ * What this class adds to the engine is the part that is ours: the tick and pump loop, proposals
+ * that resolve when their entry is applied here (by request id), conf changes applied to the
+ * table as `metaConfig` at their log position, compaction, and who may be reached.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, MetadataUnavailableError } from '../errors.js';
+import type { Logger } from '../util/logger.js';
+import { RaftHost, type RaftStateMachine } from '../raft/raft-host.js';
+import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
+import type { RaftCommittedEntry, RaftConfChange, RaftSoftState, RaftStatus } from '../raft/raft-native-types.js';
+import { RaftTransport } from './raft-transport.js';
+import type { RaftTransportHost } from './raft-transport-wire.js';
+import { MetaState } from './meta/meta-state.js';
+import { decodeCommand, encodeCommand } from './meta/meta-command-codec.js';
+import { META_GROUP } from './meta/meta-voters.js';
+import type { MetaCommand, MetaMember, MetaResult } from './meta/meta-types.js';
+
+/** Raft tick period, ms (`--raft-tick-ms`). Elections take 10–20 ticks, heartbeats every 2. */
+export const DEFAULT_RAFT_TICK_MS = 100;
+/** How long a proposal may wait for its entry to be applied here, ms. */
+export const DEFAULT_PROPOSE_TIMEOUT_MS = 5_000;
+/** A proposal not applied after this long is proposed again (a forwarded one may have been dropped), ms. */
+const REPROPOSE_MS = 1_000;
+/** A proposal refused for want of a leader is retried after this long, ms. */
+const NO_LEADER_RETRY_MS = 50;
+/** Applied entries past the last snapshot before the log is compacted into a new one. */
+const COMPACT_EVERY = 1_000;
+
+/** An applied command's outcome, with the log position it took. */
+export interface Applied {
+  result: MetaResult;
+  index: number;
+}
+
+export interface MetaGroupOptions {
+  dataDir: string;
+  nodeId: string;
+  raftId: number;
+  /** This node as a member (what it proposes when it bootstraps the cluster). */
+  self: MetaMember;
+  clusterId: string;
+  clusterKey: string;
+  credentials?: grpc.ChannelCredentials;
+  requireClientCertificate?: boolean;
+  logger: Logger;
+  /** The freshest gRPC address of a node (SWIM's), if known; the table's is used otherwise. */
+  addressOf(nodeId: string): string | undefined;
+  /** Called for every applied command, in log order, before its proposer hears of it. */
+  onApplied(applied: Applied): Promise<void>;
+  /** Called after a snapshot replaced the whole table. */
+  onSnapshot(): Promise<void>;
+  /** Voters this node reaches now (itself included when it votes), for the error a stuck proposal gets. */
+  quorum(): { reachable: number; total: number };
+  tickMs?: number;
+  /** Election timeout in ticks (randomized in [n, 2n)); default 10. */
+  electionTicks?: number;
+}
+
+interface Pending {
+  resolve(applied: Applied): void;
+}
+
+export class MetaGroup implements RaftStateMachine {
+  state = MetaState.empty();
+  /** Last index applied to `state`. */
+  applied = 0;
+  /** Index of the entry that last changed each space (what Status calls a space's version). */
+  readonly spaceVersions = new Map<string, number>();
+  readonly #options: MetaGroupOptions;
+  readonly #pending = new Map<string, Pending>();
+  readonly #appliedWaiters = new Set<{ index: number; resolve: () => void }>();
+  /** Raft id → gRPC address learned before this node's table holds them (the join answer). */
+  readonly #hints = new Map<number, string>();
+  #host!: RaftHost;
+  #transport!: RaftTransport;
+  #soft: RaftSoftState = { leaderId: 0, role: 'follower', term: 0 };
+  #ticker: NodeJS.Timeout | undefined;
+  #snapshotIndex = 0;
+  #compacting = false;
+  #closed = false;
+  /** Test-only cut (SetFault cutOff): Raft messages neither leave nor are taken in. */
+  cutOff = false;
+
+  private constructor(options: MetaGroupOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Opens the group from the data directory, or creates it: as its only voter with `bootstrap`
+   * (then proposes the bootstrap command), as an empty member waiting for a leader to add it
+   * otherwise. `hints` are peers' addresses until the table is caught up.
+   */
+  static async open(options: MetaGroupOptions, init: { bootstrap?: boolean; hints?: { raftId: number; grpcAddress: string }[] } = {}): Promise<MetaGroup> {
+    const g = new MetaGroup(options);
+    for (const h of init.hints ?? []) g.#hints.set(h.raftId, h.grpcAddress);
+    g.#transport = new RaftTransport({
+      clusterId: options.clusterId,
+      nodeId: options.nodeId,
+      clusterKey: options.clusterKey,
+      resolve: (_group, raftId) => g.#resolve(raftId),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      requireClientCertificate: options.requireClientCertificate ?? false,
+      onReceived: () => g.pump(),
+      logger: options.logger,
+    });
+    const electionTicks = options.electionTicks ?? 10;
+    g.#host = await RaftHost.open(options.dataDir, {
+      transport: { send: (group, to, data, snap) => g.#send(group, to, data, snap) },
+      stateMachine: g,
+      groupOptions: { electionTicks, heartbeatTicks: Math.max(1, Math.min(2, electionTicks - 1)) },
+      warn: (message) => options.logger.warn('raft store repaired', { message }),
+    });
+    g.#transport.attach(g.#guardedHost());
+    try {
+      if (!g.#host.groups().includes(META_GROUP)) {
+        if (init.bootstrap) {
+          await g.#host.createGroup(META_GROUP, options.raftId, [options.raftId]);
+          g.#host.campaign(META_GROUP);
+        } else {
+          await g.#host.createGroup(META_GROUP, options.raftId);
+        }
+      }
+      g.#snapshotIndex = g.#host.status(META_GROUP).snapshotIndex;
+      await g.#host.processReadies();
+    } catch (e) {
+      g.#transport.close();
+      await g.#host.close();
+      throw e;
+    }
+    g.#ticker = setInterval(() => g.#tick(), options.tickMs ?? DEFAULT_RAFT_TICK_MS);
+    g.#ticker.unref();
+    if (g.state.clusterId === null && g.#host.status(META_GROUP).confState.voters.join() === String(options.raftId)) {
+      // This node made the group: bootstrap the cluster (again after a crash before the command
+      // committed; the same cluster id twice is `exists`).
+      // Awaited: the node reports `started` (and answers joins) only once its cluster exists.
+      try {
+        await g.propose({ kind: 'bootstrap', requestId: randomUUID(), clusterId: options.clusterId, member: options.self }, 30_000);
+      } catch (e) {
+        await g.close();
+        throw e;
+      }
+    }
+    return g;
+  }
+
+  /** The `Raft` stream handler, for the node's EngramInternal service. */
+  get transport(): RaftTransport {
+    return this.#transport;
+  }
+
+  get clusterId(): string {
+    return this.#options.clusterId;
+  }
+
+  /** Leader, role and term as of the last Ready. */
+  get soft(): RaftSoftState {
+    return this.#soft;
+  }
+
+  isLeader(): boolean {
+    return this.#soft.role === 'leader';
+  }
+
+  status(): RaftStatus {
+    return this.#host.status(META_GROUP);
+  }
+
+  /**
+   * Proposes `command` and resolves with what it did once its entry is applied here. A proposal
+   * that finds no leader, or whose forwarded message was dropped, is proposed again (commands
+   * are safe to apply twice); MetadataUnavailableError once `timeoutMs` has passed.
+   */
+  propose(command: MetaCommand, timeoutMs = DEFAULT_PROPOSE_TIMEOUT_MS): Promise<Applied> {
+    const data = encodeCommand(command);
+    return new Promise<Applied>((resolve, reject) => {
+      let retry: NodeJS.Timeout | undefined;
+      const deadline = setTimeout(() => {
+        finish();
+        const q = this.#options.quorum();
+        reject(new MetadataUnavailableError(q.reachable, q.total, describe(command)));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(deadline);
+        clearTimeout(retry);
+        this.#pending.delete(command.requestId);
+      };
+      this.#pending.set(command.requestId, { resolve: (a) => { finish(); resolve(a); } });
+      const attempt = () => {
+        if (this.#closed) return;
+        let wait = REPROPOSE_MS;
+        try {
+          if (this.cutOff) throw new RaftError(RAFT_CODES.PROPOSAL_DROPPED, META_GROUP, 'cut off');
+          this.#host.propose(META_GROUP, data);
+          this.pump();
+        } catch (e) {
+          if (!(e instanceof RaftError && e.code === RAFT_CODES.PROPOSAL_DROPPED)) {
+            finish();
+            reject(e);
+            return;
+          }
+          wait = NO_LEADER_RETRY_MS;
+        }
+        retry = setTimeout(attempt, wait);
+      };
+      attempt();
+    });
+  }
+
+  /** Proposes a membership change of the group (the leader's voter management). */
+  proposeConfChange(changes: RaftConfChange[]): void {
+    this.#host.proposeConfChange(META_GROUP, changes);
+    this.pump();
+  }
+
+  /** Resolves once `index` is applied here; false when `timeoutMs` passed first. */
+  waitApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.applied >= index) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          this.#appliedWaiters.delete(w);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#appliedWaiters.delete(w);
+        resolve(false);
+      }, timeoutMs);
+      this.#appliedWaiters.add(w);
+    });
+  }
+
+  /** Handles pending Readies and sends what they produced; errors are logged (the next tick retries). */
+  pump(): void {
+    if (this.#closed) return;
+    this.#host.processReadies().then(
+      () => {
+        if (!this.#closed) this.#transport.flush();
+        this.#maybeCompact();
+      },
+      (err: unknown) => this.#options.logger.error('metadata group failed to process a Ready', { error: String(err) }),
+    );
+  }
+
+  // --- RaftStateMachine -------------------------------------------------------------------
+
+  async applySnapshot(_group: string, snapshot: { index: number; term: number; data: Uint8Array }): Promise<void> {
+    if (snapshot.data.length === 0) return;
+    this.state = MetaState.restore(snapshot.data);
+    this.#snapshotIndex = Math.max(this.#snapshotIndex, snapshot.index);
+    this.spaceVersions.clear();
+    for (const s of this.state.spaces()) this.spaceVersions.set(s.id, snapshot.index);
+    await this.#options.onSnapshot();
+    this.applied = snapshot.index;
+    this.#wakeAppliedWaiters();
+  }
+
+  async apply(_group: string, entry: RaftCommittedEntry): Promise<void> {
+    let result: MetaResult | undefined;
+    if (entry.confChange) {
+      // The configuration every node records at this position (a refused change records none).
+      if (entry.confState) {
+        result = this.state.apply({ kind: 'metaConfig', requestId: `conf-${entry.index}`, voters: sorted(entry.confState.voters), learners: sorted(entry.confState.learners) });
+      }
+    } else if (entry.data.length > 0) {
+      let command: MetaCommand;
+      try {
+        command = decodeCommand(entry.data);
+      } catch (e) {
+        // Committed bytes this version cannot read: skipping would fork the table, so stop here.
+        this.#options.logger.error('metadata entry cannot be decoded', { index: entry.index, error: String(e) });
+        throw e;
+      }
+      result = this.state.apply(command);
+    }
+    if (result) {
+      if ('space' in result && result.space && result.status === 'ok' && result.changed) this.spaceVersions.set(result.space.id, entry.index);
+      const applied = { result, index: entry.index };
+      // The engine acts on it (creates a space) before the entry counts as applied here, so a
+      // waiter on `applied` (AwaitApplied) finds the space there.
+      await this.#options.onApplied(applied);
+      this.applied = entry.index;
+      this.#pending.get(result.requestId)?.resolve(applied);
+    } else {
+      this.applied = entry.index;
+    }
+    this.#wakeAppliedWaiters();
+  }
+
+  softState(_group: string, state: RaftSoftState): void {
+    const before = this.#soft;
+    this.#soft = state;
+    if (before.leaderId !== state.leaderId || before.role !== state.role) {
+      const leader = this.state.memberByRaftId(state.leaderId)?.nodeId ?? (state.leaderId ? `#${state.leaderId}` : '');
+      this.#options.logger.info('metadata leader', { leader, role: state.role, term: state.term });
+    }
+  }
+
+  /** Stops ticking, closes the transport and the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#ticker);
+    this.#transport.close();
+    await this.#host.close();
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  #tick(): void {
+    if (this.#closed) return;
+    const fenced = this.#host.tick();
+    if (fenced.length > 0) this.#options.logger.error('raft group fenced off after a panic; restart the node', { groups: fenced });
+    this.pump();
+  }
+
+  #resolve(raftId: number): string | undefined {
+    const member = this.state.memberByRaftId(raftId);
+    if (member) return this.#options.addressOf(member.nodeId) ?? member.grpcAddress;
+    return this.#hints.get(raftId);
+  }
+
+  #send(group: string, to: number, data: Uint8Array, snapshot: boolean): void {
+    if (this.cutOff) return;
+    this.#transport.send(group, to, data, snapshot);
+  }
+
+  /** The host as the transport sees it: while cut off, nothing received is stepped. */
+  #guardedHost(): RaftTransportHost {
+    return {
+      step: (group, data) => (this.cutOff ? null : this.#host.step(group, data)),
+      reportUnreachable: (group, peer) => this.#host.reportUnreachable(group, peer),
+      reportSnapshot: (group, peer, delivered) => this.#host.reportSnapshot(group, peer, delivered),
+    };
+  }
+
+  #wakeAppliedWaiters(): void {
+    for (const w of [...this.#appliedWaiters]) if (this.applied >= w.index) w.resolve();
+  }
+
+  #maybeCompact(): void {
+    if (this.#compacting || this.#closed || this.applied - this.#snapshotIndex < COMPACT_EVERY) return;
+    this.#compacting = true;
+    const index = this.applied;
+    this.#host
+      .compact(META_GROUP, index, this.state.snapshot())
+      .then(() => {
+        this.#snapshotIndex = index;
+      })
+      .catch((err: unknown) => this.#options.logger.warn('metadata compaction failed', { error: String(err) }))
+      .finally(() => {
+        this.#compacting = false;
+      });
+  }
+}
+
+function sorted(ids: readonly number[]): number[] {
+  return [...ids].sort((a, b) => a - b);
+}
+
+function describe(command: MetaCommand): string {
+  switch (command.kind) {
+    case 'createSpace':
+      return `create memory space "${command.space}"`;
+    case 'joinMember':
+      return `add member ${command.member.nodeId}`;
+    default:
+      return command.kind;
+  }
+}
+
+export function checkTickMs(tickMs: number): number {
+  if (!Number.isInteger(tickMs) || tickMs < 1) throw new InvalidArgumentError('raftTickMs', tickMs, 'must be a whole number of ms ≥ 1');
+  return tickMs;
+}
