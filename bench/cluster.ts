@@ -17,17 +17,11 @@ import os from 'node:os';
 import { LocalCluster } from '../src/cluster/local-cluster.js';
 import { EngramClient, type NodeStatus } from '../src/client/engram-client.js';
 import { parseSwimTiming, type SwimTimingOptions } from '../src/cluster/swim-options.js';
-import { printTable, writeResults } from './common.js';
+import { positiveFlag, printTable, writeResults } from './common.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const argNum = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
-  return n;
-};
+const argNum = (name: string, fallback: number): number => positiveFlag(args, name, fallback);
 const RUNS = argNum('--runs', quick ? 3 : 7);
 const WRITES = argNum('--writes', quick ? 1_000 : 10_000);
 const WITH_CUTOFF = !args.includes('--no-cutoff');

@@ -135,3 +135,12 @@ export function argInt(name: string, fallback: number, argv: readonly string[] =
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
   return n;
 }
+
+/** The positive whole number after flag `name` in `args` (e.g. `--runs 7`), or `fallback` when absent. */
+export function positiveFlag(args: readonly string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
+  return n;
+}

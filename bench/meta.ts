@@ -17,17 +17,11 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { LocalCluster } from '../src/cluster/local-cluster.js';
-import { pct, printTable, writeResults } from './common.js';
+import { pct, positiveFlag, printTable, writeResults } from './common.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const argNum = (name: string, fallback: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
-  return n;
-};
+const argNum = (name: string, fallback: number): number => positiveFlag(args, name, fallback);
 const RUNS = argNum('--runs', quick ? 3 : 7);
 const CREATES = argNum('--creates', quick ? 50 : 300);
 const SPACES = argNum('--spaces', quick ? 100 : 1_000);

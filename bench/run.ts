@@ -26,6 +26,7 @@ const SUITES: Record<string, string[]> = {
   throughput: [],
   fanout: [],
   cluster: [],
+  meta: [],
 };
 
 const argv = process.argv.slice(2);

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStorageId, raftIdOf, STORAGE_ID_FILE, storageIdFileText } from '../src/cluster/identity.js';
+import { CLUSTER_ID_FILE, openStorageId, raftIdOf, readClusterId, recordClusterId, STORAGE_ID_FILE, storageIdFileText } from '../src/cluster/identity.js';
 import { InvalidArgumentError, StorageError } from '../src/errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -143,5 +143,27 @@ describe('raft peer id', () => {
   it('refuses a node id or storage id that is not one', () => {
     assert.throws(() => raftIdOf('', storageId), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'nodeId');
     assert.throws(() => raftIdOf('n1', storageId.toUpperCase()), (e: unknown) => e instanceof InvalidArgumentError && e.field === 'storageId');
+  });
+});
+
+describe('cluster id of a data directory', () => {
+  it('is recorded once and never changes; a damaged file is an error, never a new id', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engram-cluster-id-'));
+    try {
+      assert.equal(await readClusterId(dir), undefined);
+      const first = '1c7e6a52-3f0b-4d8e-9a21-6b5c4d3e2f10';
+      assert.equal(await recordClusterId(dir, first), first);
+      assert.equal(await readClusterId(dir), first);
+      // Another cluster's id does not replace it: the caller gets the recorded one and compares.
+      assert.equal(await recordClusterId(dir, '2d8f7b63-4a1c-4e9f-8b32-7c6d5e4f3a21'), first);
+      assert.equal(await readClusterId(dir), first);
+      assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+      await assert.rejects(recordClusterId(dir, 'NOT-A-UUID'), InvalidArgumentError);
+      const text = await readFile(join(dir, CLUSTER_ID_FILE), 'utf8');
+      await writeFile(join(dir, CLUSTER_ID_FILE), text.replace(first, '3e9a8c74-5b2d-4fa0-9c43-8d7e6f5a4b32'));
+      await assert.rejects(readClusterId(dir), (e: unknown) => e instanceof StorageError && /cluster id file is damaged/.test(e.message));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

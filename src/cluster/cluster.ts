@@ -18,6 +18,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
 import { ClusterMismatchError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
+import type { MetaStatus } from '../client/engram-client.js';
 import { fromGrpcError, isServiceError } from '../wire/grpc-errors.js';
 import type { ClusterView, Member, MemberState, SpaceAssignment } from './cluster-view.js';
 import { raftIdOf, readClusterId, recordClusterId } from './identity.js';
@@ -40,6 +41,8 @@ const JOIN_CALL_MS = 10_000;
 const MAINTAIN_MS = 500;
 /** A conf change not applied after this long no longer holds the next one back, ms. */
 const CONF_CHANGE_PATIENCE_MS = 5_000;
+/** A learner is promoted to voter only once it is this close to the leader's commit index. */
+const CAUGHT_UP_ENTRIES = 10;
 /** How long a create waits for the other copy holders to create the space, ms. */
 const AWAIT_COPIES_MS = 5_000;
 
@@ -78,6 +81,12 @@ export interface ClusterOptions {
   credentials?: grpc.ChannelCredentials;
   /** Refuse Raft streams without a CA-signed client certificate (the node runs TLS). */
   requireClientCertificate?: boolean;
+  /**
+   * Called once the metadata group exists, before `start` resolves: the node routes incoming Raft
+   * streams to its transport from then on (a joiner must take the leader's appends to finish
+   * starting).
+   */
+  onMetaGroup?: (meta: MetaGroup) => void;
   logger: Logger;
 }
 
@@ -92,21 +101,13 @@ export interface JoinRequestMsg {
 }
 export interface JoinResponseMsg {
   clusterId: string;
+  /** Metadata log index that holds the joiner's entry: it serves once it has applied this far. */
+  index: number;
   members: { nodeId: string; raftId: number; grpcAddress: string }[];
 }
 
-/** The metadata group as `Status` shows it. */
-export interface MetaStatusView {
-  clusterId: string;
-  leader: string;
-  term: number;
-  voters: string[];
-  learners: string[];
-  applied: number;
-  commit: number;
-  digest: string;
-  role: string;
-}
+/** The metadata group as `Status` shows it (the client's `MetaStatus`). */
+export type MetaStatusView = MetaStatus;
 
 export class Cluster extends EventEmitter implements ClusterView {
   readonly nodeId: string;
@@ -120,8 +121,8 @@ export class Cluster extends EventEmitter implements ClusterView {
   /** When each member was first seen down (performance.now()), for voter replacement. */
   readonly #downSince = new Map<string, number>();
   /** Cached views, rebuilt when the applied index or SWIM's list changes. */
-  #membersCache: { applied: number; swim: readonly Member[]; members: Member[] } | undefined;
-  #assignCache: { applied: number; map: Map<string, SpaceAssignment> } | undefined;
+  #membersCache: { version: number; swim: number; members: Member[] } | undefined;
+  #assignCache: { version: number; map: Map<string, SpaceAssignment> } | undefined;
   #maintainTimer: NodeJS.Timeout | undefined;
   #confChangeAt = -Infinity;
   #registering = false;
@@ -173,6 +174,7 @@ export class Cluster extends EventEmitter implements ClusterView {
       ...options.swim,
     });
     let cluster: Cluster | undefined;
+    let meta: MetaGroup | undefined;
     try {
       const raftId = raftIdOf(options.nodeId, options.storageId);
       const self: MetaMember = Object.freeze({
@@ -183,13 +185,15 @@ export class Cluster extends EventEmitter implements ClusterView {
       if (clusterId !== undefined && options.clusterId !== undefined && clusterId !== options.clusterId) {
         throw new ClusterMismatchError(`${options.dataDir} belongs to cluster ${clusterId}, not ${options.clusterId} (--cluster-id)`);
       }
-      let bootstrap = false;
+      // Without seeds this node makes its own group when none is on disk: a first start, or one
+      // that stopped after recording the cluster id and before making the group.
+      const bootstrap = options.seeds.length === 0;
       let hints: { raftId: number; grpcAddress: string }[] = [];
+      let joinedAt = 0;
       membership.join(options.seeds);
       if (clusterId === undefined) {
         if (options.seeds.length === 0) {
           clusterId = await recordClusterId(options.dataDir, options.clusterId ?? randomUUID());
-          bootstrap = true;
           options.logger.info('bootstrapping a new cluster', { clusterId });
         } else {
           const joinMs = options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS;
@@ -197,6 +201,7 @@ export class Cluster extends EventEmitter implements ClusterView {
           if (!answer) throw new MetadataUnavailableError(0, 0, `join through ${options.seeds.join(', ')}: no member answered within ${joinMs} ms`);
           clusterId = await recordClusterId(options.dataDir, answer.clusterId);
           hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
+          joinedAt = answer.index;
           options.logger.info('joined cluster', { clusterId, through: answer.through });
         }
       } else if (options.seeds.length > 0) {
@@ -207,7 +212,7 @@ export class Cluster extends EventEmitter implements ClusterView {
         if (answer) hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
       }
       const c: { cluster?: Cluster } = {};
-      const meta = await MetaGroup.open(
+      meta = await MetaGroup.open(
         {
           dataDir: options.dataDir,
           nodeId: options.nodeId,
@@ -230,6 +235,12 @@ export class Cluster extends EventEmitter implements ClusterView {
         },
         { bootstrap, hints },
       );
+      options.onMetaGroup?.(meta);
+      // A new member serves once it holds the table up to its own entry (until then a query would
+      // find no space): the leader adds it as a learner and sends it the log.
+      if (joinedAt > 0 && !(await meta.waitApplied(joinedAt, options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS))) {
+        throw new MetadataUnavailableError(0, 0, `join: the metadata log did not reach this node within ${options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS} ms`);
+      }
       cluster = new Cluster(options, membership, meta, self, peers, options.logger);
       c.cluster = cluster;
       await cluster.#createAllMine(engine);
@@ -238,6 +249,8 @@ export class Cluster extends EventEmitter implements ClusterView {
       cluster.detector.update(cluster.members());
       return cluster;
     } catch (e) {
+      if (cluster) cluster.#stopTimers();
+      await meta?.close().catch(() => undefined);
       await membership.close().catch(() => undefined);
       throw e;
     }
@@ -261,10 +274,11 @@ export class Cluster extends EventEmitter implements ClusterView {
    * the cluster's key but never joined is no member.
    */
   members(): Member[] {
-    const swim = this.membership.members();
-    const applied = this.meta.applied;
+    const version = this.meta.version;
+    const swimVersion = this.membership.listVersion;
     const cache = this.#membersCache;
-    if (cache && cache.applied === applied && cache.swim === swim) return cache.members;
+    if (cache && cache.version === version && cache.swim === swimVersion) return cache.members;
+    const swim = this.membership.members();
     const byId = new Map(swim.map((m) => [m.id, m]));
     const self = this.membership.self();
     const out: Member[] = [];
@@ -277,7 +291,7 @@ export class Cluster extends EventEmitter implements ClusterView {
       }
       out.push(byId.get(m.nodeId) ?? Object.freeze({ id: m.nodeId, grpcAddress: m.grpcAddress, gossipAddress: m.gossipAddress, state: 'down' as const, incarnation: 0 }));
     }
-    this.#membersCache = { applied, swim, members: out };
+    this.#membersCache = { version, swim: swimVersion, members: out };
     return out;
   }
 
@@ -371,7 +385,11 @@ export class Cluster extends EventEmitter implements ClusterView {
       if (result.status === 'exists') return { assignment: this.assignment(space)!, created: false };
       if (result.status === 'conflict') return { assignment: this.#checkSame(result.space, dimension), created: false };
       // A member left between placing and committing: place again over the members now.
-      if (result.reason !== 'unknownMembers' || attempt >= 3) throw new Error(`${what}: ${result.message}`);
+      if (result.reason !== 'unknownMembers' || attempt >= 3) {
+        // Members kept leaving under the placement, or the table is not bootstrapped yet: both pass.
+        const q2 = this.quorum();
+        throw new MetadataUnavailableError(q2.reachable, q2.total, `${what}: ${result.message}`);
+      }
       this.logger.warn('placement went stale, placing again', { space, reason: result.message });
     }
   }
@@ -387,12 +405,13 @@ export class Cluster extends EventEmitter implements ClusterView {
    * `JoinCluster` from another node: commits it as a member (or its new addresses) and answers
    * with the cluster id and the members. A node of another cluster is refused and counted.
    */
-  async admit(req: JoinRequestMsg): Promise<JoinResponseMsg> {
-    if (req.clusterId && req.clusterId !== this.clusterId) {
+  async admit(req: JoinRequestMsg, tagClusterId = ''): Promise<JoinResponseMsg> {
+    const claimed = req.clusterId || tagClusterId;
+    if (claimed && claimed !== this.clusterId) {
       this.refusedJoins++;
-      this.logger.warn('join refused: another cluster', { node: req.nodeId, theirs: req.clusterId });
+      this.logger.warn('join refused: another cluster', { node: req.nodeId, theirs: claimed });
       this.emit('refused', req.nodeId);
-      throw new ClusterMismatchError(`node ${req.nodeId} belongs to cluster ${req.clusterId}; this is another cluster`);
+      throw new ClusterMismatchError(`node ${req.nodeId} belongs to cluster ${claimed}; this is another cluster`);
     }
     if (this.meta.state.clusterId === null) {
       // Not caught up on the table yet (or the bootstrap is not committed): the joiner tries another member.
@@ -401,11 +420,19 @@ export class Cluster extends EventEmitter implements ClusterView {
     }
     if (raftIdOf(req.nodeId, req.storageId) !== req.raftId) throw new InvalidArgumentError('raftId', req.raftId, 'is not the raft id of this node id and storage id');
     const member: MetaMember = { nodeId: req.nodeId, storageId: req.storageId, raftId: req.raftId, grpcAddress: req.grpcAddress, gossipAddress: req.gossipAddress };
-    const { result } = await this.meta.propose({ kind: 'joinMember', requestId: randomUUID(), member });
-    if (result.status === 'rejected') throw new InvalidArgumentError('nodeId', req.nodeId, result.message);
-    if (result.status === 'ok' && result.changed) this.logger.info('member committed', { member: req.nodeId, raftId: req.raftId });
+    const current = this.meta.state.member(req.nodeId);
+    let index = this.meta.applied;
+    // A restart on the same addresses changes nothing: answer without needing a quorum (the
+    // restarting node may be one the quorum needs).
+    if (!current || current.storageId !== member.storageId || current.raftId !== member.raftId || current.grpcAddress !== member.grpcAddress || current.gossipAddress !== member.gossipAddress) {
+      const applied = await this.meta.propose({ kind: 'joinMember', requestId: randomUUID(), member });
+      if (applied.result.status === 'rejected') throw new InvalidArgumentError('nodeId', req.nodeId, applied.result.message);
+      if (applied.result.status === 'ok' && applied.result.changed) this.logger.info('member committed', { member: req.nodeId, raftId: req.raftId });
+      index = applied.index;
+    }
     return {
       clusterId: this.clusterId,
+      index,
       members: this.meta.state.members().map((m) => ({ nodeId: m.nodeId, raftId: m.raftId, grpcAddress: this.membership.members().find((x) => x.id === m.nodeId)?.grpcAddress ?? m.grpcAddress })),
     };
   }
@@ -446,8 +473,8 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   #assignments(): Map<string, SpaceAssignment> {
-    const applied = this.meta.applied;
-    if (this.#assignCache?.applied === applied) return this.#assignCache.map;
+    const version = this.meta.version;
+    if (this.#assignCache?.version === version) return this.#assignCache.map;
     const map = new Map<string, SpaceAssignment>();
     for (const s of this.meta.state.spaces()) {
       map.set(s.id, Object.freeze({
@@ -458,7 +485,7 @@ export class Cluster extends EventEmitter implements ClusterView {
         version: this.meta.spaceVersions.get(s.id) ?? 0,
       }));
     }
-    this.#assignCache = { applied, map };
+    this.#assignCache = { version, map };
     return map;
   }
 
@@ -549,13 +576,18 @@ export class Cluster extends EventEmitter implements ClusterView {
   #manageVoters(): void {
     const now = performance.now();
     if (now - this.#confChangeAt < CONF_CHANGE_PATIENCE_MS) return;
-    const conf = this.meta.status().confState;
+    const status = this.meta.status();
+    const conf = status.confState;
     if (conf.votersOutgoing.length > 0) return;
+    // A voter that cannot answer yet (a learner still catching up, or one that never took an
+    // append) would count against the quorum at once: promote only learners near the commit.
+    const matched = new Map(status.progress.map((p) => [p.id, p.matched]));
+    const caughtUp = (id: number) => status.commit - (matched.get(id) ?? 0) <= CAUGHT_UP_ENTRIES;
     const state = this.meta.state;
     if (state.clusterId === null) return;
     const inGroup = new Set([...conf.voters, ...conf.learners]);
     const change = (kind: 'addLearner' | 'addVoter' | 'remove', node: number, why: string) => {
-      this.logger.info('metadata group change', { kind, node: state.memberByRaftId(node)?.nodeId ?? `#${node}`, why });
+      this.logger.info('metadata group change', { kind, member: state.memberByRaftId(node)?.nodeId ?? `#${node}`, raftId: node, why });
       this.#confChangeAt = now;
       this.meta.proposeConfChange([{ kind, node }]);
     };
@@ -571,10 +603,12 @@ export class Cluster extends EventEmitter implements ClusterView {
     const input = { candidates, voters: conf.voters, maxVoters: this.#maxVoters, nowMs: now, reassignAfterMs: this.#reassignAfterMs };
     const lost = voterToReplace(input);
     if (lost) {
-      if (conf.voters.length > this.#maxVoters) return change('remove', lost.remove, `voter ${lost.reason}, replaced`);
-      if (lost.add !== null) return change('addVoter', lost.add, `replaces a voter that is ${lost.reason}`);
+      // The lost voter goes first, then its replacement joins: 3 → 2 voters keeps the same
+      // tolerance and needs only voters that answer, while 3 → 4 would need three acks, stuck if
+      // the newcomer turned out unable to vote. Without a live member to take its place, it stays.
+      if (lost.add !== null || conf.voters.length > this.#maxVoters) return change('remove', lost.remove, `voter ${lost.reason}`);
     } else if (conf.voters.length < this.#maxVoters) {
-      const add = chooseVoters(input).find((v) => !conf.voters.includes(v));
+      const add = chooseVoters(input).find((v) => !conf.voters.includes(v) && caughtUp(v));
       if (add !== undefined) return change('addVoter', add, 'fewer voters than wanted');
     } else if (conf.voters.length > this.#maxVoters) {
       const keep = new Set(chooseVoters(input));
@@ -621,6 +655,7 @@ class Joiner {
     while (performance.now() < deadline) {
       const others = this.membership.members().filter((m) => m.id !== this.self.nodeId && m.state === 'alive');
       for (const m of others) {
+        if (performance.now() >= deadline) break;
         try {
           const res = await this.peers.internal<JoinResponseMsg>(m.grpcAddress, 'JoinCluster', request, JOIN_CALL_MS);
           return { ...res, through: m.id };

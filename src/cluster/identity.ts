@@ -80,28 +80,32 @@ export function storageIdFileText(storageId: string): string {
 }
 
 /** The id in `path`, undefined when there is no file; StorageError when it is damaged or unreadable. */
-async function readStorageId(path: string): Promise<string | undefined> {
+function readStorageId(path: string): Promise<string | undefined> {
+  return readIdFile(path, 'storageId', storageIdFileText,
+    'the storage id file is damaged. It is not replaced on its own: a new id makes this node a new Raft peer. ' +
+      `Restore the file, or empty ${dirname(path)} to rejoin as a new peer (its data is then copied from the others)`);
+}
+
+/**
+ * The UUID under `field` of the one-line id file at `path`, which must read back exactly as
+ * `textOf` writes it; undefined when there is no file.
+ */
+async function readIdFile(path: string, field: 'storageId' | 'clusterId', textOf: (id: string) => string, damaged: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StorageError(path, 'cannot read the storage id', e);
+    throw new StorageError(path, `cannot read the ${field === 'storageId' ? 'storage' : 'cluster'} id`, e);
   }
-  let storageId: unknown;
+  let id: unknown;
   try {
-    storageId = (JSON.parse(text) as { storageId?: unknown }).storageId;
+    id = (JSON.parse(text) as Record<string, unknown>)[field];
   } catch {
-    storageId = undefined;
+    id = undefined;
   }
-  if (typeof storageId !== 'string' || !UUID_PATTERN.test(storageId) || storageIdFileText(storageId) !== text) {
-    throw new StorageError(
-      path,
-      'the storage id file is damaged. It is not replaced on its own: a new id makes this node a new Raft peer. ' +
-        `Restore the file, or empty ${dirname(path)} to rejoin as a new peer (its data is then copied from the others)`,
-    );
-  }
-  return storageId;
+  if (typeof id !== 'string' || !UUID_PATTERN.test(id) || textOf(id) !== text) throw new StorageError(path, damaged);
+  return id;
 }
 
 function check(storageId: string): string {
@@ -137,25 +141,9 @@ export function clusterIdFileText(clusterId: string): string {
  * Written once, before the node's metadata group exists on disk (`recordClusterId`), so a node
  * never holds Raft state without knowing whose it is. StorageError when the file is damaged.
  */
-export async function readClusterId(dataDir: string): Promise<string | undefined> {
-  const path = join(dataDir, CLUSTER_ID_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StorageError(path, 'cannot read the cluster id', e);
-  }
-  let clusterId: unknown;
-  try {
-    clusterId = (JSON.parse(text) as { clusterId?: unknown }).clusterId;
-  } catch {
-    clusterId = undefined;
-  }
-  if (typeof clusterId !== 'string' || !UUID_PATTERN.test(clusterId) || clusterIdFileText(clusterId) !== text) {
-    throw new StorageError(path, `the cluster id file is damaged; restore it, or empty ${dataDir} to join again as a new peer`);
-  }
-  return clusterId;
+export function readClusterId(dataDir: string): Promise<string | undefined> {
+  return readIdFile(join(dataDir, CLUSTER_ID_FILE), 'clusterId', clusterIdFileText,
+    `the cluster id file is damaged; restore it, or empty ${dataDir} to join again as a new peer`);
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError, MetadataUnavailableError } from '../errors.js';
+import { EngineClosedError, InvalidArgumentError, MetadataUnavailableError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import { RaftHost, type RaftStateMachine } from '../raft/raft-host.js';
 import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
@@ -64,18 +64,24 @@ export interface MetaGroupOptions {
 }
 
 interface Pending {
+  command: MetaCommand;
   resolve(applied: Applied): void;
+  reject(err: Error): void;
 }
 
 export class MetaGroup implements RaftStateMachine {
   state = MetaState.empty();
-  /** Last index applied to `state`. */
+  /** Last index applied to `state` (and acted on by the engine). */
   applied = 0;
+  /** Bumped at every change of `state`, before the engine acts on it: views derived from the state cache on this. */
+  version = 0;
   /** Index of the entry that last changed each space (what Status calls a space's version). */
   readonly spaceVersions = new Map<string, number>();
   readonly #options: MetaGroupOptions;
   readonly #pending = new Map<string, Pending>();
-  readonly #appliedWaiters = new Set<{ index: number; resolve: () => void }>();
+  readonly #appliedWaiters = new Set<{ index: number; resolve: (ok: boolean) => void }>();
+  /** Messages dropped while cut off, reported to raft after the Ready (as a broken link would be). */
+  readonly #cutReports: { to: number; snapshot: boolean }[] = [];
   /** Raft id → gRPC address learned before this node's table holds them (the join answer). */
   readonly #hints = new Map<number, string>();
   #host!: RaftHost;
@@ -191,7 +197,17 @@ export class MetaGroup implements RaftStateMachine {
         clearTimeout(retry);
         this.#pending.delete(command.requestId);
       };
-      this.#pending.set(command.requestId, { resolve: (a) => { finish(); resolve(a); } });
+      this.#pending.set(command.requestId, {
+        command,
+        resolve: (a) => {
+          finish();
+          resolve(a);
+        },
+        reject: (err) => {
+          finish();
+          reject(err);
+        },
+      });
       const attempt = () => {
         if (this.#closed) return;
         let wait = REPROPOSE_MS;
@@ -225,10 +241,10 @@ export class MetaGroup implements RaftStateMachine {
     return new Promise((resolve) => {
       const w = {
         index,
-        resolve: () => {
+        resolve: (ok: boolean) => {
           clearTimeout(timer);
           this.#appliedWaiters.delete(w);
-          resolve(true);
+          resolve(ok);
         },
       };
       const timer = setTimeout(() => {
@@ -244,7 +260,18 @@ export class MetaGroup implements RaftStateMachine {
     if (this.#closed) return;
     this.#host.processReadies().then(
       () => {
-        if (!this.#closed) this.#transport.flush();
+        if (this.#closed) return;
+        // Reported now, not from inside the Ready: a snapshot the leader thinks in flight would
+        // otherwise hold that follower until the leader changes.
+        for (const r of this.#cutReports.splice(0)) {
+          try {
+            if (r.snapshot) this.#host.reportSnapshot(META_GROUP, r.to, false);
+            else this.#host.reportUnreachable(META_GROUP, r.to);
+          } catch {
+            // a peer no longer in the group: nothing to report
+          }
+        }
+        this.#transport.flush();
         this.#maybeCompact();
       },
       (err: unknown) => this.#options.logger.error('metadata group failed to process a Ready', { error: String(err) }),
@@ -256,11 +283,22 @@ export class MetaGroup implements RaftStateMachine {
   async applySnapshot(_group: string, snapshot: { index: number; term: number; data: Uint8Array }): Promise<void> {
     if (snapshot.data.length === 0) return;
     this.state = MetaState.restore(snapshot.data);
+    this.version++;
     this.#snapshotIndex = Math.max(this.#snapshotIndex, snapshot.index);
     this.spaceVersions.clear();
     for (const s of this.state.spaces()) this.spaceVersions.set(s.id, snapshot.index);
     await this.#options.onSnapshot();
     this.applied = snapshot.index;
+    // A proposal of ours the snapshot covers never comes back as an entry: a create whose space
+    // is now there as proposed is answered as made (a later duplicate would say "exists").
+    for (const p of [...this.#pending.values()]) {
+      const c = p.command;
+      if (c.kind !== 'createSpace') continue;
+      const space = this.state.space(c.space);
+      if (space && space.dimension === c.dimension && space.copies.join() === c.copies.join()) {
+        p.resolve({ result: { status: 'ok', requestId: c.requestId, kind: 'createSpace', changed: true, space }, index: snapshot.index });
+      }
+    }
     this.#wakeAppliedWaiters();
   }
 
@@ -282,6 +320,7 @@ export class MetaGroup implements RaftStateMachine {
       }
       result = this.state.apply(command);
     }
+    if (result) this.version++;
     if (result) {
       if ('space' in result && result.space && result.status === 'ok' && result.changed) this.spaceVersions.set(result.space.id, entry.index);
       const applied = { result, index: entry.index };
@@ -305,11 +344,13 @@ export class MetaGroup implements RaftStateMachine {
     }
   }
 
-  /** Stops ticking, closes the transport and the store. */
+  /** Stops ticking, fails pending proposals and waits, closes the transport and the store. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ticker);
+    for (const p of [...this.#pending.values()]) p.reject(new EngineClosedError());
+    for (const w of [...this.#appliedWaiters]) w.resolve(false);
     this.#transport.close();
     await this.#host.close();
   }
@@ -330,7 +371,10 @@ export class MetaGroup implements RaftStateMachine {
   }
 
   #send(group: string, to: number, data: Uint8Array, snapshot: boolean): void {
-    if (this.cutOff) return;
+    if (this.cutOff) {
+      this.#cutReports.push({ to, snapshot });
+      return;
+    }
     this.#transport.send(group, to, data, snapshot);
   }
 
@@ -344,7 +388,7 @@ export class MetaGroup implements RaftStateMachine {
   }
 
   #wakeAppliedWaiters(): void {
-    for (const w of [...this.#appliedWaiters]) if (this.applied >= w.index) w.resolve();
+    for (const w of [...this.#appliedWaiters]) if (this.applied >= w.index) w.resolve(true);
   }
 
   #maybeCompact(): void {

@@ -8,7 +8,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { UnauthenticatedError } from '../errors.js';
-import { ReplayGuard, requireNodeCertificate, verifyTag } from '../security/internal-auth.js';
+import { ReplayGuard, requireNodeCertificate, STREAM_DIGEST, verifyTag } from '../security/internal-auth.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
 import { RaftPeerRefusedError, RaftTransportClosedError, type RaftPeerRefusal } from '../errors.js';
 import type { ParsedRaftTransportOptions } from './raft-transport-options.js';
@@ -67,7 +67,7 @@ export class RaftReceiver {
       if (options.requireClientCertificate) requireNodeCertificate(call, RAFT_METHOD);
       // The tag's cluster id is compared with each batch's below, so that a node of another
       // cluster is refused as such (ERR_RAFT_PEER_REFUSED), not as a bad tag.
-      ({ nodeId: sender, clusterId: tagCluster } = verifyTag(options.clusterKey, call.metadata, RAFT_METHOD, { clusterId: options.clusterId, allowAnyCluster: true, replay: this.#replay }));
+      ({ nodeId: sender, clusterId: tagCluster } = verifyTag(options.clusterKey, call.metadata, RAFT_METHOD, { clusterId: options.clusterId, allowAnyCluster: true, digest: STREAM_DIGEST, replay: this.#replay }));
     } catch (err) {
       if (err instanceof UnauthenticatedError) {
         counters.refused[err.reason]++;

@@ -68,6 +68,7 @@ export class SwimMembership extends EventEmitter {
    * datagram in and out is dropped, as if this node's network were cut.
    */
   cutOff = false;
+  #listVersion = 0;
 
   private constructor(socket: Socket, gossipAddress: string, native: NativeSwimMember, key: Uint8Array, timing: SwimTiming) {
     super();
@@ -148,6 +149,11 @@ export class SwimMembership extends EventEmitter {
     return this.members().find((m) => m.gossipAddress === this.gossipAddress)!;
   }
 
+  /** Bumped whenever `members()` may have changed: callers that derive views from it cache on this. */
+  get listVersion(): number {
+    return this.#listVersion;
+  }
+
   /** Every member this node knows of, itself included, one per node id, sorted by id. */
   members(): Member[] {
     // Every query plans against this list: build it once per membership change, not per call.
@@ -169,6 +175,7 @@ export class SwimMembership extends EventEmitter {
     if (this.#closed) return;
     this.#native.leave();
     this.#members = undefined;
+    this.#listVersion++;
     await this.#flush();
     await this.close();
   }
@@ -216,7 +223,10 @@ export class SwimMembership extends EventEmitter {
       const datagram = sealEnvelope(this.#key, { sender: this.gossipAddress, epoch: this.#epoch, counter: ++this.#counter, payload: data });
       return new Promise<void>((resolve) => this.#socket.send(datagram, port, host, () => resolve()));
     });
-    if (effects.changes.length > 0) this.#members = undefined;
+    if (effects.changes.length > 0) {
+      this.#members = undefined;
+      this.#listVersion++;
+    }
     for (const view of effects.changes) {
       const member = toMember(view);
       this.emit(EVENT[member.state], member);

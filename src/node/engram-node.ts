@@ -7,6 +7,7 @@ import type http from 'node:http';
 import { Engine } from '../engine/engine.js';
 import { AbortError, InvalidArgumentError, NodeStartingError, RaftTransportClosedError } from '../errors.js';
 import { RAFT_METHOD } from '../cluster/raft-transport-wire.js';
+import type { RaftTransport } from '../cluster/raft-transport.js';
 import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from '../wire/grpc-errors.js';
@@ -86,6 +87,8 @@ export class EngramNode {
   readonly faults: NodeFaults = { delayMs: 0 };
   /** Nonces of internal calls seen within the replay window (src/security/internal-auth.ts). */
   readonly replay = new ReplayGuard();
+  /** The metadata group's Raft transport, as soon as the group exists (before `cluster` is set). */
+  private metaTransport: RaftTransport | undefined;
   /** Set once the node has joined its cluster (undefined for a node of its own). */
   cluster: Cluster | undefined;
   /** Ships writes to replicas (and applies shipped ones) when in a cluster. */
@@ -153,6 +156,9 @@ export class EngramNode {
             credentials: channelCredentials(config.tls),
             requireClientCertificate: node.tls,
             logger: node.logger,
+            onMetaGroup: (meta) => {
+              node.metaTransport = meta.transport;
+            },
           },
           engine,
           node.internalCalls,
@@ -175,8 +181,17 @@ export class EngramNode {
         node.executor = node.distributedExecutor(node.cluster);
       }
     } catch (err) {
+      // Whatever did start is stopped: a refused start leaves no socket, timer or file open.
+      node.replicator?.close();
+      await node.cluster?.close().catch(() => undefined);
       node.server.forceShutdown();
+      if (node.metricsServer) {
+        const s = node.metricsServer;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
       node.peers.close();
+      node.pool.close();
       await engine.close();
       throw err;
     }
@@ -228,7 +243,7 @@ export class EngramNode {
       // Bidi, outside wrap(): the metadata group's transport authenticates each stream itself.
       // Registered before the group exists (a joiner learns its cluster id after binding).
       [RAFT_METHOD]: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-        const transport = this.cluster?.meta.transport;
+        const transport = this.metaTransport;
         if (!transport) {
           call.emit('error', toGrpcError(new RaftTransportClosedError('this node has not joined its cluster yet')));
           return;

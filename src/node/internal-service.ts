@@ -20,7 +20,10 @@ import type { Replicator } from '../cluster/replicator.js';
 import type { NodeMetrics } from './metrics.js';
 import { ClusterMismatchError, FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
 import type { Cluster, JoinRequestMsg } from '../cluster/cluster.js';
-import { requireNodeCertificate, verifyInternalCall, type ReplayGuard } from '../security/internal-auth.js';
+import { requireNodeCertificate, verifyTag, type ReplayGuard } from '../security/internal-auth.js';
+
+/** The cluster id each authenticated call's tag named (JoinCluster compares it). */
+const tagClusters = new WeakMap<object, string>();
 import { receivedDigest } from '../wire/proto.js';
 
 /** Faults a test can inject through SetFault when the node runs with --enable-faults. */
@@ -75,7 +78,7 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
         if (method !== 'SetFault') {
           // Without a cluster there is no key to check against, and nothing a peer should ask.
           if (node.auth.clusterKey === undefined) throw new NotInClusterError(method);
-          verifyInternalCall(node.auth.clusterKey, call.metadata, method, {
+          const tag = verifyTag(node.auth.clusterKey, call.metadata, method, {
             clusterId: node.cluster()?.clusterId ?? '',
             // A joiner may not know the cluster id yet, or name another one: JoinCluster itself
             // compares the id its request carries (and counts a mismatch).
@@ -83,6 +86,7 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
             digest: receivedDigest(request),
             replay: node.auth.replay,
           });
+          tagClusters.set(call, tag.clusterId);
         }
       } catch (err) {
         if (err instanceof UnauthenticatedError) {
@@ -107,10 +111,10 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       return partitionToWire(req.partition, answer);
     },
 
-    async JoinCluster(req: JoinRequestMsg) {
+    async JoinCluster(req: JoinRequestMsg, call) {
       const cluster = clusterOf(node, 'JoinCluster');
       try {
-        return await cluster.admit(req);
+        return await cluster.admit(req, tagClusters.get(call) ?? '');
       } catch (err) {
         if (err instanceof ClusterMismatchError) node.metrics.clusterRefused.inc({ reason: 'other_cluster' });
         throw err;

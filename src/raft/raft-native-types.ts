@@ -136,6 +136,8 @@ export interface RaftStatus {
   lastIndex: number;
   snapshotIndex: number;
   confState: RaftConfState;
+  /** On the leader: each peer's highest replicated index, by id. Empty elsewhere. */
+  progress: { id: number; matched: number }[];
 }
 
 /**

@@ -10,7 +10,8 @@
  *   than the replay window (default 30 s: node clocks must agree that closely), or one whose
  *   nonce the receiver has seen within the window, is refused: a captured call cannot be sent
  *   again, nor its tag put on another request, even on a plaintext network. Streams (Raft) sign
- *   the empty body; each of their batches carries the cluster id as well.
+ *   the empty body: the tag covers the stream's opening, not its batches (each carries the
+ *   cluster id, unsigned), so an on-path attacker of a plaintext network could inject batches.
  * - with TLS, the connection must have presented a client certificate signed by the cluster CA.
  *
  * TLS is still what gives confidentiality; the tag keeps out a process that merely reaches the
@@ -37,7 +38,9 @@ export const NONCE_HEADER = 'engram-nonce';
 export const DEFAULT_REPLAY_WINDOW_MS = 30_000;
 
 const VERSION = 'engram-internal-v2';
-const EMPTY_DIGEST = createHash('sha256').digest();
+/** What a stream's tag covers in place of a request body: the SHA-256 of nothing. */
+export const STREAM_DIGEST: Buffer = createHash('sha256').digest();
+const EMPTY_DIGEST = STREAM_DIGEST;
 
 /** SHA-256 of a request's serialized bytes (what a tag covers). */
 export function requestDigest(bytes: Uint8Array): Buffer {
@@ -134,8 +137,12 @@ export interface VerifyOptions {
   clusterId: string;
   /** Accept a tag of any cluster id (JoinCluster only: it compares the id in its request). */
   allowAnyCluster?: boolean;
-  /** SHA-256 of the received request bytes; the empty body's for a stream. */
-  digest?: Uint8Array;
+  /**
+   * SHA-256 of the received request bytes (`receivedDigest`), or STREAM_DIGEST for a stream.
+   * Required: undefined (a request that did not come through our service definition) is refused,
+   * never taken as an empty body.
+   */
+  digest: Uint8Array | undefined;
   replay: ReplayGuard;
 }
 
@@ -158,8 +165,11 @@ export function verifyTag(clusterKey: string, metadata: grpc.Metadata, method: s
   if (nodeId === undefined || tag === undefined || clusterId === undefined || ts === undefined || nonce === undefined) {
     throw new UnauthenticatedError('missing_tag', `${method}: internal calls need ${NODE_ID_HEADER}, ${CLUSTER_ID_HEADER}, ${TIMESTAMP_HEADER}, ${NONCE_HEADER} and ${AUTH_TAG_HEADER} metadata (the cluster key)`);
   }
+  if (options.digest === undefined) {
+    throw new UnauthenticatedError('bad_tag', `${method}: the request's bytes were not seen, so its tag cannot be checked`);
+  }
   const timestampMs = Number(ts);
-  const want = Buffer.from(internalCallTag(clusterKey, { nodeId, clusterId, method, timestampMs, nonce, digest: options.digest ?? EMPTY_DIGEST }), 'hex');
+  const want = Buffer.from(internalCallTag(clusterKey, { nodeId, clusterId, method, timestampMs, nonce, digest: options.digest }), 'hex');
   const got = Buffer.from(tag, 'hex');
   if (!/^\d{1,16}$/.test(ts) || got.length !== want.length || !timingSafeEqual(got, want)) {
     throw new UnauthenticatedError('bad_tag', `${method}: the ${AUTH_TAG_HEADER} tag of node "${nodeId}" does not match this cluster's key and this request`);

@@ -256,6 +256,14 @@ pub struct RaftStatus {
     pub last_index: f64,
     pub snapshot_index: f64,
     pub conf_state: RaftConfState,
+    /// On the leader: each peer's highest replicated index. Empty elsewhere.
+    pub progress: Vec<RaftProgress>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct RaftProgress {
+    pub id: f64,
+    pub matched: f64,
 }
 
 #[napi]
@@ -422,6 +430,7 @@ impl RaftGroups {
             last_index: s.last_index as f64,
             snapshot_index: s.snapshot_index as f64,
             conf_state: conf_state_out(&s.conf_state),
+            progress: s.progress.iter().map(|&(id, matched)| RaftProgress { id: id as f64, matched: matched as f64 }).collect(),
         })
     }
 }

@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Message, Snapshot, SnapshotMetadata};
-use raft::{Config, RawNode, SnapshotStatus};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 
 pub use error::{code, RaftError, Result};
 pub use ready::{
@@ -127,6 +127,9 @@ pub struct GroupStatus {
     pub last_index: u64,
     pub snapshot_index: u64,
     pub conf_state: ConfStateOut,
+    /// On the leader: (peer id, highest index known replicated there), by id. Empty elsewhere
+    /// (a follower's progress table is stale). Lets the caller promote only caught-up learners.
+    pub progress: Vec<(u64, u64)>,
 }
 
 struct Group {
@@ -496,6 +499,13 @@ impl RaftGroups {
                 last_index: raft.raft_log.last_index(),
                 snapshot_index: store.snapshot_meta().index,
                 conf_state: ConfStateOut::from(&raft.prs().conf().to_conf_state()),
+                progress: if raft.state == StateRole::Leader {
+                    let mut p: Vec<(u64, u64)> = raft.prs().iter().map(|(id, pr)| (*id, pr.matched)).collect();
+                    p.sort_unstable();
+                    p
+                } else {
+                    Vec::new()
+                },
             })
         })
     }

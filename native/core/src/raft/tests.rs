@@ -50,6 +50,27 @@ fn a_proposal_commits_on_a_majority_without_the_third_node() {
 }
 
 #[test]
+fn the_leader_reports_each_peers_progress_and_a_follower_none() {
+    let mut sim = Sim::new(3, &["g"]);
+    let leader = sim.elect("g", 100);
+    let cut = (1..=3).find(|&i| i != leader).expect("a follower");
+    sim.isolate(cut);
+    sim.propose(leader, "g").expect("accepted");
+    sim.settle();
+    let st = sim.rg(leader).status("g").expect("status");
+    let ids: Vec<u64> = st.progress.iter().map(|p| p.0).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    for &(id, matched) in &st.progress {
+        if id == cut {
+            assert!(matched < st.commit, "the cut peer lags: {matched} < {}", st.commit);
+        } else {
+            assert_eq!(matched, st.commit, "peer {id} holds the commit");
+        }
+    }
+    assert!(sim.rg(cut).status("g").expect("status").progress.is_empty(), "a follower reports none");
+}
+
+#[test]
 fn a_follower_proposal_is_forwarded_and_no_leader_means_dropped() {
     let mut sim = Sim::new(3, &["g"]);
     // Before any election nobody knows a leader: the proposal is refused, nothing appended.
