@@ -4,9 +4,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../src/errors.js';
-import { Engine } from '../src/engine/engine.js';
+import { Engine, patternRecords } from '../src/engine/engine.js';
 import { EngineClosedError } from '../src/errors.js';
-import { MAX_BATCH_MEMORIES, MAX_CONTENT_BYTES, MAX_RECALL_LIMIT } from '../src/engine/limits.js';
+import { MAX_BATCH_MEMORIES, MAX_CONTENT_BYTES, MAX_RECALL_LIMIT, MAX_RECORD_BYTES } from '../src/engine/limits.js';
 import type { MemoryInput, StoreBatch } from '../src/engine/store-batch.js';
 import { logPath } from '../src/storage/space-log.js';
 
@@ -120,6 +120,34 @@ describe('store batches', () => {
     const before = engine.spaceInfo('space');
     assert.deepEqual(await engine.store('space', {}), { memories: 0, associations: 0, logPosition: before.logPosition });
     assert.deepEqual(engine.spaceInfo('space'), before);
+  });
+
+  test('a batch that would log past MAX_RECORD_BYTES is refused whole, naming the limit; one under it is stored', async () => {
+    await engine.createSpace('big-writes', 4096);
+    const wide = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, embedding: Array.from({ length: 4096 }, (_, j) => Math.sin(i + j)) }));
+    const before = engine.spaceInfo('big-writes');
+    // 4096 floats as base64 are ~21.9 KB a memory: 400 of them pass 8 MiB.
+    await assert.rejects(engine.store('big-writes', { memories: wide('x', 400) }), (e: unknown) => {
+      invalid('batch')(e);
+      assert.match((e as Error).message, new RegExp(`one write is at most ${MAX_RECORD_BYTES} bytes \\(MAX_RECORD_BYTES\\): split it`));
+      return true;
+    });
+    assert.deepEqual(engine.spaceInfo('big-writes'), before, 'nothing of it was written');
+    const half = await engine.store('big-writes', { memories: wide('y', 200) });
+    assert.equal(half.memories, 200);
+  });
+
+  test('a consolidation larger than MAX_RECORD_BYTES is logged over several records, each under it', () => {
+    const id = (i: number, j: number) => `m-${i}-${j}-${'x'.repeat(200)}`;
+    // Each pattern ~3.2 MB of member ids: 3 of them are 9.6 MB, past the limit; one alone is not.
+    const pattern = (i: number) => ({ id: `p${i}`, centroid: new Float32Array(4), members: Array.from({ length: 15_000 }, (_, j) => id(i, j)) });
+    const records = patternRecords([pattern(0), pattern(1), pattern(2)], 0.9);
+    assert.ok(records.length >= 2, `${records.length} records`);
+    for (const r of records) assert.ok(r.payload.byteLength <= MAX_RECORD_BYTES, `${r.payload.byteLength} bytes`);
+    assert.deepEqual(records.flatMap((r) => r.record.patterns.map((p) => p.id)), ['p0', 'p1', 'p2'], 'every pattern, in order');
+    // One pattern too large to log alone is left out; the rest still are.
+    const huge = { id: 'huge', centroid: new Float32Array(4), members: Array.from({ length: 40_000 }, (_, j) => id(9, j)) };
+    assert.deepEqual(patternRecords([pattern(0), huge], 0.9).flatMap((r) => r.record.patterns.map((p) => p.id)), ['p0']);
   });
 
   test('a rejected batch is still absent after reopening', async () => {

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { EngineClosedError, InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
 import { LOG_SUFFIX, SpaceLog, spacesDir, type WarnFn } from '../storage/space-log.js';
+import { encodeRecord, type LoggedPattern, type PatternsRecord } from '../storage/log-record.js';
 import { complete, type CompleteInput, type CompleteOutput } from './complete.js';
 import { consolidateThreshold, findPatterns, type ConsolidateInput, type ConsolidateOutput } from './consolidate.js';
 import { checkSpaceId, compareIds } from './ids.js';
 import { imagine, type ImagineInput } from './imagine.js';
-import { DEFAULT_DIMENSION, MAX_DIMENSION, SPACE_ID_PATTERN } from './limits.js';
+import { DEFAULT_DIMENSION, MAX_DIMENSION, MAX_RECORD_BYTES, SPACE_ID_PATTERN } from './limits.js';
 import { intParam } from './params.js';
 import { recall, type RecallInput } from './recall.js';
 import { replaySpace } from './replay.js';
@@ -136,7 +137,14 @@ export class Engine {
       if (record.memories.length === 0 && record.associations.length === 0) {
         return { memories: 0, associations: 0, logPosition: s.state.logPosition };
       }
-      const position = await s.log.append(record);
+      const payload = encodeRecord(record);
+      if (payload.byteLength > MAX_RECORD_BYTES) {
+        // Refused whole, before anything is written: a record this large could not be shipped
+        // to a copy in one message, and would stall replication behind it.
+        throw new InvalidArgumentError('batch', `${record.memories.length} memories, ${record.associations.length} associations`,
+          `logs as ${payload.byteLength} bytes; one write is at most ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES): split it into smaller batches`);
+      }
+      const position = await s.log.appendPayload(payload);
       s.state.applyStore(record, position);
       return { memories: record.memories.length, associations: record.associations.length, logPosition: position };
     });
@@ -160,15 +168,18 @@ export class Engine {
     const threshold = consolidateThreshold(query(q));
     return this.enqueue(s, async () => {
       const started = performance.now();
-      const patterns = findPatterns(s.state, threshold);
-      if (patterns.length > 0) {
-        const record = { type: 'patterns' as const, threshold, patterns };
-        s.state.applyPatterns(record, await s.log.append(record));
+      const found = findPatterns(s.state, threshold);
+      // Several records when one would pass MAX_RECORD_BYTES; a pattern too large to log alone
+      // is left out (it is found again, and refused again, by the next consolidation).
+      let patterns = 0;
+      for (const chunk of patternRecords(found, threshold)) {
+        s.state.applyPatterns(chunk.record, await s.log.appendPayload(chunk.payload));
+        patterns += chunk.record.patterns.length;
       }
       const state = s.state;
       return {
         memories: state.memories.size,
-        patternsCreated: patterns.length,
+        patternsCreated: patterns,
         patternsTotal: state.patterns.length,
         memoriesInPatterns: state.patterned.size,
         durationMs: performance.now() - started,
@@ -264,4 +275,26 @@ function info(state: SpaceState): SpaceInfo {
     logPosition: state.logPosition,
     patterns: state.patterns.length,
   };
+}
+
+/** Patterns as log records of at most MAX_RECORD_BYTES each, in order; oversized single patterns are left out. */
+export function patternRecords(patterns: LoggedPattern[], threshold: number): { record: PatternsRecord; payload: Uint8Array }[] {
+  const out: { record: PatternsRecord; payload: Uint8Array }[] = [];
+  const encode = (ps: LoggedPattern[]) => {
+    const record: PatternsRecord = { type: 'patterns', threshold, patterns: ps };
+    return { record, payload: encodeRecord(record) };
+  };
+  let start = 0;
+  while (start < patterns.length) {
+    // Grow the chunk while it fits; the common case is every pattern in one record.
+    let end = patterns.length;
+    let chunk = encode(patterns.slice(start, end));
+    while (chunk.payload.byteLength > MAX_RECORD_BYTES && end - start > 1) {
+      end = start + Math.max(1, Math.floor((end - start) / 2));
+      chunk = encode(patterns.slice(start, end));
+    }
+    if (chunk.payload.byteLength <= MAX_RECORD_BYTES) out.push(chunk);
+    start = end;
+  }
+  return out;
 }

@@ -58,3 +58,10 @@ export const DEFAULT_IMAGINE_LIMIT = 5;
 export const MAX_IMAGINE_LIMIT = 100;
 /** Weight of the cue in an imagined embedding when `novelty` is not given. */
 export const DEFAULT_IMAGINE_NOVELTY = 0.3;
+
+/**
+ * Largest log record, bytes as logged (8 MiB): half the 16 MiB message cap, so a record always
+ * fits in one replication call with its envelope. A store whose record would be larger is refused
+ * (split the batch); a consolidation splits its patterns over several records.
+ */
+export const MAX_RECORD_BYTES = 8 * 1024 * 1024;
