@@ -33,7 +33,7 @@ const RAFT = ['--raft-tick-ms', '50', '--heal-ms', '500'];
 const WAIT_MS = 60_000;
 
 function cluster(extra: string[] = [], network?: NetBridge, metrics = false): LocalCluster {
-  return new LocalCluster({ timing: TIMING, clusterKey: CLUSTER_KEY, faults: true, metrics, extraArgs: [...RAFT, ...extra], ...(network ? { network } : {}) });
+  return new LocalCluster({ timing: TIMING, clusterKey: CLUSTER_KEY, faults: true, metrics, keepLogs: true, extraArgs: [...RAFT, ...extra], ...(network ? { network } : {}) });
 }
 
 function code(err: unknown): string | undefined {
@@ -130,6 +130,24 @@ describe('metadata on Raft, over real node processes', () => {
     const afterRestart = await sameTable(c);
     for (const s of afterRestart) assert.deepEqual(tableOf(s), beforeRestart, `${s.nodeId}: the same table after the restart`);
     assert.deepEqual(beforeRestart.spaces.map((x) => x.space).sort(), ['after-failover', ...Array.from({ length: 5 }, (_, i) => `before-${i}`), 'last'].sort());
+  });
+
+  it('SIGTERM of the metadata leader hands leadership to a caught-up voter before it leaves', async () => {
+    const c = cluster();
+    clusters.push(c);
+    await c.start(3);
+    const st = await sameTable(c);
+    const leader = st[0]!.meta!.leader;
+    const stoppedAt = performance.now();
+    await c.node(leader).proc.stop();
+    const handoff = c.node(leader).logs.find((l) => typeof l === 'object' && l.msg === 'metadata leadership handed off') as Record<string, unknown> | undefined;
+    assert.ok(handoff, `no handoff logged: ${JSON.stringify(c.node(leader).logs.filter((l) => typeof l === 'object' && String(l.msg).includes('leader')))}`);
+    // The survivors already follow the node it handed off to: no election timeout was waited out.
+    const others = c.running();
+    const now = await c.statuses(others);
+    assert.ok(now.every((s) => s.meta!.leader === handoff.to), `survivors follow ${now.map((s) => s.meta!.leader).join(',')}, handed to ${String(handoff.to)}`);
+    console.log(`# SIGTERM of metadata leader ${leader}: handed to ${String(handoff.to)} in ${String(handoff.ms)} ms; stop took ${(performance.now() - stoppedAt).toFixed(0)} ms`);
+    assert.equal((await others[0]!.client.createSpace('after-handoff', { dimension: 4 })).created, true);
   });
 
   it('five nodes, three voters: a voter killed for good is replaced after --reassign-after', async () => {

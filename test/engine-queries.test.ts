@@ -214,7 +214,7 @@ describe('consolidate', () => {
       ],
     });
     const first = await engine.consolidate('consolidate', {});
-    assert.deepEqual({ ...first, durationMs: 0 }, { memories: 5, patternsCreated: 2, patternsTotal: 2, memoriesInPatterns: 4, durationMs: 0 });
+    assert.deepEqual({ ...first, durationMs: 0 }, { memories: 5, patternsCreated: 2, patternsTotal: 2, memoriesInPatterns: 4, durationMs: 0, stoppedEarly: false });
     assert.ok(first.durationMs >= 0);
     const position = engine.spaceInfo('consolidate').logPosition;
     const again = await engine.consolidate('consolidate', {});
@@ -225,6 +225,37 @@ describe('consolidate', () => {
     const third = await engine.consolidate('consolidate');
     assert.deepEqual([third.memories, third.patternsCreated, third.patternsTotal, third.memoriesInPatterns], [6, 1, 3, 6]);
     assert.equal(engine.spaceInfo('consolidate').patterns, 3);
+  });
+
+  test('a large run yields to the event loop, and one stopped at its deadline is finished by the next with the same patterns', async () => {
+    // 4,000 memories × 64 dims, in 40 clusters: the quadratic scan takes far more than a slice.
+    const dim = 64;
+    const rand = (() => { let x = 42; return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31); })();
+    const centres = Array.from({ length: 40 }, () => Array.from({ length: dim }, () => rand() - 0.5));
+    const memories = Array.from({ length: 4_000 }, (_, i) => ({ id: `m${String(i).padStart(5, '0')}`, embedding: centres[i % 40]!.map((v) => v + (rand() - 0.5) * 0.05) }));
+    for (const space of ['slices-a', 'slices-b']) {
+      await engine.createSpace(space, dim);
+      await engine.store(space, { memories });
+    }
+    // Random directions group with nothing: every pair is compared (8 million dot products).
+    await engine.createSpace('slices-scan', dim);
+    await engine.store('slices-scan', { memories: memories.map((m) => ({ id: m.id, embedding: m.embedding.map(() => rand() - 0.5) })) });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    const scan = await engine.consolidate('slices-scan', { threshold: 0.95 });
+    clearInterval(ticker);
+    assert.equal(scan.patternsCreated, 0);
+    assert.ok(ticks > 0, `timers ran ${ticks} times during a ${scan.durationMs.toFixed(0)} ms run`);
+
+    const full = await engine.consolidate('slices-a', { threshold: 0.95 });
+    assert.equal(full.stoppedEarly, false);
+
+    const cut = await engine.consolidate('slices-b', { threshold: 0.95, deadline: Date.now() + 1 });
+    assert.equal(cut.stoppedEarly, true);
+    assert.ok(cut.patternsCreated < full.patternsCreated, `${cut.patternsCreated} of ${full.patternsCreated} before the deadline`);
+    const rest = await engine.consolidate('slices-b', { threshold: 0.95 });
+    assert.equal(rest.stoppedEarly, false);
+    assert.deepEqual([rest.patternsTotal, rest.memoriesInPatterns], [full.patternsTotal, full.memoriesInPatterns]);
   });
 
   test('a lower threshold groups what a higher one left alone', async () => {

@@ -60,7 +60,7 @@ function spreadAnswer(space: string, activations: number[]): PartitionAnswer {
 }
 
 const completeAnswer = (confidence = 0.8): PartitionAnswer => ({ kind: 'complete', complete: { embedding: Float32Array.from([0.1, 0.2]), confidence, sources: ['m0'] } });
-const consolidateAnswer = (): PartitionAnswer => ({ kind: 'consolidate', consolidate: { memories: 4, patternsCreated: 1, patternsTotal: 1, memoriesInPatterns: 2, durationMs: 0.5 } });
+const consolidateAnswer = (): PartitionAnswer => ({ kind: 'consolidate', consolidate: { memories: 4, patternsCreated: 1, patternsTotal: 1, memoriesInPatterns: 2, durationMs: 0.5, stoppedEarly: false } });
 
 /** What an honest node answers: per query kind, fixed rows named after the partition. */
 function honest({ query, partition }: { query: Wire; partition: string }): Wire {

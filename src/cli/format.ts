@@ -50,7 +50,7 @@ export function renderResult(r: QueryResult, maxRows = 20): string {
       const c = r.consolidate;
       body = table(['memories', 'patterns created', 'patterns total', 'memories in patterns', 'duration ms'], [
         [c.memories, c.patternsCreated, c.patternsTotal, c.memoriesInPatterns, c.durationMs],
-      ]);
+      ]) + (c.stoppedEarly ? '\nstopped at the deadline before visiting every memory: run it again for the rest' : '');
       break;
     }
     case 'imagine':

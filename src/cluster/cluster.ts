@@ -41,6 +41,8 @@ const JOIN_CALL_MS = 10_000;
 const MAINTAIN_MS = 500;
 /** A conf change not applied after this long no longer holds the next one back, ms. */
 const CONF_CHANGE_PATIENCE_MS = 5_000;
+/** How long a stopping metadata leader waits for its handoff to take, ms. */
+const LEADERSHIP_HANDOFF_MS = 2_000;
 /** A learner is promoted to voter only once it is this close to the leader's commit index. */
 const CAUGHT_UP_ENTRIES = 10;
 /** How long a create waits for the other copy holders to create the space, ms. */
@@ -443,10 +445,14 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.meta.cutOff = cut;
   }
 
-  /** Leaves the cluster gracefully (members see `left`) and stops every timer. */
+  /**
+   * Leaves the cluster gracefully: a metadata leader first hands leadership to a caught-up voter
+   * (the others need not wait out an election timeout), then members see `left`; every timer stops.
+   */
   async leave(): Promise<void> {
     if (this.#closed) return;
     this.#stopTimers();
+    await this.#handOffLeadership();
     await this.membership.leave();
     await this.meta.close();
   }
@@ -457,6 +463,20 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.#stopTimers();
     await this.membership.close();
     await this.meta.close();
+  }
+
+  async #handOffLeadership(): Promise<void> {
+    if (!this.meta.isLeader()) return;
+    const status = this.meta.status();
+    const alive = new Set(this.membership.members().filter((m) => m.state === 'alive').map((m) => m.id));
+    const matched = new Map(status.progress.map((p) => [p.id, p.matched]));
+    const to = status.confState.voters.find((v) => v !== this.#self.raftId && matched.get(v) === status.commit && alive.has(this.meta.state.memberByRaftId(v)?.nodeId ?? ''));
+    if (to === undefined) return;
+    const t0 = performance.now();
+    const moved = await this.meta.transferLeadership(to, LEADERSHIP_HANDOFF_MS);
+    const member = this.meta.state.memberByRaftId(to)?.nodeId ?? `#${to}`;
+    if (moved) this.logger.info('metadata leadership handed off', { to: member, ms: Math.round(performance.now() - t0) });
+    else this.logger.warn('metadata leadership handoff did not complete', { to: member });
   }
 
   #stopTimers(): void {

@@ -45,6 +45,8 @@ export interface LocalClusterOptions {
   prefix?: string;
   /** Nodes off loopback (e.g. in network namespaces); cuts then drop real traffic. Default: loopback. */
   network?: NodeNetwork;
+  /** Keep every node's log lines in `LocalNode.logs` (for tests that read them). Default false. */
+  keepLogs?: boolean;
 }
 
 export interface LocalNode {
@@ -54,6 +56,8 @@ export interface LocalNode {
   dataDir: string;
   /** performance.now() when the node logged `started`. */
   startedAt: number;
+  /** Its log lines, this run's, when the cluster keeps them (`keepLogs`). */
+  logs: (Record<string, unknown> | string)[];
 }
 
 const running = (n: LocalNode) => n.proc.child.exitCode === null && n.proc.child.signalCode === null;
@@ -94,6 +98,7 @@ export class LocalCluster {
     const dataDir = old?.dataDir ?? join(this.root, id);
     const t = this.options.timing;
     let startedAt = 0;
+    const logs: (Record<string, unknown> | string)[] = [];
     const host = this.options.network?.hostFor(id) ?? '127.0.0.1';
     const runUnder = this.options.network?.runUnderFor(id);
     const proc = await startNodeProcess({
@@ -106,6 +111,7 @@ export class LocalCluster {
       ...(this.options.faults ? { execArgv: ['--expose-gc'] } : {}),
       onLog: (line) => {
         if (typeof line === 'object' && line.msg === 'started' && startedAt === 0) startedAt = performance.now();
+        if (this.options.keepLogs) logs.push(line);
       },
       extraArgs: [
         '--gossip', `${host}:0`,
@@ -124,7 +130,7 @@ export class LocalCluster {
       ],
     });
     old?.client.close();
-    const node: LocalNode = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000 }), dataDir, startedAt: startedAt || performance.now() };
+    const node: LocalNode = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000 }), dataDir, startedAt: startedAt || performance.now(), logs };
     this.nodes.set(id, node);
     return node;
   }

@@ -9,21 +9,21 @@
  * table as `metaConfig` at their log position, compaction, and who may be reached.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import { EngineClosedError, InvalidArgumentError, MetadataUnavailableError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
-import { RaftHost, type RaftStateMachine } from '../raft/raft-host.js';
+import type { RaftStateMachine } from '../raft/raft-host.js';
 import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
 import type { RaftCommittedEntry, RaftConfChange, RaftSoftState, RaftStatus } from '../raft/raft-native-types.js';
-import { RaftTransport } from './raft-transport.js';
-import type { RaftTransportHost } from './raft-transport-wire.js';
+import type { RaftTransport } from './raft-transport.js';
+import { RaftNode } from './raft-node.js';
 import { MetaState } from './meta/meta-state.js';
 import { decodeCommand, encodeCommand } from './meta/meta-command-codec.js';
 import { META_GROUP } from './meta/meta-voters.js';
 import type { MetaCommand, MetaMember, MetaResult } from './meta/meta-types.js';
 
-/** Raft tick period, ms (`--raft-tick-ms`). Elections take 10–20 ticks, heartbeats every 2. */
-export const DEFAULT_RAFT_TICK_MS = 100;
+export { DEFAULT_RAFT_TICK_MS } from './raft-node.js';
 /** How long a proposal may wait for its entry to be applied here, ms. */
 export const DEFAULT_PROPOSE_TIMEOUT_MS = 5_000;
 /** A proposal not applied after this long is proposed again (a forwarded one may have been dropped), ms. */
@@ -80,19 +80,21 @@ export class MetaGroup implements RaftStateMachine {
   readonly #options: MetaGroupOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #appliedWaiters = new Set<{ index: number; resolve: (ok: boolean) => void }>();
-  /** Messages dropped while cut off, reported to raft after the Ready (as a broken link would be). */
-  readonly #cutReports: { to: number; snapshot: boolean }[] = [];
   /** Raft id → gRPC address learned before this node's table holds them (the join answer). */
   readonly #hints = new Map<number, string>();
-  #host!: RaftHost;
-  #transport!: RaftTransport;
+  #raft!: RaftNode;
   #soft: RaftSoftState = { leaderId: 0, role: 'follower', term: 0 };
-  #ticker: NodeJS.Timeout | undefined;
   #snapshotIndex = 0;
   #compacting = false;
   #closed = false;
   /** Test-only cut (SetFault cutOff): Raft messages neither leave nor are taken in. */
-  cutOff = false;
+  get cutOff(): boolean {
+    return this.#raft.cutOff;
+  }
+
+  set cutOff(cut: boolean) {
+    this.#raft.cutOff = cut;
+  }
 
   private constructor(options: MetaGroupOptions) {
     this.#options = options;
@@ -106,43 +108,38 @@ export class MetaGroup implements RaftStateMachine {
   static async open(options: MetaGroupOptions, init: { bootstrap?: boolean; hints?: { raftId: number; grpcAddress: string }[] } = {}): Promise<MetaGroup> {
     const g = new MetaGroup(options);
     for (const h of init.hints ?? []) g.#hints.set(h.raftId, h.grpcAddress);
-    g.#transport = new RaftTransport({
-      clusterId: options.clusterId,
+    g.#raft = await RaftNode.open({
+      dataDir: options.dataDir,
       nodeId: options.nodeId,
+      clusterId: options.clusterId,
       clusterKey: options.clusterKey,
-      resolve: (_group, raftId) => g.#resolve(raftId),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       requireClientCertificate: options.requireClientCertificate ?? false,
-      onReceived: () => g.pump(),
       logger: options.logger,
+      resolve: (raftId) => g.#resolve(raftId),
+      // Space groups (issue 12) will be dispatched here too.
+      machineFor: (group) => (group === META_GROUP ? g : undefined),
+      afterPump: () => g.#maybeCompact(),
+      ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
+      ...(options.electionTicks !== undefined ? { electionTicks: options.electionTicks } : {}),
     });
-    const electionTicks = options.electionTicks ?? 10;
-    g.#host = await RaftHost.open(options.dataDir, {
-      transport: { send: (group, to, data, snap) => g.#send(group, to, data, snap) },
-      stateMachine: g,
-      groupOptions: { electionTicks, heartbeatTicks: Math.max(1, Math.min(2, electionTicks - 1)) },
-      warn: (message) => options.logger.warn('raft store repaired', { message }),
-    });
-    g.#transport.attach(g.#guardedHost());
+    const host = g.#raft.host;
     try {
-      if (!g.#host.groups().includes(META_GROUP)) {
+      if (!host.groups().includes(META_GROUP)) {
         if (init.bootstrap) {
-          await g.#host.createGroup(META_GROUP, options.raftId, [options.raftId]);
-          g.#host.campaign(META_GROUP);
+          await host.createGroup(META_GROUP, options.raftId, [options.raftId]);
+          host.campaign(META_GROUP);
         } else {
-          await g.#host.createGroup(META_GROUP, options.raftId);
+          await host.createGroup(META_GROUP, options.raftId);
         }
       }
-      g.#snapshotIndex = g.#host.status(META_GROUP).snapshotIndex;
-      await g.#host.processReadies();
+      g.#snapshotIndex = host.status(META_GROUP).snapshotIndex;
+      await host.processReadies();
     } catch (e) {
-      g.#transport.close();
-      await g.#host.close();
+      await g.#raft.close();
       throw e;
     }
-    g.#ticker = setInterval(() => g.#tick(), options.tickMs ?? DEFAULT_RAFT_TICK_MS);
-    g.#ticker.unref();
-    if (g.state.clusterId === null && g.#host.status(META_GROUP).confState.voters.join() === String(options.raftId)) {
+    if (g.state.clusterId === null && host.status(META_GROUP).confState.voters.join() === String(options.raftId)) {
       // This node made the group: bootstrap the cluster (again after a crash before the command
       // committed; the same cluster id twice is `exists`).
       // Awaited: the node reports `started` (and answers joins) only once its cluster exists.
@@ -158,7 +155,12 @@ export class MetaGroup implements RaftStateMachine {
 
   /** The `Raft` stream handler, for the node's EngramInternal service. */
   get transport(): RaftTransport {
-    return this.#transport;
+    return this.#raft.transport;
+  }
+
+  /** The node's Raft (host and transport), which space groups will share. */
+  get raft(): RaftNode {
+    return this.#raft;
   }
 
   get clusterId(): string {
@@ -175,7 +177,7 @@ export class MetaGroup implements RaftStateMachine {
   }
 
   status(): RaftStatus {
-    return this.#host.status(META_GROUP);
+    return this.#raft.host.status(META_GROUP);
   }
 
   /**
@@ -213,7 +215,7 @@ export class MetaGroup implements RaftStateMachine {
         let wait = REPROPOSE_MS;
         try {
           if (this.cutOff) throw new RaftError(RAFT_CODES.PROPOSAL_DROPPED, META_GROUP, 'cut off');
-          this.#host.propose(META_GROUP, data);
+          this.#raft.host.propose(META_GROUP, data);
           this.pump();
         } catch (e) {
           if (!(e instanceof RaftError && e.code === RAFT_CODES.PROPOSAL_DROPPED)) {
@@ -231,8 +233,26 @@ export class MetaGroup implements RaftStateMachine {
 
   /** Proposes a membership change of the group (the leader's voter management). */
   proposeConfChange(changes: RaftConfChange[]): void {
-    this.#host.proposeConfChange(META_GROUP, changes);
+    this.#raft.host.proposeConfChange(META_GROUP, changes);
     this.pump();
+  }
+
+  /**
+   * When this node leads: hands leadership to `to` (a caught-up voter) and resolves once another
+   * leader is known here, or false after `timeoutMs`. A stopping leader calls it so the others
+   * need not wait out an election timeout.
+   */
+  async transferLeadership(to: number, timeoutMs: number): Promise<boolean> {
+    if (!this.isLeader() || this.#closed) return false;
+    this.#raft.host.transferLeader(META_GROUP, to);
+    this.pump();
+    const until = performance.now() + timeoutMs;
+    while (performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+      const leader = this.#soft.leaderId;
+      if (!this.isLeader() && leader !== 0 && leader !== this.#options.raftId) return true;
+    }
+    return false;
   }
 
   /** Resolves once `index` is applied here; false when `timeoutMs` passed first. */
@@ -255,27 +275,9 @@ export class MetaGroup implements RaftStateMachine {
     });
   }
 
-  /** Handles pending Readies and sends what they produced; errors are logged (the next tick retries). */
+  /** Handles pending Readies and sends what they produced. */
   pump(): void {
-    if (this.#closed) return;
-    this.#host.processReadies().then(
-      () => {
-        if (this.#closed) return;
-        // Reported now, not from inside the Ready: a snapshot the leader thinks in flight would
-        // otherwise hold that follower until the leader changes.
-        for (const r of this.#cutReports.splice(0)) {
-          try {
-            if (r.snapshot) this.#host.reportSnapshot(META_GROUP, r.to, false);
-            else this.#host.reportUnreachable(META_GROUP, r.to);
-          } catch {
-            // a peer no longer in the group: nothing to report
-          }
-        }
-        this.#transport.flush();
-        this.#maybeCompact();
-      },
-      (err: unknown) => this.#options.logger.error('metadata group failed to process a Ready', { error: String(err) }),
-    );
+    if (!this.#closed) this.#raft.pump();
   }
 
   // --- RaftStateMachine -------------------------------------------------------------------
@@ -348,43 +350,17 @@ export class MetaGroup implements RaftStateMachine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#ticker);
     for (const p of [...this.#pending.values()]) p.reject(new EngineClosedError());
     for (const w of [...this.#appliedWaiters]) w.resolve(false);
-    this.#transport.close();
-    await this.#host.close();
+    await this.#raft.close();
   }
 
   // --- internals --------------------------------------------------------------------------
-
-  #tick(): void {
-    if (this.#closed) return;
-    const fenced = this.#host.tick();
-    if (fenced.length > 0) this.#options.logger.error('raft group fenced off after a panic; restart the node', { groups: fenced });
-    this.pump();
-  }
 
   #resolve(raftId: number): string | undefined {
     const member = this.state.memberByRaftId(raftId);
     if (member) return this.#options.addressOf(member.nodeId) ?? member.grpcAddress;
     return this.#hints.get(raftId);
-  }
-
-  #send(group: string, to: number, data: Uint8Array, snapshot: boolean): void {
-    if (this.cutOff) {
-      this.#cutReports.push({ to, snapshot });
-      return;
-    }
-    this.#transport.send(group, to, data, snapshot);
-  }
-
-  /** The host as the transport sees it: while cut off, nothing received is stepped. */
-  #guardedHost(): RaftTransportHost {
-    return {
-      step: (group, data) => (this.cutOff ? null : this.#host.step(group, data)),
-      reportUnreachable: (group, peer) => this.#host.reportUnreachable(group, peer),
-      reportSnapshot: (group, peer, delivered) => this.#host.reportSnapshot(group, peer, delivered),
-    };
   }
 
   #wakeAppliedWaiters(): void {
@@ -395,7 +371,7 @@ export class MetaGroup implements RaftStateMachine {
     if (this.#compacting || this.#closed || this.applied - this.#snapshotIndex < COMPACT_EVERY) return;
     this.#compacting = true;
     const index = this.applied;
-    this.#host
+    this.#raft.host
       .compact(META_GROUP, index, this.state.snapshot())
       .then(() => {
         this.#snapshotIndex = index;

@@ -18,6 +18,11 @@ import { dotAt } from './vector.js';
 export interface ConsolidateInput {
   /** Cosine similarity to the seed that admits a memory to its pattern, in [-1, 1]; default 0.9. */
   threshold?: number;
+  /**
+   * Stop looking for patterns at this time (ms since the epoch) and keep what was found: the
+   * seeds not visited yet stay free for the next run. Default: run to the end.
+   */
+  deadline?: number;
 }
 
 /** What a consolidation did; counts only, no confidence. */
@@ -30,15 +35,50 @@ export interface ConsolidateOutput {
   memoriesInPatterns: number;
   /** Wall time of the run, ms, the durable write included. */
   durationMs: number;
+  /** True when the run reached its deadline before visiting every free memory (run it again). */
+  stoppedEarly: boolean;
 }
+
+/** Work between two yields to the event loop, ms: gossip, heartbeats and queries wait at most this long. */
+export const CONSOLIDATE_SLICE_MS = 8;
 
 /** Checked threshold of a consolidation query. */
 export function consolidateThreshold(q: ConsolidateInput): number {
   return numberParam('threshold', q.threshold, DEFAULT_CONSOLIDATE_THRESHOLD, -1, 1);
 }
 
-/** The new patterns a run would create (empty when there are none). */
+/**
+ * `findPatterns` in slices of CONSOLIDATE_SLICE_MS, yielding to the event loop between them (the
+ * run is quadratic: on a large space one synchronous run would stall gossip long enough for the
+ * node's peers to mark it down), and stopping at `deadline`. The caller must keep the space's
+ * writes out while it runs (the engine runs it in the space's write queue).
+ */
+export async function findPatternsSliced(state: SpaceState, threshold: number, deadline = Infinity): Promise<{ patterns: LoggedPattern[]; stoppedEarly: boolean }> {
+  const run = patternSearch(state, threshold);
+  let sliceEnd = performance.now() + CONSOLIDATE_SLICE_MS;
+  for (;;) {
+    const step = run.next();
+    if (step.done) return { patterns: step.value, stoppedEarly: false };
+    const now = performance.now();
+    if (Date.now() >= deadline) return { patterns: step.value, stoppedEarly: true };
+    if (now >= sliceEnd) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceEnd = performance.now() + CONSOLIDATE_SLICE_MS;
+    }
+  }
+}
+
+/** The new patterns a run would create (empty when there are none), in one synchronous run. */
 export function findPatterns(state: SpaceState, threshold: number): LoggedPattern[] {
+  const run = patternSearch(state, threshold);
+  for (;;) {
+    const step = run.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** The search, yielding the patterns found so far after each seed; returns them all at the end. */
+function* patternSearch(state: SpaceState, threshold: number): Generator<LoggedPattern[], LoggedPattern[], void> {
   const table = state.memories;
   const dim = state.dimension;
   const free: number[] = [];
@@ -54,10 +94,12 @@ export function findPatterns(state: SpaceState, threshold: number): LoggedPatter
     for (let j = i + 1; j < free.length; j++) {
       if (!taken[j] && dotAt(seedVector, table.vectors, free[j]! * dim, dim) >= threshold) joined.push(j);
     }
-    if (joined.length + 1 < MIN_PATTERN_MEMBERS) continue;
-    for (const j of joined) taken[j] = 1;
-    const members = [seed, ...joined.map((j) => free[j]!)];
-    patterns.push({ id: `pattern:${table.ids[seed]!}`, centroid: centroid(state, members), members: members.map((s) => table.ids[s]!) });
+    if (joined.length + 1 >= MIN_PATTERN_MEMBERS) {
+      for (const j of joined) taken[j] = 1;
+      const members = [seed, ...joined.map((j) => free[j]!)];
+      patterns.push({ id: `pattern:${table.ids[seed]!}`, centroid: centroid(state, members), members: members.map((s) => table.ids[s]!) });
+    }
+    yield patterns;
   }
   return patterns;
 }

@@ -10,7 +10,7 @@ import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/colum
 import { LOG_SUFFIX, SpaceLog, spacesDir, type WarnFn } from '../storage/space-log.js';
 import { encodeRecord, type LoggedPattern, type PatternsRecord } from '../storage/log-record.js';
 import { complete, type CompleteInput, type CompleteOutput } from './complete.js';
-import { consolidateThreshold, findPatterns, type ConsolidateInput, type ConsolidateOutput } from './consolidate.js';
+import { consolidateThreshold, findPatternsSliced, type ConsolidateInput, type ConsolidateOutput } from './consolidate.js';
 import { checkSpaceId, compareIds } from './ids.js';
 import { imagine, type ImagineInput } from './imagine.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION, MAX_RECORD_BYTES, SPACE_ID_PATTERN } from './limits.js';
@@ -18,6 +18,7 @@ import { intParam } from './params.js';
 import { recall, type RecallInput } from './recall.js';
 import { replaySpace } from './replay.js';
 import { applyReplicated, checkApplyArgs, readRecords, type ApplyReplicatedResult, type ReadRecordsResult } from './replication.js';
+import { decodeReplicated } from './replicated-record.js';
 import { SpaceState } from './space-state.js';
 import { spread, type SpreadInput } from './spread.js';
 import { checkSources, validateBatch, type StoreBatch } from './store-batch.js';
@@ -150,6 +151,48 @@ export class Engine {
     });
   }
 
+  /**
+   * A store batch validated and encoded as the space group's log will carry it (issue 12): the
+   * proposer calls this, proposes the bytes, and every copy applies them with `applyEntry`.
+   * `createdAt` is resolved here, so every copy stores the same record. Nothing is written.
+   */
+  prepareStore(space: string, batch: StoreBatch): Uint8Array {
+    const s = this.space(space);
+    const record = validateBatch(s.state, batch, Date.now());
+    checkSources(s.state, record);
+    const payload = encodeRecord(record);
+    if (payload.byteLength > MAX_RECORD_BYTES) {
+      throw new InvalidArgumentError('batch', `${record.memories.length} memories, ${record.associations.length} associations`,
+        `logs as ${payload.byteLength} bytes; one write is at most ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES): split it into smaller batches`);
+    }
+    return payload;
+  }
+
+  /**
+   * Applies a committed entry of the space's Raft group: the record in `payload` (from
+   * `prepareStore`, or a consolidation's patterns) is logged with its Raft `index` and applied.
+   * An entry at or below the space's Raft index is already in the log and is skipped: a restarted
+   * group hands its committed entries out again. Bytes that are not a record of this space are
+   * refused whole (InvalidArgumentError), before anything is written.
+   */
+  async applyEntry(space: string, index: number, payload: Uint8Array): Promise<{ applied: boolean; position: number }> {
+    intParam('index', index, 0, 1, Number.MAX_SAFE_INTEGER);
+    const s = this.space(space);
+    return this.enqueue(s, async () => {
+      if (index <= s.state.raftIndex) return { applied: false, position: s.state.logPosition };
+      const record = { ...decodeReplicated(s.state, payload), index };
+      const position = await s.log.appendPayload(encodeRecord(record));
+      if (record.type === 'store') s.state.applyStore(record, position);
+      else s.state.applyPatterns(record, position);
+      return { applied: true, position };
+    });
+  }
+
+  /** The highest Raft index of the space's group applied here (0 before any). */
+  raftIndex(space: string): number {
+    return this.space(space).state.raftIndex;
+  }
+
   recall(space: string, q: RecallInput): RecallColumns {
     return recall(this.space(space).state, query(q));
   }
@@ -166,9 +209,10 @@ export class Engine {
   async consolidate(space: string, q: ConsolidateInput = {}): Promise<ConsolidateOutput> {
     const s = this.space(space);
     const threshold = consolidateThreshold(query(q));
+    const deadline = q.deadline ?? Infinity;
     return this.enqueue(s, async () => {
       const started = performance.now();
-      const found = findPatterns(s.state, threshold);
+      const { patterns: found, stoppedEarly } = await findPatternsSliced(s.state, threshold, deadline);
       // Several records when one would pass MAX_RECORD_BYTES; a pattern too large to log alone
       // is left out (it is found again, and refused again, by the next consolidation).
       let patterns = 0;
@@ -183,6 +227,7 @@ export class Engine {
         patternsTotal: state.patterns.length,
         memoriesInPatterns: state.patterned.size,
         durationMs: performance.now() - started,
+        stoppedEarly,
       };
     });
   }

@@ -45,6 +45,7 @@ export class SpaceState {
     }
     if (record.memories.length > 0 || record.associations.length > 0) this.adjacencyCache = null;
     this.logPosition = position;
+    this.#noteIndex(record.index);
   }
 
   applyPatterns(record: PatternsRecord, position: number): void {
@@ -53,6 +54,17 @@ export class SpaceState {
       for (const id of p.members) this.patterned.add(id);
     }
     this.logPosition = position;
+    this.#noteIndex(record.index);
+  }
+
+  /**
+   * The highest Raft index of the space group applied to this space (0 before any): entries at
+   * or below it are already in the log. Restored by replay, since every such record carries it.
+   */
+  raftIndex = 0;
+
+  #noteIndex(index: number | undefined): void {
+    if (index !== undefined && index > this.raftIndex) this.raftIndex = index;
   }
 
   /**

@@ -302,7 +302,7 @@ export class EngramNode {
     return new DistributedExecutor({
       view: cluster,
       transport: poolTransport(this.pool),
-      local: (query, space) => answerFromEngine(this.engine, query, space).then((answer) => {
+      local: (query, space, deadline) => answerFromEngine(this.engine, query, space, deadline !== undefined ? { deadline } : {}).then((answer) => {
         if (query.kind === 'consolidate') this.replicator?.kick(space);
         return answer;
       }),

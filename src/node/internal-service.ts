@@ -103,9 +103,12 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
 
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
-    async ExecuteLocal(req: { query: QueryMsg | null; partition: string }) {
+    async ExecuteLocal(req: { query: QueryMsg | null; partition: string }, call) {
       const query = forPartition(queryFromWire(req.query), req.partition);
-      const answer = await answerFromEngine(node.engine, query, req.partition);
+      // The caller's deadline bounds a consolidation, which then stops with what it found.
+      const d = call.getDeadline();
+      const deadline = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : undefined;
+      const answer = await answerFromEngine(node.engine, query, req.partition, deadline !== undefined ? { deadline } : {});
       // Consolidation wrote patterns to this primary's log: ship them to the replicas.
       if (query.kind === 'consolidate') node.replicator()?.kick(req.partition);
       return partitionToWire(req.partition, answer);

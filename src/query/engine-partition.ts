@@ -2,8 +2,11 @@
 import type { Engine } from '../engine/engine.js';
 import type { PartitionAnswer, Query } from './types.js';
 
-/** Answers `query` for partition `space` from the local engine (throws the engine's typed errors). */
-export async function answerFromEngine(engine: Engine, query: Query, space: string): Promise<PartitionAnswer> {
+/**
+ * Answers `query` for partition `space` from the local engine (throws the engine's typed errors).
+ * `deadline` (ms since the epoch) bounds a consolidation, which stops there with what it found.
+ */
+export async function answerFromEngine(engine: Engine, query: Query, space: string, options: { deadline?: number } = {}): Promise<PartitionAnswer> {
   switch (query.kind) {
     case 'recall':
       return { kind: 'recall', columns: engine.recall(space, query) };
@@ -12,8 +15,16 @@ export async function answerFromEngine(engine: Engine, query: Query, space: stri
     case 'complete':
       return { kind: 'complete', complete: engine.complete(space, query) };
     case 'consolidate':
-      return { kind: 'consolidate', consolidate: await engine.consolidate(space, query) };
+      return { kind: 'consolidate', consolidate: await engine.consolidate(space, { ...query, ...(options.deadline !== undefined ? { deadline: stopBefore(options.deadline) } : {}) }) };
     case 'imagine':
       return { kind: 'imagine', columns: engine.imagine(space, query) };
   }
+}
+
+/**
+ * When a consolidation should stop for its answer to arrive before `deadline`: a tenth of the
+ * time left before it, at most 50 ms, for the durable write and the trip back.
+ */
+function stopBefore(deadline: number): number {
+  return deadline - Math.min(50, Math.max(0, (deadline - Date.now()) / 10));
 }

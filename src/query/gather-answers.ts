@@ -63,7 +63,9 @@ function singleAnswerProblem(query: Query, answer: PartitionAnswer): string | un
     return undefined;
   }
   if (answer.kind === 'consolidate') {
-    const bad = Object.entries(answer.consolidate).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
+    const { stoppedEarly, ...counts } = answer.consolidate;
+    if (typeof stoppedEarly !== 'boolean') return `stoppedEarly=${String(stoppedEarly)} is not a boolean`;
+    const bad = Object.entries(counts).find(([, v]) => typeof v !== 'number' || !Number.isFinite(v) || v < 0);
     return bad ? `${bad[0]}=${String(bad[1])} is not a count` : undefined;
   }
   return undefined;

@@ -30,7 +30,8 @@ export class LocalExecutor implements QueryExecutor {
     for (const [index, space] of spaces.entries()) {
       const started = performance.now();
       try {
-        const answer = await answerFromEngine(this.engine, forPartition(query, space), space);
+        const deadline = options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : undefined;
+        const answer = await answerFromEngine(this.engine, forPartition(query, space), space, deadline !== undefined ? { deadline } : {});
         outcomes.push({ index, partition: space, node: this.nodeId, role: this.roleOf(space), status: 'ok', reason: '', latencyMs: performance.now() - started, answer });
       } catch (err) {
         // Bad requests and unknown spaces fail the query; anything else fails the partition only.

@@ -23,7 +23,11 @@ export interface PartitionTransport {
 }
 
 /** Answers a partition this node holds, in-process. */
-export type LocalRunner = (query: Query, space: string) => Promise<PartitionAnswer>;
+/**
+ * Answers one partition on this node. `deadline` (ms since the epoch) is when the caller stops
+ * waiting: work that can stop early with what it has (a consolidation) should.
+ */
+export type LocalRunner = (query: Query, space: string, deadline?: number) => Promise<PartitionAnswer>;
 
 export interface ScatterOptions {
   transport: PartitionTransport;
@@ -163,7 +167,7 @@ export class ScatterExecutor {
           const controller = new AbortController();
           current = { copy, controller };
           try {
-            const answer = copy.local ? await this.#local(single, p.partition) : await this.#remote(copy, request, deadline, controller.signal);
+            const answer = copy.local ? await this.#local(single, p.partition, Date.now() + deadline.remainingMs(this.#now())) : await this.#remote(copy, request, deadline, controller.signal);
             if (settled) {
               this.#onLate?.(p.partition, copy.node);
               return;

@@ -30,6 +30,8 @@ export interface ConsolidateAnswer {
   patternsTotal: number;
   memoriesInPatterns: number;
   durationMs: number;
+  /** The run reached the call's deadline before visiting every free memory: run it again for the rest. */
+  stoppedEarly: boolean;
 }
 
 /** One partition's answer, columnar where the gather merges it. */

@@ -34,6 +34,8 @@ export interface StoreRecord {
   type: 'store';
   memories: LoggedMemory[];
   associations: LoggedAssociation[];
+  /** Index of the space group's Raft entry that carried it; absent in logs written by log shipping. */
+  index?: number;
 }
 
 /** A semantic pattern found by consolidation. */
@@ -48,6 +50,8 @@ export interface PatternsRecord {
   type: 'patterns';
   threshold: number;
   patterns: LoggedPattern[];
+  /** Index of the space group's Raft entry that carried it; absent in logs written by log shipping. */
+  index?: number;
 }
 
 export type LogRecord = SpaceHeaderRecord | StoreRecord | PatternsRecord;
@@ -63,12 +67,14 @@ export function encodeRecord(record: LogRecord): Uint8Array {
     case 'store':
       return encoder.encode(JSON.stringify({
         type: 'store',
+        ...(record.index !== undefined ? { index: record.index } : {}),
         memories: record.memories.map((m) => ({ ...m, embedding: f32ToBase64(m.embedding) })),
         associations: record.associations,
       }));
     case 'patterns':
       return encoder.encode(JSON.stringify({
         type: 'patterns',
+        ...(record.index !== undefined ? { index: record.index } : {}),
         threshold: record.threshold,
         patterns: record.patterns.map((p) => ({ ...p, centroid: f32ToBase64(p.centroid) })),
       }));
@@ -100,6 +106,7 @@ export function decodeRecord(payload: Uint8Array): LogRecord {
           const a = asObject(x, 'association');
           return { from: str(a, 'from'), to: str(a, 'to'), toSpace: str(a, 'toSpace'), weight: num(a, 'weight') };
         }),
+        ...(r['index'] !== undefined ? { index: num(r, 'index') } : {}),
       };
     case 'patterns':
       return {
@@ -109,6 +116,7 @@ export function decodeRecord(payload: Uint8Array): LogRecord {
           const p = asObject(x, 'pattern');
           return { id: str(p, 'id'), centroid: base64ToF32(str(p, 'centroid')), members: arr(p, 'members').map((id) => asString(id, 'member')) };
         }),
+        ...(r['index'] !== undefined ? { index: num(r, 'index') } : {}),
       };
     default:
       throw new Error(`unknown record type ${JSON.stringify(r['type'])}`);

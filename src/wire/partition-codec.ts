@@ -48,7 +48,7 @@ interface PartitionResultMsg {
   spread?: Record<string, Bytes>;
   imagine?: Record<string, Bytes> & { dimension: number };
   complete?: { embedding: number[]; confidence: number; sources: string[] };
-  consolidate?: { memories: number; patternsCreated: number; patternsTotal: number; memoriesInPatterns: number; durationMs: number };
+  consolidate?: { memories: number; patternsCreated: number; patternsTotal: number; memoriesInPatterns: number; durationMs: number; stoppedEarly: boolean };
 }
 
 /** Decoded PartitionResult → answer; the byte columns stay views into the received message. */
