@@ -108,9 +108,6 @@ export interface JoinResponseMsg {
   members: { nodeId: string; raftId: number; grpcAddress: string }[];
 }
 
-/** The metadata group as `Status` shows it (the client's `MetaStatus`). */
-export type MetaStatusView = MetaStatus;
-
 export class Cluster extends EventEmitter implements ClusterView {
   readonly nodeId: string;
   readonly membership: SwimMembership;
@@ -128,8 +125,6 @@ export class Cluster extends EventEmitter implements ClusterView {
   #maintainTimer: NodeJS.Timeout | undefined;
   #confChangeAt = -Infinity;
   #registering = false;
-  /** Join requests refused because the joiner belongs to another cluster. */
-  refusedJoins = 0;
   #closed = false;
 
   private constructor(
@@ -345,7 +340,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   /** The metadata group as this node sees it. */
-  metaStatus(): MetaStatusView {
+  metaStatus(): MetaStatus {
     const st = this.meta.status();
     const name = (id: number) => this.meta.state.memberByRaftId(id)?.nodeId ?? `#${id}`;
     const soft = this.meta.soft;
@@ -410,9 +405,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   async admit(req: JoinRequestMsg, tagClusterId = ''): Promise<JoinResponseMsg> {
     const claimed = req.clusterId || tagClusterId;
     if (claimed && claimed !== this.clusterId) {
-      this.refusedJoins++;
       this.logger.warn('join refused: another cluster', { node: req.nodeId, theirs: claimed });
-      this.emit('refused', req.nodeId);
       throw new ClusterMismatchError(`node ${req.nodeId} belongs to cluster ${claimed}; this is another cluster`);
     }
     if (this.meta.state.clusterId === null) {

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
-import { EngineClosedError, InvalidArgumentError, MetadataUnavailableError } from '../errors.js';
+import { EngineClosedError, MetadataUnavailableError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import type { RaftStateMachine } from '../raft/raft-host.js';
 import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
@@ -396,9 +396,4 @@ function describe(command: MetaCommand): string {
     default:
       return command.kind;
   }
-}
-
-export function checkTickMs(tickMs: number): number {
-  if (!Number.isInteger(tickMs) || tickMs < 1) throw new InvalidArgumentError('raftTickMs', tickMs, 'must be a whole number of ms ≥ 1');
-  return tickMs;
 }
