@@ -102,7 +102,7 @@ async function writeAll(client: EngramClient, space: string, offset: number, cou
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < count) {
         const i = offset + next++;
-        await client.store(space, { memories: [memory(i)], ack: 'one' });
+        await client.store(space, { memories: [memory(i)], ack: 'quorum' });
       }
     }),
   );
@@ -111,7 +111,10 @@ async function writeAll(client: EngramClient, space: string, offset: number, cou
 
 async function lagOf(c: LocalCluster, space: string): Promise<{ status: NodeStatus; lag: number | undefined }> {
   const status = await c.node('n1').client.status();
-  return { status, lag: status.replication.find((r) => r.space === space && r.replica === 'n2')?.lag };
+  // Entries the n2 copy lacks of the commit, as the leader (n1 here) sees it.
+  const g = status.groups.find((x) => x.space === space);
+  const p = g?.peers.find((x) => x.node === 'n2');
+  return { status, lag: g && p ? g.commit - p.matched : undefined };
 }
 
 async function verify(c: LocalCluster, space: string, expected: number) {

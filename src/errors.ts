@@ -169,37 +169,83 @@ export class NodeUnavailableError extends EngramError {
   }
 }
 
-/** Why a write cannot reach its space's primary. */
-export type PrimaryUnavailableReason = 'down' | 'unreachable' | 'timeout';
-
-const PRIMARY_REASON_TEXT: Record<PrimaryUnavailableReason, string> = {
-  down: 'is down',
-  unreachable: 'is unreachable',
-  timeout: 'did not answer in time',
-};
-
 /**
- * The space's primary cannot take the write: writes wait for it (its replicas still serve reads).
- * Retryable: another node may still reach it, and a store is idempotent by memory id.
+ * This node holds a copy of the space but does not lead its Raft group: a write forwarded to it
+ * (hop limit 1) is not proposed and not sent on. Retryable: nothing was written; `leader` names
+ * the copy this node believes leads (empty when it knows none), where the caller may try next.
  */
-export class PrimaryUnavailableError extends EngramError {
-  static override readonly code = 'ERR_PRIMARY_UNAVAILABLE';
+export class NotSpaceLeaderError extends EngramError {
+  static override readonly code = 'ERR_NOT_SPACE_LEADER';
   static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
   static override readonly retryable = true;
-  static override readonly wireFields = ['space', 'primary', 'reason'];
+  static override readonly wireFields = ['space', 'leader'];
   readonly space: string;
-  /** The primary's node id. */
-  readonly primary: string;
-  readonly reason: PrimaryUnavailableReason;
-  constructor(space: string, primary: string, reason: PrimaryUnavailableReason = 'down') {
-    super(PrimaryUnavailableError.code, `memory space "${space}": primary ${primary} ${PRIMARY_REASON_TEXT[reason]}; writes wait for it to return`);
+  /** Node id of the leader this node knows of, or ''. */
+  readonly leader: string;
+  constructor(space: string, leader: string) {
+    super(NotSpaceLeaderError.code, `memory space "${space}": this node does not lead its group${leader ? `; the leader is ${leader}` : '; no leader is known'}`);
     this.space = space;
-    this.primary = primary;
+    this.leader = leader;
+  }
+}
+
+/**
+ * No leader of the space's group took the write before the deadline: none elected yet (a leader
+ * died and the election is under way), or none reachable from here. Nothing was written.
+ * Retryable: the next attempt may find the new leader.
+ */
+export class WriteUnavailableError extends EngramError {
+  static override readonly code = 'ERR_WRITE_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['space', 'reason'];
+  readonly space: string;
+  /** What the last attempt found, e.g. "no leader elected", "leader n2 unreachable". */
+  readonly reason: string;
+  constructor(space: string, reason: string) {
+    super(WriteUnavailableError.code, `memory space "${space}": no leader took the write (${reason})`);
+    this.space = space;
     this.reason = reason;
   }
 }
 
-/** The write is durable on the primary, but fewer copies than asked for acknowledged it in time. */
+/**
+ * The write was proposed but its fate is not known at the deadline: it may still commit (a
+ * leader that lost its majority cannot commit it; a new leader may). Never an acknowledgement.
+ * A store is idempotent by memory id, so sending it again is safe.
+ */
+export class WriteOutcomeUnknownError extends EngramError {
+  static override readonly code = 'ERR_WRITE_OUTCOME_UNKNOWN';
+  static override readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['space'];
+  readonly space: string;
+  constructor(space: string, why: string) {
+    super(WriteOutcomeUnknownError.code, `memory space "${space}": the write was proposed but not committed in time (${why}); it may still be applied`);
+    this.space = space;
+  }
+}
+
+/**
+ * A `consistency: leader` read: this copy could not learn its group leader's commit index (no
+ * leader reachable) or did not apply that far in time. Retryable: another copy may.
+ */
+export class ConsistencyUnavailableError extends EngramError {
+  static override readonly code = 'ERR_CONSISTENCY_UNAVAILABLE';
+  static override readonly grpcStatus = GrpcStatus.UNAVAILABLE;
+  static override readonly retryable = true;
+  static override readonly wireFields = ['space'];
+  readonly space: string;
+  constructor(space: string, why: string) {
+    super(ConsistencyUnavailableError.code, `memory space "${space}": a leader-consistent read is not possible on this copy now (${why})`);
+    this.space = space;
+  }
+}
+
+/**
+ * `ack: all`: the write is committed (durable on a majority of the copies) but fewer copies than
+ * the group's voters applied it before the deadline; the others apply it when they catch up.
+ */
 export class ReplicationTimeoutError extends EngramError {
   static override readonly code = 'ERR_REPLICATION_TIMEOUT';
   static override readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
@@ -207,52 +253,17 @@ export class ReplicationTimeoutError extends EngramError {
   readonly space: string;
   readonly required: number;
   readonly achieved: number;
-  /** Log position of the write. */
+  /** Raft index of the write in the space's group. */
   readonly position: number;
   constructor(space: string, required: number, achieved: number, position: number) {
     super(
       ReplicationTimeoutError.code,
-      `space ${space}: log position ${position} is durable on ${achieved} of the ${required} copies asked for; it will reach the others when they are reachable`,
+      `memory space "${space}": the write at index ${position} is committed, but applied on ${achieved} of the ${required} copies asked for in time; the others apply it when they catch up`,
     );
     this.space = space;
     this.required = required;
     this.achieved = achieved;
     this.position = position;
-  }
-}
-
-/**
- * The replica already holds a record at this position and its bytes differ from the ones
- * shipped: the two copies' histories diverged, so applying anything more would be guessing.
- */
-export class ReplicaDivergedError extends EngramError {
-  static override readonly code = 'ERR_REPLICA_DIVERGED';
-  static override readonly grpcStatus = GrpcStatus.DATA_LOSS;
-  static override readonly wireFields = ['space', 'position'];
-  readonly space: string;
-  readonly position: number;
-  constructor(space: string, position: number) {
-    super(ReplicaDivergedError.code, `memory space "${space}": the record at log position ${position} differs from the one shipped`);
-    this.space = space;
-    this.position = position;
-  }
-}
-
-/** A record was shipped past the replica's log end: the caller must first send `expected..got - 1`. */
-export class ReplicationGapError extends EngramError {
-  static override readonly code = 'ERR_REPLICATION_GAP';
-  static override readonly grpcStatus = GrpcStatus.FAILED_PRECONDITION;
-  static override readonly wireFields = ['space', 'expected', 'got'];
-  readonly space: string;
-  /** The next position the replica can take (its last position + 1). */
-  readonly expected: number;
-  /** The position that was shipped. */
-  readonly got: number;
-  constructor(space: string, expected: number, got: number) {
-    super(ReplicationGapError.code, `memory space "${space}": expected log position ${expected}, got ${got}`);
-    this.space = space;
-    this.expected = expected;
-    this.got = got;
   }
 }
 
@@ -509,7 +520,7 @@ function describe(value: unknown): string {
 const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
   AllPartitionsFailedError, InsufficientCoverageError,
-  NodeUnavailableError, PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError,
+  NodeUnavailableError, NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError,
   MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,

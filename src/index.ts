@@ -4,11 +4,11 @@
 export {
   EngramError, InvalidArgumentError, RemoteInvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError,
   DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, NodeUnavailableError,
-  PrimaryUnavailableError, ReplicationTimeoutError, ReplicaDivergedError, ReplicationGapError, MetadataUnavailableError,
+  NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError, MetadataUnavailableError,
   ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
   EngineClosedError, NodeStartingError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
-  type EngramErrorClass, type PrimaryUnavailableReason, type RaftPeerRefusal, type AuthFailureReason,
+  type EngramErrorClass, type RaftPeerRefusal, type AuthFailureReason,
 } from './errors.js';
 export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './native/binding.js';
 
@@ -16,7 +16,7 @@ export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './nat
 export * from './engine/index.js';
 
 // Queries, their results and coverage.
-export type { Query, QueryKind, QueryOptions, RecallQuery, SpreadQuery, CompleteQuery, ConsolidateQuery, ImagineQuery, PartitionAnswer, CompleteAnswer, ConsolidateAnswer } from './query/types.js';
+export type { Consistency, Query, QueryKind, QueryOptions, RecallQuery, SpreadQuery, CompleteQuery, ConsolidateQuery, ImagineQuery, PartitionAnswer, CompleteAnswer, ConsolidateAnswer } from './query/types.js';
 export type { QueryResult, ResultOf, RecalledMemory, Activation, ImaginedItem } from './query/result.js';
 export type { Coverage, PartitionCoverage, PartitionStatus, CopyRole } from './query/coverage.js';
 export type { QueryExecutor } from './query/executor.js';

@@ -6,41 +6,45 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { lastRunSection, writeReliabilityDoc } from '../bench/chaos-doc.js';
 
+const window = (kind: string, ok: number, unavailable: number) => ({
+  kind, node: 'n1', start: 1_000, end: 7_500,
+  writes: { invoked: ok + 3, ok, fail: 1, unknown: 2 }, reads: { invoked: 50, ok: 48 },
+  writeUnavailableMs: { 'chaos-s0': unavailable, 'chaos-s1': 0 },
+});
+
 const report = {
   command: 'node dist/bench/chaos.js',
   date: '2026-01-01T00:00:00.000Z',
   machine: { cpus: 2, cpuModel: 'CPU', node: 'v20' },
   loadavgBefore: [1, 1, 1],
   loadavgAfter: [2, 2, 2],
+  options: { nodes: 5, replicationFactor: 3, spaces: 3 },
+  realCuts: true,
   loadMs: 300_000,
   totalMs: 350_000,
-  faultsInjected: 2,
-  windows: [{ kind: 'kill9' }, { kind: 'cut' }],
-  faults: [{ kind: 'kill9', at: 10 }, { kind: 'cut', at: 20 }, { kind: 'uncut', at: 1_000 }, { kind: 'converged', at: 3_500 }],
-  queries: {
-    total: 1234, byKind: { recall: 1234 }, full: 1200, partial: 30, errors: { 'UNAVAILABLE/ERR_ALL_PARTITIONS_FAILED': 4 },
-    deadlineViolations: 0, coverageProblems: 0,
-    latencyMs: { duringFaults: { n: 600, p50: 2.5, p99: 25, max: 600 }, withoutFaults: { n: 634, p50: 2.8, p99: 18, max: 70 } },
-  },
-  writes: { attempted: 100, acked: 90, refused: { 'UNAVAILABLE/-': 10 }, latencyMs: { duringFaults: { n: 50, p50: 6, p99: 600, max: 620 }, withoutFaults: { n: 50, p50: 8, p99: 46, max: 100 } } },
-  verify: { healMs: 19, catchUpMs: 2 },
+  nemeses: 2,
   crashes: [],
   unhandledRejections: [],
   nodeErrorLogLines: 0,
-  invariants: [
-    { name: '1 deadlines', ok: true, detail: '0 of 1234 over their bound' },
-    { name: '2 coverage', ok: true, detail: 'ok' },
-    { name: '3 no acknowledged write missing', ok: false, detail: '269/270 acknowledged memories on every copy; 1 missing' },
-  ],
+  check: {
+    writes: { invoked: 1234, ok: 1200, fail: 20, unknown: 14, committedNotAppliedEverywhere: 7 },
+    unknownWrites: { present: 4, absent: 10 },
+    reads: { invoked: 900, ok: 880, fail: 20, leader: 450, any: 450, staleAny: 3 },
+    copies: { spaces: 3, copies: 9, ids: 3_600, unreadable: [] },
+    windows: [window('kill-leader', 100, 1_234), window('cut-leader', 90, 2_000)],
+    violations: [{ check: 'ok write on every copy', detail: 'op 7 (ok): 3 ids missing on n2', history: [] }],
+    checks: { 'ok write on every copy': 1, 'copies of a space identical': 0 },
+  },
 };
 
 describe('chaos doc', () => {
-  it('renders the report: counts, latency table, every invariant with its verdict', () => {
+  it('renders the report: history counts, a row per nemesis, every check with its verdict', () => {
     const md = lastRunSection(report);
-    assert.match(md, /1,234 \(recall 1,234\): 1,200 full, 30 partial/);
-    assert.match(md, /\| queries during faults \| 600 \| 2\.50 \| 25\.0 \| 600 \|/);
-    assert.match(md, /\| 3 no acknowledged write missing \| \*\*FAIL\*\* \| 269\/270/);
-    assert.match(md, /Rejoin after a cut:\*\* 2\.5 s/);
+    assert.match(md, /1,234 invoked: 1,200 ok \(7 of them ERR_REPLICATION_TIMEOUT, committed\), 20 fail, 14 unknown \(after the heal 4 present, 10 absent\)/);
+    assert.match(md, /\| kill-leader \| n1 \| 6\.5 \| 103 \| 100 \| 1 \| 2 \| 50 \(48\) \| 1,234 \|/);
+    assert.match(md, /\| ok write on every copy \| \*\*FAIL\*\* \| 1 \|/);
+    assert.match(md, /\| copies of a space identical \| PASS \| 0 \|/);
+    assert.match(md, /- ok write on every copy: op 7 \(ok\): 3 ids missing on n2/);
   });
 
   it('replaces only the section between its markers', async () => {

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EngramClient } from '../src/client/engram-client.js';
 import {
   AbortError, AllPartitionsFailedError, DeadlineExceededError, EngineClosedError, InsufficientCoverageError, InvalidArgumentError,
-  EngramRpcError, NodeUnavailableError, PrimaryUnavailableError, SpaceNotFoundError,
+  EngramRpcError, NodeUnavailableError, WriteUnavailableError, SpaceNotFoundError,
 } from '../src/errors.js';
 import { toGrpcError } from '../src/wire/grpc-errors.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
@@ -115,11 +115,11 @@ describe('EngramClient, against servers in this process', () => {
     assert.equal(second.calls, 0);
 
     first.answer = () => {
-      throw new PrimaryUnavailableError('kept', 'n1', 'unreachable');
+      throw new WriteUnavailableError('kept', 'leader n1 is unreachable');
     };
     const both = await client([first.address, await deadAddress()]).status().catch((e: unknown) => e);
-    assert.ok(both instanceof PrimaryUnavailableError, String(both));
-    assert.deepEqual([both.space, both.primary, both.reason], ['kept', 'n1', 'unreachable']);
+    assert.ok(both instanceof WriteUnavailableError, String(both));
+    assert.deepEqual([both.space, both.reason], ['kept', 'leader n1 is unreachable']);
   });
 
   it('close() ends a call in flight at once and opens nothing more: no failover to the next node', async () => {
@@ -274,13 +274,15 @@ describe('what a client sees right after a primary is killed', () => {
     };
 
     await c.node('n1').proc.kill9();
-    // n3 still counts n1 alive (SWIM needs ≥ 600 ms here to call it down): it tries to forward.
-    const write = await via.store('kept', { memories: memories('late') }).catch((e: unknown) => e);
-    assert.ok(write instanceof PrimaryUnavailableError, String(write));
-    assert.equal(write.code, 'ERR_PRIMARY_UNAVAILABLE');
+    // 'solo' has its only copy on n1: no leader can take the write. n3 tries n1 until the
+    // call's deadline (first unreachable, then down once SWIM says so) and names the reason.
+    const write = await via.store('solo', { memories: memories('late') }, { deadlineMs: 1_500 }).catch((e: unknown) => e);
+    assert.ok(write instanceof WriteUnavailableError, String(write));
+    assert.equal(write.code, 'ERR_WRITE_UNAVAILABLE');
     assert.equal(write.grpcStatus, grpc.status.UNAVAILABLE);
-    assert.deepEqual([write.space, write.primary, write.reason], ['kept', 'n1', 'unreachable']);
-    assert.match(write.message, /^memory space "kept": primary n1 is unreachable/);
+    assert.equal(write.space, 'solo');
+    assert.match(write.reason, /^leader n1 is (unreachable|down)$/);
+    assert.match(write.message, /^memory space "solo": no leader took the write \(leader n1 is (unreachable|down)\)/);
     clean(write.message);
 
     const cue = { embedding: Float32Array.from(vec(DIM, 1)) };

@@ -32,7 +32,7 @@ describe('cluster membership', () => {
       const two = all[0]!.assignments.find((a) => a.space === 'space-two')!;
       assert.deepEqual([two.primary, two.replicas], ['n2', ['n1']]);
       const one = all[0]!.assignments.find((a) => a.space === 'space-one')!;
-      assert.equal(one.replicas.length, 1, 'default replication factor: 2 copies');
+      assert.equal(one.replicas.length, 2, 'default: 3 copies');
       // The copy holders created the space, and nobody else did.
       for (const s of all) {
         const holds = s.spaces.map((x) => x.id);

@@ -115,10 +115,12 @@ describe('metadata on Raft, over real node processes', () => {
 
     // Whole-cluster restart (the killed one too): the same table comes back. Members register
     // their new ports again, so the digest moves on; what the table says about spaces and
-    // members must not.
+    // members must not. Which copy leads a space (the primary shown) follows each group's
+    // elections, and the allocator may balance copies meanwhile: the spaces, their dimensions and
+    // how many copies each has must stay.
     await c.node(others[0]!.id).client.createSpace('last', { dimension: 4 });
     const tableOf = (s: NodeStatus) => ({
-      spaces: s.assignments.map((a) => ({ space: a.space, primary: a.primary, replicas: a.replicas, dimension: a.dimension })),
+      spaces: s.assignments.map((a) => ({ space: a.space, copies: a.replicas.length + 1, dimension: a.dimension })),
       members: s.members.map((m) => m.id),
       voters: s.meta!.voters,
       clusterId: s.meta!.clusterId,

@@ -72,10 +72,10 @@ describe('placeSpace', () => {
     }
   });
 
-  it('takes replicas in rank order, never the primary, with 2 copies by default', () => {
-    assert.equal(DEFAULT_REPLICATION_FACTOR, 2);
+  it('takes replicas in rank order, never the primary, with 3 copies by default', () => {
+    assert.equal(DEFAULT_REPLICATION_FACTOR, 3);
     const p = placeSpace('space-a', alive(...nodes(5)));
-    assert.deepEqual(p, { primary: 'node-1', replicas: ['node-5'] });
+    assert.deepEqual(p, { primary: 'node-1', replicas: ['node-5', 'node-3'] });
     assert.deepEqual(placeSpace('space-a', alive(...nodes(5)), 4), { primary: 'node-1', replicas: ['node-5', 'node-3', 'node-4'] });
   });
 

@@ -20,12 +20,17 @@ describe('demo (npm start)', () => {
     }
     assert.match(stdout, /stored 2000 memories/);
     // Through a node without a copy, before the kill: every answer full.
-    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 6);
-    assert.match(stdout, /journal @ n1 \(primary\): ok/);
+    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 7);
+    assert.match(stdout, /journal @ n3 \(replica\): ok/);
+    assert.match(stdout, /kitchen @ n[12] \((primary|replica)\): ok/);
     assert.match(stdout, /n1 +alive[\s\S]*n2 +alive[\s\S]*n3 +alive/);
-    // After kill -9 of n1: the replica answers, and the space without a copy weakens the Imagine.
+    // After kill -9 of n1, journal's leader: a write through n3 is taken by the new leader, a
+    // copy answers, and the space without a copy weakens the Imagine.
+    assert.match(stdout, /journal's Raft group is led by n1/);
     const after = stdout.slice(stdout.indexOf('$ kill -9 n1'));
-    assert.match(after, /journal @ n2 \(replica\): ok/);
+    assert.match(after, /\$ engram --node \S+ store journal \S+journal-late\.jsonl\n.*stored 3 memories/);
+    assert.match(after, /journal's new leader: n[23] \(term \d+\); the write above went through it/);
+    assert.match(after, /journal @ n3 \(replica\): ok/);
     assert.match(after, /coverage: 2\/3 partitions answered, penalty 0\.333, PARTIAL/);
     assert.match(after, /summits @ n1 \(primary\): unavailable — no live copy: n1 is down/);
     const dir = /node n1: .*, data (\S+)\/n1\n/.exec(stdout)?.[1];

@@ -35,10 +35,11 @@ const SAMPLES: Record<string, () => EngramError> = {
   AllPartitionsFailedError: () => new errors.AllPartitionsFailedError(coverage),
   InsufficientCoverageError: () => new errors.InsufficientCoverageError(coverage, 'all were required'),
   NodeUnavailableError: () => new errors.NodeUnavailableError(['db1.example:7001', 'db2.example:7001']),
-  PrimaryUnavailableError: () => new errors.PrimaryUnavailableError('kept', 'n1', 'unreachable'),
+  NotSpaceLeaderError: () => new errors.NotSpaceLeaderError('kept', 'n2'),
+  WriteUnavailableError: () => new errors.WriteUnavailableError('kept', 'leader n1 is unreachable'),
+  WriteOutcomeUnknownError: () => new errors.WriteOutcomeUnknownError('kept', 'leadership changed while it was in flight'),
   ReplicationTimeoutError: () => new errors.ReplicationTimeoutError('kept', 3, 2, 41),
-  ReplicaDivergedError: () => new errors.ReplicaDivergedError('kept', 7),
-  ReplicationGapError: () => new errors.ReplicationGapError('kept', 5, 9),
+  ConsistencyUnavailableError: () => new errors.ConsistencyUnavailableError('kept', 'no read index within 500 ms'),
   MetadataUnavailableError: () => new errors.MetadataUnavailableError(1, 3, 'create memory space "kept"'),
   ClusterMismatchError: () => new errors.ClusterMismatchError('n9 belongs to cluster 7d0c…, this is cluster 1f2e…'),
   RaftPeerRefusedError: () => new errors.RaftPeerRefusedError('cluster_mismatch', 'Raft batch from node n9 of another cluster'),
@@ -131,7 +132,7 @@ describe('public errors', () => {
     assert.equal(status('DeadlineExceededError'), grpc.status.DEADLINE_EXCEEDED);
     assert.equal(status('AbortError'), grpc.status.CANCELLED);
     assert.equal(status('EngramRpcError'), grpc.status.RESOURCE_EXHAUSTED, 'an untyped answer keeps the status the node sent');
-    for (const name of ['PrimaryUnavailableError', 'EngineClosedError', 'PoolClosedError', 'ConnectionBackoffError', 'NodeUnavailableError', 'MetadataUnavailableError']) {
+    for (const name of ['WriteUnavailableError', 'NotSpaceLeaderError', 'ConsistencyUnavailableError', 'EngineClosedError', 'PoolClosedError', 'ConnectionBackoffError', 'NodeUnavailableError', 'MetadataUnavailableError']) {
       assert.equal(status(name), grpc.status.UNAVAILABLE, name);
       assert.equal(SAMPLES[name]!().retryable, true, `${name}: another node may succeed`);
     }

@@ -62,9 +62,9 @@ describe('query planner', () => {
     assert.deepEqual(cut.partitions[0]!.copies.map((c) => c.node), ['n2', 'n1']);
   });
 
-  it('sends Consolidate to the primary only (it writes)', () => {
-    const plan = new QueryPlanner(view('n2')).plan({ kind: 'consolidate', space: 'space1' });
-    assert.deepEqual(plan.partitions[0]!.copies.map((c) => c.node), ['n1']);
+  it('plans Consolidate on every copy: only the group leader runs it, the others refuse and the next is tried', () => {
+    const plan = new QueryPlanner(view('n3')).plan({ kind: 'consolidate', space: 'space1' });
+    assert.deepEqual(plan.partitions[0]!.copies.map((c) => c.node), ['n1', 'n2']);
   });
 
   it('throws SpaceNotFoundError for an unknown space before any call', () => {

@@ -1,120 +1,65 @@
 /**
- * The load: writers store small batches with unique ids (`ack: 'quorum'`) through random live
- * nodes and remember every batch, acknowledged or not, for the verification after the run;
- * readers run every query type through random live nodes and check each answer's coverage as it
- * arrives. Every call is timed by the client.
+ * The load: writers store small batches of memories, each id written exactly once in the run,
+ * through random running nodes; readers look up one memory whose write was acknowledged before
+ * the read began (recall by its exact embedding), half of them with `consistency: 'leader'`.
+ * Every call goes into the history as invoke + completion; nothing here judges the outcome.
+ *
+ * Embeddings are built so a copy can be listed whole after the run (recall caps `limit` at
+ * 1000): each memory points near one of 2 × dimension bucket directions (±e_k) plus a little
+ * noise, so a recall with cue ±e_k and a high threshold returns exactly that bucket.
  */
-import { performance } from 'node:perf_hooks';
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { EngramError } from '../../src/errors.js';
-import { referencePenalty } from '../../src/gather/reference-penalty.js';
-import type { Coverage } from '../../src/query/coverage.js';
-import type { QueryResult } from '../../src/query/result.js';
-import type { Query } from '../../src/query/types.js';
+import type { AckLevel } from '../../src/client/engram-client.js';
+import type { Consistency } from '../../src/query/types.js';
 import { prng } from '../../src/util/prng.js';
+import { classifyWriteError, errorName, type History, type HistoryEvent } from './history.js';
 import type { ChaosOptions } from './options.js';
 import type { World } from './world.js';
 
-export interface WrittenBatch {
-  space: string;
-  writer: number;
-  ids: string[];
-  embeddings: Float32Array[];
-  /** Node the write was sent to. */
-  via: string;
-  acked: boolean;
-  /** `STATUS/engram-code` of a refused write. */
-  error?: string;
-  logPosition?: number;
-  copies?: number;
-  start: number;
-  latencyMs: number;
-}
+/** Similarity of a memory to its bucket direction is ≥ this; to any other bucket far below it. */
+export const BUCKET_THRESHOLD = 0.8;
+/** Noise added to a bucket direction (relative norm): keeps memories distinct and in their bucket. */
+const NOISE = 0.15;
 
-export interface QueryRecord {
-  kind: Query['kind'];
-  via: string;
-  start: number;
-  latencyMs: number;
-  timeoutMs: number;
-  /** timeoutMs + slack + the delay injected on the coordinator meanwhile. */
-  boundMs: number;
-  outcome: 'full' | 'partial' | 'error';
-  error?: string;
-  /** Coverage problems found in this answer (empty when it is consistent). */
-  coverageProblems: string[];
-}
-
-/** Stored confidence of every memory of the load. */
-export const STORED_CONFIDENCE = { lower: 0.6, upper: 0.9 };
-
-export function errorKind(err: unknown): string {
-  if (err instanceof EngramError) return `${grpcStatus[err.grpcStatus]}/${err.code}`;
-  return `LOCAL/${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
-}
-
-function unitVector(rand: () => number, dim: number): Float32Array {
+/** Bucket direction `k` of `dim` (k < 2·dim): +e_k for k < dim, −e_(k−dim) after. */
+export function bucketDirection(k: number, dim: number): Float32Array {
   const v = new Float32Array(dim);
-  let norm = 0;
-  for (let i = 0; i < dim; i++) {
-    // Box–Muller: a uniform direction on the sphere.
-    const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-    v[i] = g;
-    norm += g * g;
-  }
-  norm = Math.sqrt(norm);
-  for (let i = 0; i < dim; i++) v[i] = v[i]! / norm;
+  v[k % dim] = k < dim ? 1 : -1;
   return v;
 }
 
-/**
- * Checks a coverage block against DESIGN §3 and against what the schedule had reachable:
- * counts add up, `full` ⇔ responding = expected ⇔ penalty 0, the penalty is the formula of the
- * reported counts, and no partition is `ok` from a node that was down for the whole query.
- */
-export function coverageProblems(c: Coverage, expected: number, world: World, from: number, to: number): string[] {
-  const out: string[] = [];
-  const ok = c.partitions.filter((p) => p.status === 'ok').length;
-  const timedOut = c.partitions.filter((p) => p.status === 'timeout').length;
-  if (c.expected !== expected) out.push(`expected ${c.expected}, planned ${expected}`);
-  if (c.partitions.length !== c.expected) out.push(`${c.partitions.length} partition entries for ${c.expected} expected`);
-  if (c.responding !== ok) out.push(`responding ${c.responding} but ${ok} partitions ok`);
-  if (c.failed !== c.expected - c.responding) out.push(`failed ${c.failed} ≠ expected − responding`);
-  if (c.timedOut !== timedOut) out.push(`timedOut ${c.timedOut} but ${timedOut} partitions timed out`);
-  if (c.full !== (c.responding === c.expected)) out.push(`full=${c.full} with ${c.responding}/${c.expected}`);
-  if ((c.penalty === 0) !== (c.responding === c.expected)) out.push(`penalty ${c.penalty} with ${c.responding}/${c.expected}`);
-  const want = referencePenalty(c.expected, c.expected - c.responding, c.partitioned);
-  if (Math.abs(c.penalty - want) > 1e-6) out.push(`penalty ${c.penalty}, formula gives ${want} (partitioned=${c.partitioned})`);
-  for (const p of c.partitions) {
-    if (p.status === 'ok' && world.downThroughout(p.node, from, to)) out.push(`${p.partition} ok from ${p.node}, which was down throughout`);
+function memoryEmbedding(rand: () => number, bucket: number, dim: number): Float32Array {
+  const v = bucketDirection(bucket, dim);
+  const noise = new Float32Array(dim);
+  let n = 0;
+  for (let i = 0; i < dim; i++) {
+    // Box–Muller: a uniform direction for the noise.
+    noise[i] = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    n += noise[i]! * noise[i]!;
   }
-  return out;
+  let norm = 0;
+  for (let i = 0; i < dim; i++) {
+    v[i] = v[i]! + (NOISE * noise[i]!) / Math.sqrt(n);
+    norm += v[i]! * v[i]!;
+  }
+  for (let i = 0; i < dim; i++) v[i] = v[i]! / Math.sqrt(norm);
+  return v;
 }
 
-/** Result-level checks: the penalty reached the confidences. */
-function resultProblems(r: QueryResult): string[] {
-  const factor = 1 - r.coverage.penalty + 1e-6;
-  const out: string[] = [];
-  if (r.kind === 'recall') {
-    for (const m of r.memories) if (m.confidence.upper > STORED_CONFIDENCE.upper * factor) out.push(`recall ${m.id} upper ${m.confidence.upper} above ${STORED_CONFIDENCE.upper}×(1−penalty)`);
-  } else if (r.kind === 'imagine') {
-    for (const it of r.items) if (it.confidence > factor) out.push(`imagined ${it.id} confidence ${it.confidence} above 1−penalty`);
-  } else if (r.kind === 'spread') {
-    for (const a of r.activations) if (a.activation > factor) out.push(`activation ${a.id} ${a.activation} above 1−penalty`);
-  }
-  return out;
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 export class Load {
-  readonly batches: WrittenBatch[] = [];
-  readonly queries: QueryRecord[] = [];
-  /** Acknowledged batches per space, for cues and seeds. */
-  readonly #acked = new Map<string, WrittenBatch[]>();
+  /** Embedding of every memory id written, for reads. */
+  readonly embeddings = new Map<string, Float32Array>();
+  /** Acknowledged memory ids per space, in acknowledgement order (what readers look for). */
+  readonly #acked = new Map<string, string[]>();
   #stop = false;
   #running: Promise<void>[] = [];
 
   constructor(
     readonly world: World,
+    readonly history: History,
     readonly spaces: string[],
     readonly o: ChaosOptions,
   ) {}
@@ -124,96 +69,81 @@ export class Load {
     for (let r = 0; r < this.o.readers; r++) this.#running.push(this.#reader(r));
   }
 
-  /** Stops the loops and waits for the calls in flight. */
+  /** Stops the loops and waits for the calls in flight (each bounded by its deadline). */
   async stop(): Promise<void> {
     this.#stop = true;
     await Promise.all(this.#running);
   }
 
-  #pick<T>(rand: () => number, xs: readonly T[]): T {
-    return xs[Math.floor(rand() * xs.length)]!;
+  #pick<T>(rand: () => number, xs: readonly T[]): T | undefined {
+    return xs.length ? xs[Math.floor(rand() * xs.length)] : undefined;
   }
 
   async #writer(w: number): Promise<void> {
     const rand = prng(this.o.seed * 1000 + w);
+    const dim = this.o.dimension;
     for (let seq = 0; !this.#stop; seq++) {
-      const space = this.#pick(rand, this.spaces);
+      const space = this.#pick(rand, this.spaces)!;
       const via = this.#pick(rand, this.world.upIds());
-      const ids = Array.from({ length: this.o.batchSize }, (_, i) => `w${w}-b${seq}-m${i}`);
-      const embeddings = ids.map(() => unitVector(rand, this.o.dimension));
-      const batch: WrittenBatch = { space, writer: w, ids, embeddings, via, acked: false, start: this.world.now(), latencyMs: 0 };
-      this.batches.push(batch);
-      const t = performance.now();
-      try {
-        const out = await this.world.client(via).store(space, {
-          memories: ids.map((id, i) => ({ id, embedding: embeddings[i]!, content: `${space} ${id}`, confidence: STORED_CONFIDENCE })),
-          associations: ids.slice(1).map((to, i) => ({ from: ids[i]!, to, weight: 0.8 })),
-          ack: 'quorum',
-        });
-        batch.acked = true;
-        batch.logPosition = out.logPosition;
-        batch.copies = out.copies;
-        let list = this.#acked.get(space);
-        if (!list) this.#acked.set(space, (list = []));
-        list.push(batch);
-      } catch (err) {
-        batch.error = errorKind(err);
+      if (!via) {
+        await pause(this.o.writePauseMs);
+        continue;
       }
-      batch.latencyMs = performance.now() - t;
+      const ids = Array.from({ length: this.o.batchSize }, (_, i) => `w${w}-${seq}-${i}`);
+      const embeddings = ids.map(() => memoryEmbedding(rand, Math.floor(rand() * 2 * dim), dim));
+      ids.forEach((id, i) => this.embeddings.set(id, embeddings[i]!));
+      const ack: AckLevel = rand() < this.o.ackAllShare ? 'all' : 'quorum';
+      const inv = this.history.invoke({ f: 'write', process: `w${w}`, node: via, space, ids, mode: ack });
+      try {
+        await this.world.client(via).store(space, {
+          memories: ids.map((id, i) => ({ id, embedding: embeddings[i]!, content: id, confidence: { lower: 0.6, upper: 0.9 } })),
+          ack,
+        }, { deadlineMs: this.o.writeTimeoutMs });
+        this.history.complete(inv, 'ok');
+        this.#ack(space, ids);
+      } catch (err) {
+        const type = classifyWriteError(err);
+        this.history.complete(inv, type, { error: errorName(err) });
+        if (type === 'ok') this.#ack(space, ids);
+      }
       await pause(this.o.writePauseMs);
     }
   }
 
-  #query(rand: () => number): { query: Query; timeoutMs: number; expected: number } {
-    const space = this.#pick(rand, this.spaces);
-    const known = this.#acked.get(space) ?? [];
-    const some = known.length > 0 ? this.#pick(rand, known) : undefined;
-    const cue = some ? some.embeddings[0]! : unitVector(rand, this.o.dimension);
-    const t = this.o.queryTimeoutMs;
-    const x = rand();
-    if (x < this.o.consolidateShare) return { query: { kind: 'consolidate', space, threshold: 0.3 }, timeoutMs: this.o.consolidateTimeoutMs, expected: 1 };
-    if (x < 0.35) return { query: { kind: 'recall', space, cue: { embedding: cue }, limit: 5 }, timeoutMs: t, expected: 1 };
-    if (x < 0.55) return { query: { kind: 'spread', space, seeds: some ? [some.ids[0]!] : ['none'], hops: 2 }, timeoutMs: t, expected: 1 };
-    if (x < 0.75) {
-      const mask = Array.from({ length: this.o.dimension }, (_, i) => i % 2 === 0);
-      return { query: { kind: 'complete', space, values: cue, known: mask, neighbours: 3 }, timeoutMs: t, expected: 1 };
-    }
-    const n = 2 + Math.floor(rand() * (this.spaces.length - 1));
-    const spaces = [...this.spaces].sort(() => rand() - 0.5).slice(0, n);
-    return { query: { kind: 'imagine', spaces, cue: { embedding: cue }, limit: 3 }, timeoutMs: t, expected: spaces.length };
+  #ack(space: string, ids: string[]): void {
+    let list = this.#acked.get(space);
+    if (!list) this.#acked.set(space, (list = []));
+    list.push(...ids);
   }
 
   async #reader(r: number): Promise<void> {
     const rand = prng(this.o.seed * 1000 + 500 + r);
     while (!this.#stop) {
-      const { query, timeoutMs, expected } = this.#query(rand);
+      const space = this.#pick(rand, this.spaces)!;
+      const acked = this.#acked.get(space) ?? [];
+      // Mostly the newest acknowledgements: where a lagging copy would miss them.
+      const id = rand() < 0.7 ? acked[acked.length - 1 - Math.floor(rand() * Math.min(20, acked.length))] : this.#pick(rand, acked);
       const via = this.#pick(rand, this.world.upIds());
-      const start = this.world.now();
-      const t = performance.now();
-      const rec: QueryRecord = { kind: query.kind, via, start, latencyMs: 0, timeoutMs, boundMs: 0, outcome: 'error', coverageProblems: [] };
-      let result: QueryResult | undefined;
+      if (id === undefined || via === undefined) {
+        await pause(this.o.readPauseMs);
+        continue;
+      }
+      const consistency: Consistency = rand() < this.o.leaderReadShare ? 'leader' : 'any';
+      const inv: HistoryEvent = this.history.invoke({ f: 'read', process: `r${r}`, node: via, space, ids: [id], mode: consistency });
       try {
-        result = await this.world.client(via).query(query, { timeoutMs });
+        const res = await this.world.client(via).query(
+          { kind: 'recall', space, cue: { embedding: this.embeddings.get(id)! }, limit: 3, threshold: 0.99 },
+          { timeoutMs: this.o.readTimeoutMs, consistency },
+          { deadlineMs: this.o.readTimeoutMs + 2_000 },
+        );
+        const p = res.coverage.partitions[0];
+        // A read that no copy answered observed nothing: it is a failed read, not an empty one.
+        if (!res.coverage.full) this.history.complete(inv, 'fail', { error: `partial: ${p?.status ?? '-'}` });
+        else this.history.complete(inv, 'ok', { found: res.memories.map((m) => m.id), answeredBy: p?.node ?? '' });
       } catch (err) {
-        rec.error = errorKind(err);
-        const cov = err instanceof EngramError ? (err as { coverage?: Coverage }).coverage : undefined;
-        if (cov) rec.coverageProblems.push(...coverageProblems(cov, expected, this.world, start, this.world.now()));
+        this.history.complete(inv, 'fail', { error: errorName(err) });
       }
-      rec.latencyMs = performance.now() - t;
-      const end = this.world.now();
-      // Time the coordinator was delayed or cut off (unreachable) is added: no answer can come back then.
-      rec.boundMs = timeoutMs + this.o.deadlineSlackMs + this.world.delayDuring(via, start, end) + this.world.cutDuring(via, start, end);
-      if (result) {
-        rec.outcome = result.coverage.full ? 'full' : 'partial';
-        rec.coverageProblems.push(...coverageProblems(result.coverage, expected, this.world, start, end), ...resultProblems(result));
-      }
-      this.queries.push(rec);
       await pause(this.o.readPauseMs);
     }
   }
-}
-
-/** Pacing of the load (not synchronisation): a short unref'd timer. */
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,26 +1,28 @@
 /**
- * What the load and the fault schedule share: the cluster, one client per node (replaced when the
- * node restarts on new ports), which nodes the schedule has down or delayed and since when, the
- * node logs captured to files, and the node processes that exited without being killed.
+ * What the load and the nemesis share: the cluster, one client per node (replaced when the node
+ * restarts on new ports), which nodes are down, cut or gone for good, the node logs captured to
+ * files, the fault log, and the node processes that exited without being stopped on purpose.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EngramClient } from '../../src/client/engram-client.js';
 import type { LocalCluster, LocalNode } from '../../src/cluster/local-cluster.js';
 
-/** Deadline of a client call: far above every query deadline, so a hang shows as latency, not as a masked error. */
-export const CLIENT_DEADLINE_MS = 20_000;
+/** Deadline of a client call that sets none (status polls, reads of a copy), ms. */
+export const CLIENT_DEADLINE_MS = 10_000;
 
 export interface FaultEvent {
-  /** ms since the start of the load. */
+  /** ms since the run started. */
   at: number;
-  kind: 'kill9' | 'restart' | 'delay' | 'undelay' | 'cut' | 'uncut' | 'flap' | 'converged' | 'heal';
+  kind: 'kill9' | 'start' | 'stop' | 'wipe' | 'cut' | 'uncut' | 'add' | 'remove' | 'nemesis' | 'settled' | 'heal';
   node: string;
   detail?: string;
 }
 
-export interface FaultWindow { kind: string; node: string; start: number; end: number }
+/** One nemesis from injection until the cluster settled after its heal. */
+export interface FaultWindow { kind: string; node: string; start: number; healed: number; end: number }
 
 export interface Crash { node: string; pid: number; exit: number | string; at: number }
 
@@ -29,23 +31,14 @@ export class World {
   readonly clients = new Map<string, EngramClient>();
   /** Clients of a node's previous incarnation: closed at the end, calls in flight on them finish. */
   readonly retired: EngramClient[] = [];
-  /** Nodes the schedule has killed and not yet restarted. */
+  /** Nodes killed or stopped and not yet started again. */
   readonly down = new Set<string>();
-  /** Injected delay per node, ms. */
-  readonly delay = new Map<string, number>();
-  /** Down intervals per node (end = Infinity while down). */
-  readonly downSpans = new Map<string, { start: number; end: number }[]>();
-  /** Delay intervals per node. */
-  readonly delaySpans = new Map<string, { start: number; end: number; ms: number }[]>();
-  /** When each node was cut off (no traffic in or out, with network namespaces). */
-  readonly cutSpans = new Map<string, { start: number; end: number }[]>();
+  /** Nodes removed for good (never started again; not in the settled cluster). */
+  readonly gone = new Set<string>();
   readonly cut = new Set<string>();
   readonly events: FaultEvent[] = [];
   readonly windows: FaultWindow[] = [];
   readonly crashes: Crash[] = [];
-  /** Nodes the schedule restarted at least once (left out of the resource comparison). */
-  readonly restarted = new Set<string>();
-  /** pids the schedule or the teardown killed on purpose. */
   readonly #expectedExit = new Set<number>();
   readonly #logs = new Map<string, WriteStream>();
   errorLogLines = 0;
@@ -59,13 +52,14 @@ export class World {
     return performance.now() - this.t0;
   }
 
+  /** Every node ever started and not removed for good. */
   ids(): string[] {
-    return [...this.cluster.nodes.keys()].sort();
+    return [...this.cluster.nodes.keys()].filter((id) => !this.gone.has(id)).sort();
   }
 
-  /** Nodes the schedule has up and reachable (a query or write goes to one of these). */
+  /** Nodes running now (cut ones included: a client next to a cut node still calls it). */
   upIds(): string[] {
-    return this.ids().filter((id) => !this.down.has(id) && !this.cut.has(id));
+    return this.ids().filter((id) => !this.down.has(id));
   }
 
   client(id: string): EngramClient {
@@ -80,10 +74,7 @@ export class World {
     if (old) this.retired.push(old);
     this.clients.set(node.id, new EngramClient({ nodes: [node.proc.grpcAddress], deadlineMs: CLIENT_DEADLINE_MS }));
     let log = this.#logs.get(node.id);
-    if (!log) {
-      log = createWriteStream(join(this.logDir, `${node.id}.log`), { flags: 'a' });
-      this.#logs.set(node.id, log);
-    }
+    if (!log) this.#logs.set(node.id, (log = createWriteStream(join(this.logDir, `${node.id}.log`), { flags: 'a' })));
     const out = log;
     // readline already reads this pipe; a second 'data' listener sees the same chunks.
     node.proc.child.stderr?.on('data', (chunk: Buffer) => {
@@ -100,69 +91,47 @@ export class World {
     const n = this.cluster.node(id);
     this.#expectedExit.add(n.proc.pid);
     this.down.add(id);
-    this.#span(this.downSpans, id).push({ start: this.now(), end: Infinity });
     this.event('kill9', id, `pid ${n.proc.pid}`);
     await n.proc.kill9();
   }
 
-  async restart(id: string): Promise<void> {
-    const n = await this.cluster.startNode(id);
-    this.adopt(n);
-    this.restarted.add(id);
-    this.down.delete(id);
-    const span = this.#span(this.downSpans, id).at(-1);
-    if (span && span.end === Infinity) span.end = this.now();
-    this.delay.delete(id);
-    this.event('restart', id, `pid ${n.proc.pid} grpc ${n.proc.grpcAddress}`);
+  /** SIGTERM: the node leaves gracefully (hands its leaderships over first). */
+  async stop(id: string): Promise<void> {
+    const n = this.cluster.node(id);
+    this.#expectedExit.add(n.proc.pid);
+    this.down.add(id);
+    this.event('stop', id, `pid ${n.proc.pid}`);
+    await n.proc.stop(10_000);
   }
 
-  async setDelay(id: string, ms: number): Promise<void> {
-    await this.cluster.setFault(id, { delayMs: ms });
-    const spans = this.#span(this.delaySpans, id);
-    const open = spans.at(-1);
-    if (open && open.end === Infinity) open.end = this.now();
-    if (ms > 0) spans.push({ start: this.now(), end: Infinity, ms });
-    this.delay.set(id, ms);
-    this.event(ms > 0 ? 'delay' : 'undelay', id, `${ms} ms`);
+  /** Starts `id` (again, on its data directory if it has one), seeded from the running nodes. */
+  async start(id: string, extraArgs: string[] = []): Promise<void> {
+    const n = await this.cluster.startNode(id, { extraArgs });
+    this.adopt(n);
+    this.down.delete(id);
+    this.event('start', id, `pid ${n.proc.pid} grpc ${n.proc.grpcAddress}`);
+  }
+
+  /** kill -9, the data directory removed, started again: it comes back as a new, empty copy. */
+  async wipe(id: string): Promise<void> {
+    await this.kill9(id);
+    await rm(this.cluster.node(id).dataDir, { recursive: true, force: true });
+    this.event('wipe', id, this.cluster.node(id).dataDir);
+    await this.start(id);
+  }
+
+  /** kill -9, never started again: its copies must be re-made elsewhere (`--reassign-after`). */
+  async remove(id: string): Promise<void> {
+    await this.kill9(id);
+    this.gone.add(id);
+    this.event('remove', id);
   }
 
   async setCut(id: string, cutOff: boolean): Promise<void> {
-    // No new call goes to a node about to be cut; its span covers calls already on their way.
-    if (cutOff) {
-      this.cut.add(id);
-      this.#span(this.cutSpans, id).push({ start: this.now(), end: Infinity });
-    }
-    await this.cluster.setFault(id, { cutOff, delayMs: this.delay.get(id) ?? 0 });
-    if (!cutOff) {
-      const span = this.#span(this.cutSpans, id).at(-1);
-      if (span && span.end === Infinity) span.end = this.now();
-      this.cut.delete(id);
-    }
+    await this.cluster.setFault(id, { cutOff });
+    if (cutOff) this.cut.add(id);
+    else this.cut.delete(id);
     this.event(cutOff ? 'cut' : 'uncut', id);
-  }
-
-  /** How long `id` was cut off within [from, to], ms: a client cannot reach it meanwhile. */
-  cutDuring(id: string, from: number, to: number): number {
-    let total = 0;
-    for (const s of this.cutSpans.get(id) ?? []) total += Math.max(0, Math.min(s.end, to) - Math.max(s.start, from));
-    return total;
-  }
-
-  /** The largest delay injected on `id` at any time in [from, to], ms. */
-  delayDuring(id: string, from: number, to: number): number {
-    let max = 0;
-    for (const s of this.delaySpans.get(id) ?? []) if (s.start <= to && s.end >= from) max = Math.max(max, s.ms);
-    return max;
-  }
-
-  /** Whether `id` was down (killed, not yet restarted) for the whole of [from, to]. */
-  downThroughout(id: string, from: number, to: number): boolean {
-    return (this.downSpans.get(id) ?? []).some((s) => s.start <= from && s.end >= to);
-  }
-
-  /** Whether any fault window overlaps [from, to]. */
-  faulty(from: number, to: number): boolean {
-    return this.windows.some((w) => w.start <= to && w.end >= from);
   }
 
   event(kind: FaultEvent['kind'], node: string, detail?: string): void {
@@ -180,11 +149,5 @@ export class World {
 
   closeClients(): void {
     for (const c of [...this.clients.values(), ...this.retired]) c.close();
-  }
-
-  #span<T>(map: Map<string, T[]>, id: string): T[] {
-    let a = map.get(id);
-    if (!a) map.set(id, (a = []));
-    return a;
   }
 }

@@ -111,8 +111,8 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
       const file = need(positionals, 2, 'FILE.jsonl');
       const batch = num(flags, 'batch', true) ?? 1000;
       if (batch < 1) throw new UsageError('--batch must be at least 1');
-      const ack = (flags.ack ?? 'one') as AckLevel;
-      if (!['one', 'quorum', 'all'].includes(ack)) throw new UsageError('--ack must be one, quorum or all');
+      const ack = (flags.ack ?? 'quorum') as AckLevel;
+      if (!['quorum', 'all'].includes(ack)) throw new UsageError('--ack must be quorum or all (one is retired: a failover could take it back)');
       const { memories, associations } = await readRecords(file, await spaceDimension(client, space));
       let stored = { memories: 0, associations: 0, batches: 0, logPosition: 0 };
       // Memories first, so associations in later batches find their endpoints.
@@ -192,8 +192,8 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
         parts.push(`members:\n${table(['id', 'state', 'grpc', 'gossip', 'incarnation'], s.members.map((m) => [m.id, m.state, m.grpcAddress, m.gossipAddress, m.incarnation]))}`);
         parts.push(`assignment table, metadata index ${s.tableVersion}:\n${table(['space', 'primary', 'replicas', 'dimension', 'since version'], s.assignments.map((a) => [a.space, a.primary, a.replicas.join(',') || '-', a.dimension, a.version]))}`);
       }
-      if (s.replication.length > 0) {
-        parts.push(`replication from this node:\n${table(['space', 'replica', 'acked position', 'primary position', 'lag'], s.replication.map((r) => [r.space, r.replica, r.ackedPosition, r.primaryPosition, r.lag]))}`);
+      if (s.groups.length > 0) {
+        parts.push(`space groups on this node:\n${table(['space', 'leader', 'term', 'role', 'voters', 'learners', 'commit', 'applied', 'digest'], s.groups.map((g) => [g.space, g.leader || '-', g.term, g.role, g.voters.join(','), g.learners.join(',') || '-', g.commit, g.applied, g.digest.slice(0, 12)]))}`);
       }
       return { json: s, text: parts.join('\n\n') };
     }

@@ -75,7 +75,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     details: 'One JSON object a line: a memory {"id","embedding"|"text","content","confidence":{"lower","upper"}}\nor an association {"from","to","weight"}. Memories go first, so associations find their endpoints.',
     options: [
       { name: 'batch', type: 'string', value: 'N', help: 'memories per call (default 1000; associations go 10× as many)' },
-      { name: 'ack', type: 'string', value: 'one|quorum|all', env: 'ENGRAM_ACK', help: 'copies that must hold a batch before it is acknowledged (default one)' },
+      { name: 'ack', type: 'string', value: 'quorum|all', env: 'ENGRAM_ACK', help: 'quorum: committed on a majority of copies (default); all: applied on every copy' },
     ],
   },
   {

@@ -58,12 +58,29 @@ export interface MemoryRecord {
   createdAt?: number;
 }
 export interface AssociationRecord { from: string; to: string; weight: number; toSpace?: string }
-export type AckLevel = 'one' | 'quorum' | 'all';
+/**
+ * When a write is acknowledged: `quorum` (default) once committed, durable on a majority of the
+ * space's copies; `all` once applied on every copy. (`one` is retired: a failover could take it back.)
+ */
+export type AckLevel = 'quorum' | 'all';
 
 export interface SpaceStatus { id: string; dimension: number; memories: number; associations: number; logPosition: number; patterns: number }
 export interface MemberStatus { id: string; grpcAddress: string; gossipAddress: string; state: 'alive' | 'suspect' | 'down' | 'left'; incarnation: number }
 export interface AssignmentStatus { space: string; primary: string; replicas: string[]; dimension: number; version: number }
-export interface ReplicaLag { space: string; replica: string; ackedPosition: number; primaryPosition: number; lag: number }
+/** A node's copy of a space's Raft group (`status`); `peers` and their `matched` are filled on the leader. */
+export interface SpaceGroupStatus {
+  space: string;
+  leader: string;
+  term: number;
+  role: string;
+  voters: string[];
+  learners: string[];
+  commit: number;
+  applied: number;
+  peers: { node: string; kind: string; matched: number }[];
+  /** SHA-256 of the copy's content: equal on two copies exactly when they applied the same entries. */
+  digest: string;
+}
 /** The metadata group as one node sees it. */
 export interface MetaStatus {
   clusterId: string;
@@ -91,7 +108,8 @@ export interface NodeStatus {
   members: MemberStatus[];
   tableVersion: number;
   assignments: AssignmentStatus[];
-  replication: ReplicaLag[];
+  /** This node's copy of every space group it holds. */
+  groups: SpaceGroupStatus[];
   partitionState: 'connected' | 'partitioned' | 'healing';
   /** Null for a node without a cluster. */
   meta: MetaStatus | null;
@@ -212,7 +230,7 @@ export class EngramClient {
       space,
       memories: (batch.memories ?? []).map((m) => ({ ...m, embedding: Array.from(m.embedding) })),
       associations: batch.associations ?? [],
-      ack: `ACK_LEVEL_${(batch.ack ?? 'one').toUpperCase()}`,
+      ack: `ACK_LEVEL_${(batch.ack ?? 'quorum').toUpperCase()}`,
     }, call);
   }
 

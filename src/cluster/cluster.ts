@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
-import { ClusterMismatchError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
+import { ClusterMismatchError, ConsistencyUnavailableError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
 import type { Logger } from '../util/logger.js';
 import type { MetaStatus } from '../client/engram-client.js';
 import { fromGrpcError, isServiceError } from '../wire/grpc-errors.js';
@@ -29,6 +29,9 @@ import { PartitionDetector, type PartitionState } from './partition-detector.js'
 import type { InternalCalls } from './peer-clients.js';
 import { DEFAULT_REPLICATION_FACTOR, resolvePlacement, type PlacementRequest } from './rendezvous.js';
 import { SwimMembership } from './swim-membership.js';
+import { SpaceGroups, spaceOfGroup } from './space-group.js';
+import { nextMove } from './allocation.js';
+import type { MetaState } from './meta/meta-state.js';
 import type { SwimTimingOptions } from './swim-options.js';
 
 /** How long a new node keeps trying to join through its seeds, ms. */
@@ -45,6 +48,8 @@ const CONF_CHANGE_PATIENCE_MS = 5_000;
 const LEADERSHIP_HANDOFF_MS = 2_000;
 /** A learner is promoted to voter only once it is this close to the leader's commit index. */
 const CAUGHT_UP_ENTRIES = 10;
+/** How long a stopping node waits for its space leaderships to move, ms. */
+const SPACE_HANDOFF_MS = 3_000;
 /** How long a create waits for the other copy holders to create the space, ms. */
 const AWAIT_COPIES_MS = 5_000;
 
@@ -64,12 +69,14 @@ export interface ClusterOptions {
   storageId: string;
   /** Only join (or belong to) the cluster with this id: `--cluster-id`. Default: whichever the seeds are. */
   clusterId?: string;
-  /** Copies of a new space, primary included. Default 2. */
+  /** Copies of a new space (`--copies`): 3 survives one failure; 2 and 1 survive none. Default 3. */
   replicationFactor?: number;
   /** Voters of the metadata group (`--meta-voters`). Default 3. */
   metaVoters?: number;
   /** A voter down this long is replaced by a live member (`--reassign-after`), ms. Default 60,000. */
   reassignAfterMs?: number;
+  /** Move copies to a member that joins until copies per member differ by at most one (`--rebalance`). Default true. */
+  rebalance?: boolean;
   /** How long a new node tries its seeds before giving up (`--join-timeout-ms`), ms. Default 60,000. */
   joinTimeoutMs?: number;
   /** Raft tick period (`--raft-tick-ms`), ms. Default 100. */
@@ -114,9 +121,12 @@ export class Cluster extends EventEmitter implements ClusterView {
   readonly detector: PartitionDetector;
   readonly replicationFactor: number;
   readonly meta: MetaGroup;
+  /** This node's copies of the space groups. */
+  readonly spaceGroups: SpaceGroups;
   readonly #self: MetaMember;
   readonly #maxVoters: number;
   readonly #reassignAfterMs: number;
+  readonly #rebalance: boolean;
   /** When each member was first seen down (performance.now()), for voter replacement. */
   readonly #downSince = new Map<string, number>();
   /** Cached views, rebuilt when the applied index or SWIM's list changes. */
@@ -124,6 +134,11 @@ export class Cluster extends EventEmitter implements ClusterView {
   #assignCache: { version: number; map: Map<string, SpaceAssignment> } | undefined;
   #maintainTimer: NodeJS.Timeout | undefined;
   #confChangeAt = -Infinity;
+  /** When each member last received a copy (allocation's throttle), performance.now(). */
+  readonly #lastReceived = new Map<string, number>();
+  #moving = false;
+  #handedOff = false;
+  readonly #hinting = new Set<string>();
   #registering = false;
   #closed = false;
 
@@ -131,6 +146,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     options: ClusterOptions,
     membership: SwimMembership,
     meta: MetaGroup,
+    spaceGroups: SpaceGroups,
     self: MetaMember,
     private readonly peers: InternalCalls,
     private readonly logger: Logger,
@@ -139,10 +155,12 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.nodeId = options.nodeId;
     this.membership = membership;
     this.meta = meta;
+    this.spaceGroups = spaceGroups;
     this.#self = self;
     this.replicationFactor = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
     this.#maxVoters = options.metaVoters ?? DEFAULT_META_VOTERS;
     this.#reassignAfterMs = options.reassignAfterMs ?? DEFAULT_REASSIGN_AFTER_MS;
+    this.#rebalance = options.rebalance ?? true;
     this.detector = new PartitionDetector({
       selfId: options.nodeId,
       ...(options.partitionThreshold !== undefined ? { threshold: options.partitionThreshold } : {}),
@@ -208,7 +226,16 @@ export class Cluster extends EventEmitter implements ClusterView {
         const answer = await join.join(clusterId, CHECK_IN_TIMEOUT_MS);
         if (answer) hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
       }
-      const c: { cluster?: Cluster } = {};
+      const c: { cluster?: Cluster; meta?: MetaGroup } = {};
+      const spaceGroups = new SpaceGroups({
+        engine,
+        nodeId: options.nodeId,
+        raftId,
+        logger: options.logger,
+        nodeOf: (id) => c.meta?.state.memberByRaftId(id)?.nodeId,
+        desiredPeers: (space) => (c.meta ? desiredPeers(c.meta.state, space) : undefined),
+        onLeader: (space) => c.cluster?.recordLeader(space),
+      });
       meta = await MetaGroup.open(
         {
           dataDir: options.dataDir,
@@ -225,7 +252,12 @@ export class Cluster extends EventEmitter implements ClusterView {
             return m && m.state !== 'down' && m.state !== 'left' ? m.grpcAddress : undefined;
           },
           // Entries replayed while opening apply before the Cluster exists: only their spaces matter then.
-          onApplied: (a) => (c.cluster ? c.cluster.#onApplied(a, engine) : createMine(engine, self.nodeId, a, options.logger)),
+          onApplied: (a) => (c.cluster ? c.cluster.#onApplied(a, engine) : createMine(engine, self.nodeId, a, options.logger, spaceGroups, c.meta!.state)),
+          machineFor: (group) => (spaceOfGroup(group) !== undefined ? spaceGroups : undefined),
+          onRaft: (raft, group) => {
+            c.meta = group;
+            spaceGroups.attach(raft);
+          },
           onSnapshot: () => (c.cluster ? c.cluster.#createAllMine(engine) : Promise.resolve()),
           quorum: () => c.cluster?.quorum() ?? { reachable: 1, total: 1 },
           ...(options.raftTickMs !== undefined ? { tickMs: options.raftTickMs } : {}),
@@ -238,7 +270,7 @@ export class Cluster extends EventEmitter implements ClusterView {
       if (joinedAt > 0 && !(await meta.waitApplied(joinedAt, options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS))) {
         throw new MetadataUnavailableError(0, 0, `join: the metadata log did not reach this node within ${options.joinTimeoutMs ?? DEFAULT_JOIN_TIMEOUT_MS} ms`);
       }
-      cluster = new Cluster(options, membership, meta, self, peers, options.logger);
+      cluster = new Cluster(options, membership, meta, spaceGroups, self, peers, options.logger);
       c.cluster = cluster;
       await cluster.#createAllMine(engine);
       cluster.#maintainTimer = setInterval(() => cluster!.#maintain(), MAINTAIN_MS);
@@ -435,7 +467,40 @@ export class Cluster extends EventEmitter implements ClusterView {
   /** Test-only cut (the SetFault switch): gossip and Raft messages neither leave nor are taken in. */
   setCutOff(cut: boolean): void {
     this.membership.cutOff = cut;
+    // One RaftNode carries every group: the metadata group's cut is the space groups' too.
     this.meta.cutOff = cut;
+  }
+
+  /**
+   * Before this node answers a query from its copy of `space`: a copy that does not vote in its
+   * group yet (a learner being caught up, or a group not made yet) may miss committed writes, so
+   * it refuses (retryable) and the planner asks the next copy.
+   */
+  checkReadable(space: string): void {
+    if (!this.spaceGroups.isVoter(space)) throw new ConsistencyUnavailableError(space, 'this copy is still being caught up');
+  }
+
+  /**
+   * Before a `consistency: leader` read of this node's copy of `space`: waits until the copy has
+   * applied its group leader's read index; ConsistencyUnavailableError when that is not done by
+   * `deadline` (ms since the epoch; default 5 s from now).
+   */
+  async readBarrier(space: string, deadline?: number): Promise<void> {
+    const ms = deadline !== undefined ? deadline - Date.now() : 5_000;
+    if (!this.spaceGroups.has(space)) throw new ConsistencyUnavailableError(space, 'this node holds no copy');
+    if (!(await this.spaceGroups.readBarrier(space, Math.max(0, ms)))) throw new ConsistencyUnavailableError(space, `no read index confirmed by a leader within ${Math.max(0, Math.round(ms))} ms`);
+  }
+
+  /** This node leads `space`'s group: the table's hint follows (best effort; planners read it). */
+  recordLeader(space: string): void {
+    if (this.#closed || this.#hinting.has(space)) return;
+    const s = this.meta.state.space(space);
+    if (!s || s.leaderHint === this.nodeId || !s.copies.includes(this.nodeId)) return;
+    this.#hinting.add(space);
+    this.meta
+      .propose({ kind: 'setLeaderHint', requestId: randomUUID(), space, leader: this.nodeId })
+      .catch(() => undefined)
+      .finally(() => this.#hinting.delete(space));
   }
 
   /**
@@ -444,10 +509,26 @@ export class Cluster extends EventEmitter implements ClusterView {
    */
   async leave(): Promise<void> {
     if (this.#closed) return;
+    await this.handOff();
     this.#stopTimers();
-    await this.#handOffLeadership();
     await this.membership.leave();
+    this.spaceGroups.close();
     await this.meta.close();
+  }
+
+  /**
+   * Hands every leadership this node holds (its space groups', then the metadata group's) to
+   * caught-up live voters, so the others need not wait out an election timeout. The node goes on
+   * serving as a follower until it leaves. Idempotent.
+   */
+  async handOff(): Promise<void> {
+    if (this.#closed || this.#handedOff) return;
+    this.#handedOff = true;
+    const alive = new Set(this.membership.members().filter((m) => m.state === 'alive').map((m) => m.id));
+    const t0 = performance.now();
+    const moved = await this.spaceGroups.handOff((raftId) => alive.has(this.meta.state.memberByRaftId(raftId)?.nodeId ?? ''), SPACE_HANDOFF_MS);
+    if (moved.tried > 0) this.logger.info('space leaderships handed off', { ...moved, ms: Math.round(performance.now() - t0) });
+    await this.#handOffLeadership();
   }
 
   /** Stops without telling anyone. */
@@ -455,6 +536,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     this.#stopTimers();
     await this.membership.close();
+    this.spaceGroups.close();
     await this.meta.close();
   }
 
@@ -517,7 +599,7 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 
   async #onApplied(a: Applied, engine: Engine): Promise<void> {
-    await createMine(engine, this.nodeId, a, this.logger);
+    await createMine(engine, this.nodeId, a, this.logger, this.spaceGroups, this.meta.state);
     const r = a.result;
     // The change the leader waited for is in: the next may go.
     if (r.kind === 'metaConfig') this.#confChangeAt = -Infinity;
@@ -530,10 +612,14 @@ export class Cluster extends EventEmitter implements ClusterView {
   /** Creates every space this node holds a copy of and has not yet (after a snapshot or a restart). */
   async #createAllMine(engine: Engine): Promise<void> {
     for (const s of this.meta.state.spaces()) {
-      if (s.copies.includes(this.nodeId) && !engine.hasSpace(s.id)) {
+      if (!s.copies.includes(this.nodeId)) continue;
+      if (!engine.hasSpace(s.id)) {
         await engine.createSpace(s.id, s.dimension);
         this.logger.info('space created', { space: s.id, dimension: s.dimension, role: s.leaderHint === this.nodeId ? 'primary' : 'replica' });
       }
+      // A copy whose create this node did not apply from the log (a snapshot covered it, or the
+      // copy moved here) joins the group empty; its leader adds it and sends it the log.
+      await this.spaceGroups.ensure(s.id, null, false);
     }
     this.emit('table');
   }
@@ -556,7 +642,11 @@ export class Cluster extends EventEmitter implements ClusterView {
     if (this.#closed) return;
     try {
       this.#registerSelf();
-      if (this.meta.isLeader()) this.#manageVoters();
+      this.spaceGroups.reconcile(this.meta.version);
+      if (this.meta.isLeader()) {
+        this.#manageVoters();
+        this.#allocate();
+      }
     } catch (err) {
       this.logger.warn('metadata maintenance failed', { error: (err as Error).message });
     }
@@ -578,6 +668,32 @@ export class Cluster extends EventEmitter implements ClusterView {
       .catch(() => undefined)
       .finally(() => {
         this.#registering = false;
+      });
+  }
+
+  /**
+   * The metadata leader's copy allocation (src/cluster/allocation.ts): one `setCopies` at a time,
+   * a lost copy replaced, then joins balanced; the space groups' leaders carry the moves out.
+   */
+  #allocate(): void {
+    if (this.#moving || this.meta.cutOff) return;
+    const now = performance.now();
+    const swim = new Map(this.membership.members().map((m) => [m.id, m.state]));
+    const members = this.meta.state.members().map((m) => {
+      const state: MemberState = m.nodeId === this.nodeId ? 'alive' : (swim.get(m.nodeId) ?? 'down');
+      if (state === 'down' && !this.#downSince.has(m.nodeId)) this.#downSince.set(m.nodeId, now);
+      return { nodeId: m.nodeId, state, ...(state === 'down' ? { downSinceMs: this.#downSince.get(m.nodeId)! } : {}) };
+    });
+    const move = nextMove({ spaces: this.meta.state.spaces(), members, nowMs: now, reassignAfterMs: this.#reassignAfterMs, lastReceivedMs: this.#lastReceived, balance: this.#rebalance });
+    if (!move) return;
+    this.#moving = true;
+    this.#lastReceived.set(move.to, now);
+    this.logger.info('copy moved', { space: move.space, from: move.from, to: move.to, why: move.why });
+    this.meta
+      .propose({ kind: 'setCopies', requestId: randomUUID(), space: move.space, expected: move.expected, copies: move.copies })
+      .catch((err: unknown) => this.logger.warn('copy move not committed', { space: move.space, error: (err as Error).message }))
+      .finally(() => {
+        this.#moving = false;
       });
   }
 
@@ -633,18 +749,42 @@ export class Cluster extends EventEmitter implements ClusterView {
   }
 }
 
+/** The raft ids `space`'s group should have as voters: its copies' members' current ids. */
+function desiredPeers(state: MetaState, space: string): number[] | undefined {
+  const s = state.space(space);
+  if (!s) return undefined;
+  const out: number[] = [];
+  for (const id of s.copies) {
+    const m = state.member(id);
+    if (m) out.push(m.raftId);
+  }
+  return out;
+}
+
 function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
-/** Creates the space of an applied create (or of a copy moved here) when this node holds a copy. */
-async function createMine(engine: Engine, nodeId: string, a: Applied, logger: Logger): Promise<void> {
+/**
+ * Creates the space of an applied create (or of a copy moved here) when this node holds a copy,
+ * and its copy of the space group. A create's copies bootstrap the group together, with the raft
+ * ids the table held at that entry (the same on every node, etcd's bootstrap); the intended
+ * leader campaigns at once. A copy moved here joins empty and is added by the group's leader.
+ */
+async function createMine(engine: Engine, nodeId: string, a: Applied, logger: Logger, groups: SpaceGroups, state: MetaState): Promise<void> {
   const r = a.result;
   if (r.status !== 'ok' || !r.changed || !r.space || (r.kind !== 'createSpace' && r.kind !== 'setCopies')) return;
   const s = r.space;
-  if (s.copies.includes(nodeId) && !engine.hasSpace(s.id)) {
+  if (!s.copies.includes(nodeId)) return;
+  if (!engine.hasSpace(s.id)) {
     await engine.createSpace(s.id, s.dimension);
     logger.info('space created', { space: s.id, dimension: s.dimension, role: s.leaderHint === nodeId ? 'primary' : 'replica', index: a.index });
+  }
+  if (r.kind === 'createSpace') {
+    const voters = s.copies.map((id) => state.member(id)?.raftId).filter((id): id is number => id !== undefined);
+    await groups.ensure(s.id, voters, s.copies[0] === nodeId);
+  } else {
+    await groups.ensure(s.id, null, false);
   }
 }
 

@@ -196,7 +196,14 @@ export class LocalCluster {
     // it can still be reached) and a heal the link coming back (before).
     const network = this.options.network;
     if (network?.isolated(id) && fault.cutOff !== undefined && !fault.collectGarbage) {
-      if (!fault.cutOff) network.heal(id);
+      if (!fault.cutOff) {
+        network.heal(id);
+        // Right after the link comes back the host may still hold a failed neighbour entry for
+        // the node (EHOSTUNREACH) for a moment: try again until it resolves.
+        await this.until(`${id} to be reachable after the heal`, 10_000, () =>
+          this.#sendFault(id, { ...fault, cutOff: false }).then(() => true, () => undefined), 100);
+        return;
+      }
       await this.#sendFault(id, { ...fault, cutOff: false });
       if (fault.cutOff) network.cut(id);
       return;

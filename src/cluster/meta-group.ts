@@ -61,6 +61,10 @@ export interface MetaGroupOptions {
   tickMs?: number;
   /** Election timeout in ticks (randomized in [n, 2n)); default 10. */
   electionTicks?: number;
+  /** The state machine of every other group on the node's Raft (the space groups). */
+  machineFor?(group: string): RaftStateMachine | undefined;
+  /** Called once the node's Raft is open, before any entry is replayed (space groups attach to it). */
+  onRaft?(raft: RaftNode, group: MetaGroup): void;
 }
 
 interface Pending {
@@ -117,13 +121,13 @@ export class MetaGroup implements RaftStateMachine {
       requireClientCertificate: options.requireClientCertificate ?? false,
       logger: options.logger,
       resolve: (raftId) => g.#resolve(raftId),
-      // Space groups (issue 12) will be dispatched here too.
-      machineFor: (group) => (group === META_GROUP ? g : undefined),
+      machineFor: (group) => (group === META_GROUP ? g : options.machineFor?.(group)),
       afterPump: () => g.#maybeCompact(),
       ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
       ...(options.electionTicks !== undefined ? { electionTicks: options.electionTicks } : {}),
     });
     const host = g.#raft.host;
+    options.onRaft?.(g.#raft, g);
     try {
       if (!host.groups().includes(META_GROUP)) {
         if (init.bootstrap) {

@@ -14,8 +14,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Member, MemberState } from './cluster-view.js';
 
-/** Copies of a space (primary included) when the caller does not say: 2. */
-export const DEFAULT_REPLICATION_FACTOR = 2;
+/** Copies of a space when the caller does not say: 3 (a Raft group of 2 cannot survive a failure). */
+export const DEFAULT_REPLICATION_FACTOR = 3;
 
 /** Where a space should live: a primary and its replicas in fallback order. */
 export interface Placement {

@@ -1,21 +1,38 @@
 /**
- * A space's data on Raft (DESIGN §5, issue 12), the state-machine side: the copies of a space
- * form the Raft group `space/<id>` on the node's RaftHost (beside `meta`, on the same store and
- * transport); a store batch or a consolidation's patterns is one entry, applied to the engine in
- * log order on every copy (`Engine.applyEntry`, which logs the record with its Raft index and
- * skips what it already holds, so a restarted group may hand entries out again).
+ * A space's data on Raft (DESIGN §5): the copies of a space form the Raft group `space/<id>` on
+ * the node's RaftNode (beside `meta`, on the same store and transport). A store batch or a
+ * consolidation's patterns is one entry, applied to the engine in log order on every copy
+ * (`Engine.applyEntry`, which logs the record with its Raft index and skips what it already
+ * holds, so a restarted group may hand entries out again).
  *
- * Groundwork, not yet the running path: writes still go through the primary's log shipping
- * (src/cluster/replicator.ts). docs/raft.md, "Space groups", says what is left.
+ * `SpaceGroups` is this node's side of every space group: the state machine, proposals that
+ * resolve when their entry is applied here (matched by a random context, so a proposal that a
+ * follower forwarded or a new leader committed is still recognised), apply and read-index
+ * waiters, and the leader's membership changes that make the group's voters follow the copies
+ * the metadata table names, one change at a time (learner, caught up, voter, then the copy that
+ * left removed).
  */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
-import { InvalidArgumentError } from '../errors.js';
+import { EngramError, InvalidArgumentError, NotSpaceLeaderError, WriteOutcomeUnknownError } from '../errors.js';
 import type { RaftStateMachine } from '../raft/raft-host.js';
-import type { RaftCommittedEntry } from '../raft/raft-native-types.js';
+import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
+import type { RaftCommittedEntry, RaftReadState, RaftSoftState, RaftStatus } from '../raft/raft-native-types.js';
 import { SPACE_ID_PATTERN } from '../engine/limits.js';
+import type { Logger } from '../util/logger.js';
+import type { RaftNode } from './raft-node.js';
 
 /** Prefix of every space group's id. */
 export const SPACE_GROUP_PREFIX = 'space/';
+/** A learner is promoted to voter only once it is this close to the leader's commit index. */
+const CAUGHT_UP_ENTRIES = 10;
+/** `reconcile` looks at every group at least this often even when nothing changed, ms. */
+const RECONCILE_FULL_MS = 5_000;
+/** How long after creating its copy the intended first leader starts an election, ms. */
+const CAMPAIGN_DELAY_MS = 150;
+/** A conf change not applied after this long no longer holds the group's next one back, ms. */
+const CONF_CHANGE_PATIENCE_MS = 5_000;
 
 /** The Raft group id of `space`'s copies. */
 export function spaceGroupId(space: string): string {
@@ -45,11 +62,429 @@ export class SpaceGroupStateMachine implements Pick<RaftStateMachine, 'apply' | 
   }
 
   /**
-   * A space's snapshot is its log, streamed in bounded chunks: not built yet. Until it is, space
-   * groups are never compacted, so no leader ever sends one.
+   * A group's first snapshot is the empty one of its bootstrap. Space groups are never compacted
+   * (their log is the whole history a new copy is caught up from), so no leader sends another.
    */
   applySnapshot(group: string, snapshot: { index: number; data: Uint8Array }): void {
     if (snapshot.data.byteLength === 0) return;
-    throw new InvalidArgumentError('snapshot', group, 'space snapshots are not built yet: space groups are never compacted (issue 12)');
+    throw new InvalidArgumentError('snapshot', group, 'space groups are never compacted: a snapshot with data is not one of ours');
   }
+}
+
+/** This node's copy of a space group, as `status` reports it. */
+export interface SpaceGroupInfo {
+  space: string;
+  leader: string;
+  term: number;
+  role: string;
+  voters: string[];
+  learners: string[];
+  commit: number;
+  applied: number;
+  peers: { node: string; kind: 'voter' | 'learner'; matched: number }[];
+  digest: string;
+}
+
+export interface SpaceGroupsOptions {
+  engine: Engine;
+  nodeId: string;
+  raftId: number;
+  logger: Logger;
+  /** Node id of a raft id in the committed table, or undefined. */
+  nodeOf(raftId: number): string | undefined;
+  /** Raft ids the group's voters should be: the current raft ids of the members holding a copy; undefined for a space the table lacks. */
+  desiredPeers(space: string): number[] | undefined;
+  /** This node became the leader of `space`'s group (the cluster records the hint). */
+  onLeader?(space: string): void;
+}
+
+interface Waiter {
+  index: number;
+  resolve(ok: boolean): void;
+}
+
+export class SpaceGroups implements RaftStateMachine {
+  readonly #o: SpaceGroupsOptions;
+  readonly #machine: SpaceGroupStateMachine;
+  #raft: RaftNode | undefined;
+  readonly #soft = new Map<string, RaftSoftState>();
+  /** Last index applied here per group (conf changes and no-ops included). */
+  readonly #applied = new Map<string, number>();
+  readonly #pending = new Map<string, { space: string; resolve(index: number): void; reject(err: Error): void }>();
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #reads = new Map<string, (index: number) => void>();
+  readonly #confChangeAt = new Map<string, number>();
+  /** Bumped by every applied conf change: `reconcile` skips a pass when nothing it reads moved. */
+  #confVersion = 0;
+  #reconciled = { key: '', at: -Infinity };
+  /** Groups with a learner to promote once caught up: looked at on every pass. */
+  readonly #promoting = new Set<string>();
+  #closed = false;
+
+  constructor(options: SpaceGroupsOptions) {
+    this.#o = options;
+    this.#machine = new SpaceGroupStateMachine(options.engine);
+  }
+
+  /** The node's Raft, once the metadata group has opened it (entries replayed before only reach the engine). */
+  attach(raft: RaftNode): void {
+    this.#raft = raft;
+  }
+
+  get #host() {
+    if (!this.#raft) throw new Error('space groups used before the node\'s Raft was attached');
+    return this.#raft.host;
+  }
+
+  has(space: string): boolean {
+    return this.#raft !== undefined && this.#raft.host.groups().includes(spaceGroupId(space));
+  }
+
+  /**
+   * Creates this node's copy of the group unless it exists: with `voters` (the copies named when
+   * the space was created) it bootstraps the group with them; with none it waits for the leader
+   * to add it. `campaign`: the intended first leader starts an election at once.
+   */
+  async ensure(space: string, voters: number[] | null, campaign: boolean): Promise<void> {
+    if (this.#closed || !this.#raft) return;
+    const group = spaceGroupId(space);
+    if (this.#raft.host.groups().includes(group)) return;
+    const bootstrap = voters !== null && voters.includes(this.#o.raftId) ? voters : [];
+    await this.#raft.host.createGroup(group, this.#o.raftId, bootstrap);
+    this.#o.logger.info('space group created', { space, voters: bootstrap.map((v) => this.#name(v)), joining: bootstrap.length === 0 });
+    this.#raft.pump();
+    if (campaign && bootstrap.length > 0) {
+      // Not at once: the other copies apply the same create about now, and a vote request that
+      // reaches a copy before its group exists is lost (the election would then wait a timeout).
+      const timer = setTimeout(() => {
+        if (this.#closed || (this.#soft.get(group)?.leaderId ?? 0) !== 0) return;
+        try {
+          this.#raft!.host.campaign(group);
+          this.#raft!.pump();
+        } catch {
+          // the group went away meanwhile
+        }
+      }, CAMPAIGN_DELAY_MS);
+      timer.unref();
+    }
+  }
+
+  /** Whether this node's copy votes in the group: it holds every committed entry but a few. */
+  isVoter(space: string): boolean {
+    if (!this.has(space)) return false;
+    return this.#host.status(spaceGroupId(space)).confState.voters.includes(this.#o.raftId);
+  }
+
+  isLeader(space: string): boolean {
+    return this.#soft.get(spaceGroupId(space))?.role === 'leader';
+  }
+
+  /** Node id of the leader this copy knows of, or ''. */
+  leaderOf(space: string): string {
+    const id = this.#soft.get(spaceGroupId(space))?.leaderId ?? 0;
+    return id ? this.#name(id) : '';
+  }
+
+  /**
+   * Proposes `payload` (from `Engine.prepareStore` or `preparePatterns`) and resolves with its
+   * index once it is applied here, which on the leader means committed on a majority. Not the
+   * leader: NotSpaceLeaderError (nothing proposed). Not applied by `deadline` (ms, performance
+   * clock): WriteOutcomeUnknownError; the entry may still commit.
+   */
+  propose(space: string, payload: Uint8Array, deadline: number): Promise<number> {
+    const group = spaceGroupId(space);
+    if (!this.isLeader(space)) throw new NotSpaceLeaderError(space, this.leaderOf(space));
+    const context = randomBytes(16);
+    const key = context.toString('hex');
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(key);
+        reject(new WriteOutcomeUnknownError(space, this.isLeader(space) ? 'no majority of the copies confirmed it' : 'leadership changed while it was in flight'));
+      }, Math.max(0, deadline - performance.now()));
+      this.#pending.set(key, {
+        space,
+        resolve: (index) => {
+          clearTimeout(timer);
+          this.#pending.delete(key);
+          resolve(index);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          this.#pending.delete(key);
+          reject(err);
+        },
+      });
+      try {
+        this.#host.propose(group, payload, context);
+        this.#raft!.pump();
+      } catch (e) {
+        clearTimeout(timer);
+        this.#pending.delete(key);
+        // raft-rs drops a proposal while leadership moves: nothing entered the log.
+        reject(e instanceof RaftError && e.code === RAFT_CODES.PROPOSAL_DROPPED ? new NotSpaceLeaderError(space, this.leaderOf(space)) : e);
+      }
+    });
+  }
+
+  /** Last index of the group applied here (0 when none or no group). */
+  applied(space: string): number {
+    return this.#applied.get(spaceGroupId(space)) ?? 0;
+  }
+
+  /** Resolves true once `index` is applied here, false at `timeoutMs`. */
+  waitApplied(space: string, index: number, timeoutMs: number): Promise<boolean> {
+    const group = spaceGroupId(space);
+    if ((this.#applied.get(group) ?? 0) >= index) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(group);
+      if (!set) this.#waiters.set(group, (set = new Set()));
+      const w: Waiter = {
+        index,
+        resolve: (ok) => {
+          clearTimeout(timer);
+          set!.delete(w);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => w.resolve(false), Math.max(0, timeoutMs));
+      set.add(w);
+    });
+  }
+
+  /**
+   * A linearizable read point (Raft's read index, §6.4): asks the leader (raft-rs forwards the
+   * request from a follower) for its commit index, confirmed by a heartbeat round to a majority,
+   * then waits until this copy has applied that far. Resolves false when not done by `timeoutMs`.
+   */
+  async readBarrier(space: string, timeoutMs: number): Promise<boolean> {
+    const group = spaceGroupId(space);
+    const until = performance.now() + timeoutMs;
+    const context = randomBytes(16);
+    const key = context.toString('hex');
+    const index = await new Promise<number | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#reads.delete(key);
+        resolve(undefined);
+      }, Math.max(0, timeoutMs));
+      this.#reads.set(key, (i) => {
+        clearTimeout(timer);
+        this.#reads.delete(key);
+        resolve(i);
+      });
+      try {
+        this.#host.readIndex(group, context);
+        this.#raft!.pump();
+      } catch {
+        clearTimeout(timer);
+        this.#reads.delete(key);
+        resolve(undefined);
+      }
+    });
+    if (index === undefined || index < 0) return false;
+    return this.waitApplied(space, index, until - performance.now());
+  }
+
+  status(space: string): RaftStatus {
+    return this.#host.status(spaceGroupId(space));
+  }
+
+  /** Every group this node holds, as `status` shows them. */
+  info(): SpaceGroupInfo[] {
+    if (!this.#raft) return [];
+    const out: SpaceGroupInfo[] = [];
+    for (const group of this.#raft.host.groups()) {
+      const space = spaceOfGroup(group);
+      if (space === undefined || !this.#o.engine.hasSpace(space)) continue;
+      const st = this.#raft.host.status(group);
+      const soft = this.#soft.get(group);
+      const conf = st.confState;
+      // A copy moved away (removed from the group, no longer in the table) is no copy any more.
+      const member = conf.voters.includes(this.#o.raftId) || conf.learners.includes(this.#o.raftId);
+      if (!member && !(this.#o.desiredPeers(space) ?? []).includes(this.#o.raftId)) continue;
+      const learner = conf.learners.includes(this.#o.raftId);
+      const kind = (id: number): 'voter' | 'learner' => (conf.learners.includes(id) ? 'learner' : 'voter');
+      out.push({
+        space,
+        leader: st.leaderId ? this.#name(st.leaderId) : '',
+        term: Math.max(st.term, soft?.term ?? 0),
+        role: learner ? 'learner' : st.role,
+        voters: conf.voters.map((v) => this.#name(v)).sort(),
+        learners: conf.learners.map((v) => this.#name(v)).sort(),
+        commit: st.commit,
+        applied: this.#applied.get(group) ?? 0,
+        peers: st.progress.map((p) => ({ node: this.#name(p.id), kind: kind(p.id), matched: p.matched })).sort((a, b) => (a.node < b.node ? -1 : 1)),
+        digest: this.#o.engine.digest(space),
+      });
+    }
+    return out.sort((a, b) => (a.space < b.space ? -1 : 1));
+  }
+
+  /**
+   * On every group this node leads: one membership change towards the copies the table names
+   * (a missing copy added as a learner; a caught-up learner promoted; a voter or learner that is
+   * no copy any more removed once the copies are voters). A leader that is itself no longer a
+   * copy hands leadership to a caught-up copy first.
+   */
+  reconcile(tableVersion: number): void {
+    if (this.#closed || !this.#raft) return;
+    const now = performance.now();
+    // Each pass reads every led group's status: only when the table or a group's configuration
+    // moved, or a change is in flight, or every RECONCILE_FULL_MS (a lost learner's progress).
+    const key = `${tableVersion}/${this.#confVersion}`;
+    if (key === this.#reconciled.key && this.#confChangeAt.size === 0 && this.#promoting.size === 0 && now - this.#reconciled.at < RECONCILE_FULL_MS) return;
+    this.#reconciled = { key, at: now };
+    for (const group of this.#raft.host.groups()) {
+      const space = spaceOfGroup(group);
+      if (space === undefined) continue;
+      if (this.#soft.get(group)?.role !== 'leader') {
+        this.#promoting.delete(group);
+        continue;
+      }
+      if (now - (this.#confChangeAt.get(group) ?? -Infinity) < CONF_CHANGE_PATIENCE_MS) continue;
+      const desired = this.#o.desiredPeers(space);
+      if (!desired || desired.length === 0) continue;
+      try {
+        this.#reconcileGroup(group, space, new Set(desired), now);
+      } catch (err) {
+        this.#o.logger.warn('space group change failed', { space, error: (err as Error).message });
+      }
+    }
+  }
+
+  #reconcileGroup(group: string, space: string, desired: Set<number>, now: number): void {
+    const host = this.#raft!.host;
+    const st = host.status(group);
+    const conf = st.confState;
+    if (conf.votersOutgoing.length > 0) return;
+    const matched = new Map(st.progress.map((p) => [p.id, p.matched]));
+    const caughtUp = (id: number) => st.commit - (matched.get(id) ?? 0) <= CAUGHT_UP_ENTRIES;
+    const change = (kind: 'addLearner' | 'addVoter' | 'remove', node: number, why: string) => {
+      this.#o.logger.info('space group change', { space, kind, member: this.#name(node), raftId: node, why });
+      this.#confChangeAt.set(group, performance.now());
+      host.proposeConfChange(group, [{ kind, node }]);
+      this.#raft!.pump();
+    };
+    if (conf.learners.some((id) => desired.has(id))) this.#promoting.add(group);
+    else this.#promoting.delete(group);
+    const inGroup = new Set([...conf.voters, ...conf.learners]);
+    const newcomer = [...desired].find((id) => !inGroup.has(id));
+    if (newcomer !== undefined) {
+      this.#promoting.add(group);
+      return change('addLearner', newcomer, 'new copy');
+    }
+    const ready = conf.learners.find((id) => desired.has(id) && caughtUp(id));
+    if (ready !== undefined) return change('addVoter', ready, 'copy caught up');
+    // Removals wait until every copy votes: the group never shrinks below the copies it keeps.
+    if (conf.learners.some((id) => desired.has(id))) return;
+    const strayLearner = conf.learners.find((id) => !desired.has(id));
+    if (strayLearner !== undefined) return change('remove', strayLearner, 'no longer a copy');
+    const leaving = conf.voters.find((id) => !desired.has(id) && id !== this.#o.raftId);
+    if (leaving !== undefined) return change('remove', leaving, 'no longer a copy');
+    if (!desired.has(this.#o.raftId) && conf.voters.includes(this.#o.raftId)) {
+      const to = conf.voters.find((id) => id !== this.#o.raftId && desired.has(id) && caughtUp(id));
+      if (to !== undefined) {
+        this.#o.logger.info('space leadership handed on: this node is no longer a copy', { space, to: this.#name(to) });
+        this.#confChangeAt.set(group, now);
+        host.transferLeader(group, to);
+        this.#raft!.pump();
+      }
+    }
+  }
+
+  /**
+   * Hands the leadership of every group this node leads to a caught-up voter, and resolves once
+   * all have moved or `timeoutMs` passed: a stopping node (SIGTERM) loses no write to an election.
+   * `alive` says which raft ids may take it.
+   */
+  async handOff(alive: (raftId: number) => boolean, timeoutMs: number): Promise<{ moved: number; tried: number }> {
+    if (!this.#raft) return { moved: 0, tried: 0 };
+    const host = this.#raft.host;
+    const tried: string[] = [];
+    for (const group of host.groups()) {
+      if (spaceOfGroup(group) === undefined || this.#soft.get(group)?.role !== 'leader') continue;
+      const st = host.status(group);
+      const matched = new Map(st.progress.map((p) => [p.id, p.matched]));
+      const to = st.confState.voters.find((v) => v !== this.#o.raftId && alive(v) && (matched.get(v) ?? 0) >= st.commit);
+      if (to === undefined) continue;
+      try {
+        host.transferLeader(group, to);
+        tried.push(group);
+      } catch {
+        // the group went away: nothing to hand on
+      }
+    }
+    this.#raft.pump();
+    const until = performance.now() + timeoutMs;
+    const moved = () => tried.filter((g) => this.#soft.get(g)?.role !== 'leader' && (this.#soft.get(g)?.leaderId ?? 0) !== 0).length;
+    while (moved() < tried.length && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return { moved: moved(), tried: tried.length };
+  }
+
+  /** Fails every pending proposal and wait; nothing is proposed after. */
+  close(): void {
+    this.#closed = true;
+    for (const p of [...this.#pending.values()]) p.reject(new WriteOutcomeUnknownError(p.space, 'the node is stopping'));
+    for (const set of this.#waiters.values()) for (const w of [...set]) w.resolve(false);
+    for (const r of [...this.#reads.values()]) r(-1);
+  }
+
+  // --- RaftStateMachine -------------------------------------------------------------------
+
+  applySnapshot(group: string, snapshot: { index: number; term: number; data: Uint8Array }): void {
+    this.#machine.applySnapshot(group, snapshot);
+    this.#setApplied(group, snapshot.index);
+  }
+
+  async apply(group: string, entry: RaftCommittedEntry): Promise<void> {
+    // The change the leader waited for is in: the next may go at once.
+    if (entry.confChange) {
+      this.#confChangeAt.delete(group);
+      this.#confVersion++;
+    }
+    const key = entry.context.byteLength > 0 ? Buffer.from(entry.context.buffer, entry.context.byteOffset, entry.context.byteLength).toString('hex') : '';
+    try {
+      await this.#machine.apply(group, entry);
+    } catch (err) {
+      // A record every copy refuses alike (the same bytes on the same state): it is skipped
+      // everywhere, and only its proposer hears why. Anything else (a disk failure) stops here.
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      this.#o.logger.warn('space entry refused', { group, index: entry.index, error: err.message });
+      this.#setApplied(group, entry.index);
+      this.#pending.get(key)?.reject(err);
+      return;
+    }
+    this.#setApplied(group, entry.index);
+    if (key) this.#pending.get(key)?.resolve(entry.index);
+  }
+
+  softState(group: string, state: RaftSoftState): void {
+    const before = this.#soft.get(group);
+    this.#soft.set(group, state);
+    if (before?.leaderId !== state.leaderId || before?.role !== state.role) {
+      const space = spaceOfGroup(group);
+      this.#o.logger.info('space leader', { space, leader: state.leaderId ? this.#name(state.leaderId) : '', role: state.role, term: state.term });
+      if (state.role === 'leader' && space !== undefined) this.#o.onLeader?.(space);
+    }
+  }
+
+  readState(_group: string, state: RaftReadState): void {
+    const key = Buffer.from(state.context.buffer, state.context.byteOffset, state.context.byteLength).toString('hex');
+    this.#reads.get(key)?.(state.index);
+  }
+
+  #setApplied(group: string, index: number): void {
+    if (index <= (this.#applied.get(group) ?? 0)) return;
+    this.#applied.set(group, index);
+    const set = this.#waiters.get(group);
+    if (set) for (const w of [...set]) if (w.index <= index) w.resolve(true);
+  }
+
+  #name(raftId: number): string {
+    return this.#o.nodeOf(raftId) ?? `#${raftId}`;
+  }
+}
+
+/** A write's typed refusal, as EngramError, for callers that map errors by class. */
+export function isNotLeader(err: unknown): err is NotSpaceLeaderError {
+  return err instanceof NotSpaceLeaderError || (err instanceof EngramError && err.code === NotSpaceLeaderError.code);
 }

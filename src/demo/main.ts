@@ -2,8 +2,10 @@
  * `npm start`: a local three-node Engram cluster on loopback, each node its own process with a
  * temporary data directory, gossiping over UDP. Places three spaces, loads the bundled sample
  * data through the CLI, runs every query type through the CLI (through a node that holds no
- * copy) and prints the answers with their coverage and the cluster status; then kills a node and
- * shows the replica answering and a partial answer with its penalty; then shuts everything down.
+ * copy) and prints the answers with their coverage and the cluster status; then kills n1, the
+ * leader of journal's Raft group: a write through another node succeeds through the new leader,
+ * a copy answers, and a space left without a copy weakens an answer (penalty), not an error;
+ * then shuts everything down.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -42,28 +44,42 @@ async function main(): Promise<void> {
     for (const [name, data] of Object.entries({ journal, kitchen, summits })) await writeFile(join(root, `${name}.jsonl`), toJsonl(data));
     const [n1, n2, n3] = nodes.map((n) => n.grpcAddress) as [string, string, string];
 
-    // Any node takes any request. journal lives on n1 with a replica on n2, kitchen on n2 with a
-    // replica on n3, summits on n1 alone. Writes go to the primary whichever node receives them;
-    // `--ack all` returns once the replica has them too.
-    cli(n3, ['space', 'create', 'journal', '--primary', 'n1', '--replicas', 'n2']);
-    cli(n3, ['space', 'create', 'kitchen', '--primary', 'n2', '--replicas', 'n3']);
+    // Any node takes any request. journal has three copies (a Raft group on n1, n2, n3; n1 is to
+    // lead it), kitchen two (n2, n1), summits one (n1). Writes go to the group's leader whichever
+    // node receives them; `--ack all` returns once every copy has applied them.
+    cli(n3, ['space', 'create', 'journal', '--primary', 'n1', '--replicas', 'n2,n3']);
+    cli(n3, ['space', 'create', 'kitchen', '--primary', 'n2', '--replicas', 'n1']);
     cli(n3, ['space', 'create', 'summits', '--primary', 'n1', '--copies', '1']);
     cli(n2, ['store', 'journal', join(root, 'journal.jsonl'), '--ack', 'all']);
     cli(n3, ['store', 'kitchen', join(root, 'kitchen.jsonl'), '--ack', 'all']);
     cli(n3, ['store', 'summits', join(root, 'summits.jsonl')]);
 
-    // Queries through n3, which holds no copy of journal: planned, sent to n1, gathered.
+    // Queries through n3: journal from its own copy; kitchen, of which it holds none, planned,
+    // sent to a copy and gathered.
     cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
+    cli(n3, ['recall', 'kitchen', '--text', 'ginger broth', '--limit', '3']);
     cli(n3, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
     cli(n3, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
     cli(n1, ['consolidate', 'kitchen', '--threshold', '0.8']);
     cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
     cli(n3, ['status']);
 
-    // A node dies: journal is answered by its replica; summits has no copy left, so an Imagine
+    // n1 dies: it leads journal's group. n2 and n3 elect a new leader within about an election
+    // timeout, and a write through n3 is taken by it. summits has no copy left, so an Imagine
     // over the three spaces is a weaker answer (penalty 1/3), not an error.
+    const leader = (await cluster.node('n1').client.status()).groups.find((g) => g.space === 'journal')?.leader;
+    console.log(`\njournal's Raft group is led by ${leader}`);
     console.log('\n$ kill -9 n1');
     await nodes[0]!.kill9();
+    const late = sampleSpace(['astronomy'], 3, 101, 0);
+    late.memories.forEach((m) => (m.id = `late-${m.id}`));
+    await writeFile(join(root, 'journal-late.jsonl'), toJsonl(late));
+    cli(n3, ['store', 'journal', join(root, 'journal-late.jsonl')]);
+    const after = await cluster.until('a new journal leader', CONVERGE_TIMEOUT_MS, async () => {
+      const g = (await cluster.node('n3').client.status()).groups.find((x) => x.space === 'journal');
+      return g && g.leader && g.leader !== 'n1' ? g : undefined;
+    });
+    console.log(`journal's new leader: ${after.leader} (term ${after.term}); the write above went through it`);
     await cluster.until('n3 to see n1 down', CONVERGE_TIMEOUT_MS, async () =>
       (await cluster.node('n3').client.status()).members.some((m) => m.id === 'n1' && m.state === 'down') ? true : undefined,
     );

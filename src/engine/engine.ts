@@ -3,6 +3,7 @@
  * its append-only log (src/storage). Writes are durable before they resolve and are applied in
  * the order they were logged; reads are synchronous and see every resolved write.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineClosedError, InvalidArgumentError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
@@ -17,7 +18,6 @@ import { DEFAULT_DIMENSION, MAX_DIMENSION, MAX_RECORD_BYTES, SPACE_ID_PATTERN } 
 import { intParam } from './params.js';
 import { recall, type RecallInput } from './recall.js';
 import { replaySpace } from './replay.js';
-import { applyReplicated, checkApplyArgs, readRecords, type ApplyReplicatedResult, type ReadRecordsResult } from './replication.js';
 import { decodeReplicated } from './replicated-record.js';
 import { SpaceState } from './space-state.js';
 import { spread, type SpreadInput } from './spread.js';
@@ -66,6 +66,7 @@ export class Engine {
   readonly dataDir: string;
   private readonly byId = new Map<string, Space>();
   private readonly creating = new Map<string, Promise<CreateSpaceResult>>();
+  private readonly digests = new Map<string, { key: string; digest: string }>();
   private closed = false;
 
   private constructor(dataDir: string) {
@@ -233,26 +234,43 @@ export class Engine {
   }
 
   /**
-   * The exact payload bytes of records `fromPosition, fromPosition + 1, …` for shipping to a
-   * replica: at most `maxRecords`, and while they total at most `maxBytes` payload bytes (default
-   * no limit) but always at least one. Position 1 (the header) is never shipped: 1 reads from 2.
-   * Past the end → no records. Reads only fsynced records, so it does not wait for the write
-   * queue and never returns a partial one. Payloads may be views into one shared buffer.
+   * A consolidation for the space's Raft group (issue 12): finds the patterns (in slices, up to
+   * `deadline`) without writing anything and returns them as entries of at most MAX_RECORD_BYTES
+   * each, for the leader to propose; every copy then applies them with `applyEntry`.
    */
-  async readRecords(space: string, fromPosition: number, maxRecords: number, maxBytes?: number): Promise<ReadRecordsResult> {
-    return readRecords(this.space(space).log, fromPosition, maxRecords, maxBytes);
+  async preparePatterns(space: string, q: ConsolidateInput = {}): Promise<{ payloads: Uint8Array[]; patterns: number; stoppedEarly: boolean; durationMs: number }> {
+    const s = this.space(space);
+    const threshold = consolidateThreshold(query(q));
+    const started = performance.now();
+    const { patterns: found, stoppedEarly } = await findPatternsSliced(s.state, threshold, q.deadline ?? Infinity);
+    const chunks = patternRecords(found, threshold);
+    return {
+      payloads: chunks.map((c) => c.payload),
+      patterns: chunks.reduce((n, c) => n + c.record.patterns.length, 0),
+      stoppedEarly,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  /** The counts a consolidation reports, as they stand. */
+  patternTotals(space: string): { memories: number; patternsTotal: number; memoriesInPatterns: number } {
+    const state = this.space(space).state;
+    return { memories: state.memories.size, patternsTotal: state.patterns.length, memoriesInPatterns: state.patterned.size };
   }
 
   /**
-   * Applies one record shipped from the primary at `position` (≥ 2), in write order with local
-   * writes. Already held → `applied: false` if the bytes match, else `ReplicaDivergedError`;
-   * past `lastPosition + 1` → `ReplicationGapError`; next → checked (`InvalidArgumentError`,
-   * nothing written), appended with the same bytes, fsynced, applied.
+   * SHA-256 (hex) of the space's content: every memory (id, content, confidence, creation time,
+   * embedding), the association and pattern counts and the Raft index applied. Two copies that
+   * applied the same entries have the same digest; cached until the next write.
    */
-  async applyReplicated(space: string, position: number, payload: Uint8Array): Promise<ApplyReplicatedResult> {
+  digest(space: string): string {
     const s = this.space(space);
-    checkApplyArgs(position, payload);
-    return this.enqueue(s, () => applyReplicated(s.state, s.log, position, payload));
+    const key = `${s.state.logPosition}/${s.state.raftIndex}`;
+    const cached = this.digests.get(space);
+    if (cached && cached.key === key) return cached.digest;
+    const digest = spaceDigest(s.state);
+    this.digests.set(space, { key, digest });
+    return digest;
   }
 
   /** Records in the space's log, header included (= `spaceInfo(space).logPosition`). */
@@ -342,4 +360,18 @@ export function patternRecords(patterns: LoggedPattern[], threshold: number): { 
     start = end;
   }
   return out;
+}
+
+/** See `Engine.digest`: slots are in insertion order, which log order fixes on every copy. */
+function spaceDigest(state: SpaceState): string {
+  const t = state.memories;
+  const h = createHash('sha256');
+  h.update(`${state.id}\u0000${state.dimension}\u0000${state.raftIndex}\u0000${state.associations}\u0000${state.patterns.length}\u0000${t.size}\u0000`);
+  for (let i = 0; i < t.size; i++) h.update(`${t.ids[i]}\u0000${t.contents[i]}\u0000`);
+  const bytes = (a: Float32Array | Float64Array, n: number) => new Uint8Array(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+  h.update(bytes(t.lower, t.size));
+  h.update(bytes(t.upper, t.size));
+  h.update(bytes(t.createdAt, t.size));
+  h.update(bytes(t.vectors, t.size * t.dimension));
+  return h.digest('hex');
 }

@@ -1,6 +1,5 @@
 // The embedded memory engine of one Engram node (see docs/engine.md).
 export { Engine, type EngineOptions, type CreateSpaceResult, type StoreResult, type SpaceInfo } from './engine.js';
-export { FIRST_REPLICATED_POSITION, type ReadRecordsResult, type ApplyReplicatedResult } from './replication.js';
 export type { PositionedPayload } from '../storage/log-reader.js';
 export type { MemoryInput, AssociationInput, StoreBatch } from './store-batch.js';
 export type { Cue } from './cue.js';

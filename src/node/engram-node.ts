@@ -24,7 +24,7 @@ import { QueryMetrics } from '../query/query-metrics.js';
 import { ConnectionPool } from '../pool/connection-pool.js';
 import { Cluster, type ClusterOptions } from '../cluster/cluster.js';
 import { PeerClients, type InternalCalls } from '../cluster/peer-clients.js';
-import { Replicator, type ReplicaLag } from '../cluster/replicator.js';
+import { SpaceWriter } from '../cluster/space-writes.js';
 import { VERSION } from '../util/version.js';
 import type { TlsConfig } from '../security/tls-config.js';
 import { channelCredentials, serverCredentials } from '../security/credentials.js';
@@ -91,8 +91,8 @@ export class EngramNode {
   private metaTransport: RaftTransport | undefined;
   /** Set once the node has joined its cluster (undefined for a node of its own). */
   cluster: Cluster | undefined;
-  /** Ships writes to replicas (and applies shipped ones) when in a cluster. */
-  replicator: Replicator | undefined;
+  /** Writes through the space groups when in a cluster. */
+  writer: SpaceWriter | undefined;
   /** Connections to the other nodes for the query path. */
   readonly pool: ConnectionPool;
   /** Query metrics on the node's registry. */
@@ -106,6 +106,9 @@ export class EngramNode {
   /** `HOST:PORT` of `/metrics`, or empty. */
   metricsAddress = '';
   private stopping: Promise<void> | undefined;
+  /** Unary calls being served, and who waits for there to be none (a stop). */
+  private inFlight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   /**
    * False until the node has joined its cluster and applied its table: the gRPC server is bound
    * earlier (a joiner needs its address), but data calls wait for this (NodeStartingError).
@@ -177,12 +180,11 @@ export class EngramNode {
             };
           },
         });
-        node.replicator = new Replicator(config.id, engine, node.internalCalls, node.cluster, node.logger);
+        node.writer = new SpaceWriter({ nodeId: config.id, engine, cluster: node.cluster, peers: node.internalCalls, logger: node.logger });
         node.executor = node.distributedExecutor(node.cluster);
       }
     } catch (err) {
       // Whatever did start is stopped: a refused start leaves no socket, timer or file open.
-      node.replicator?.close();
       await node.cluster?.close().catch(() => undefined);
       node.server.forceShutdown();
       if (node.metricsServer) {
@@ -225,7 +227,7 @@ export class EngramNode {
       peers: this.peers,
       grpcAddress: () => this.grpcAddress,
       cluster: () => this.cluster,
-      replicator: () => this.replicator,
+      writer: () => this.writer,
       executor: () => this.executor,
     };
     const internalServices = {
@@ -233,7 +235,7 @@ export class EngramNode {
       logger: this.logger,
       metrics: this.metrics,
       cluster: () => this.cluster,
-      replicator: () => this.replicator,
+      writer: () => this.writer,
       auth: { tls: this.tls, clusterKey: this.clusterKey, replay: this.replay },
       faults: { enabled: this.enableFaults, callers: this.faultCallers, state: this.faults },
     };
@@ -268,6 +270,10 @@ export class EngramNode {
     for (const [name, handler] of Object.entries(handlers)) {
       out[name] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
         const end = this.metrics.rpcDuration.startTimer({ method: name });
+        this.inFlight++;
+        const settled = () => {
+          if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+        };
         const delayed = this.faults.delayMs > 0 && name !== 'SetFault' ? this.delay(call) : Promise.resolve();
         delayed.then(() => {
           if (call.cancelled) return Promise.reject(new AbortError('the caller cancelled the call'));
@@ -278,6 +284,7 @@ export class EngramNode {
             end({ code: 'OK' });
             this.metrics.rpcTotal.inc({ method: name, code: 'OK' });
             callback(null, response);
+            settled();
           },
           (err: unknown) => {
             const grpcErr = toGrpcError(err);
@@ -286,6 +293,7 @@ export class EngramNode {
             this.metrics.rpcTotal.inc({ method: name, code });
             if (isInternal(err)) this.logger.error('request failed', { method: name, error: grpcErr.message });
             callback(grpcErr, null);
+            settled();
           },
         );
       };
@@ -302,18 +310,19 @@ export class EngramNode {
     return new DistributedExecutor({
       view: cluster,
       transport: poolTransport(this.pool),
-      local: (query, space, deadline) => answerFromEngine(this.engine, query, space, deadline !== undefined ? { deadline } : {}).then((answer) => {
-        if (query.kind === 'consolidate') this.replicator?.kick(space);
-        return answer;
-      }),
+      local: async (query, space, deadline, consistency) => {
+        if (query.kind !== 'consolidate') cluster.checkReadable(space);
+        if (consistency === 'leader') await cluster.readBarrier(space, deadline);
+        return answerFromEngine(this.engine, query, space, {
+        ...(deadline !== undefined ? { deadline } : {}),
+        // A consolidation's patterns go through the space's Raft group, from its leader.
+        ...(this.writer ? { consolidate: (s: string, q: object) => this.writer!.consolidate(s, q) } : {}),
+        });
+      },
       observer: this.queryMetrics,
     });
   }
 
-  /** Lag of every replica of the spaces this node is primary of (empty until replication runs). */
-  replicationLag(): ReplicaLag[] {
-    return this.replicator?.lag() ?? [];
-  }
 
   /** The injected delay; ends early when the caller cancels, so a cancelled call holds nothing. */
   private delay(call: grpc.ServerUnaryCall<any, any>): Promise<void> {
@@ -336,20 +345,29 @@ export class EngramNode {
   }
 
   private async doStop(graceMs: number): Promise<void> {
-    // Members see `left` at once instead of waiting for failure detection.
-    this.replicator?.close();
-    await this.cluster?.leave().catch((err: unknown) => this.logger.warn('leave failed', { error: String(err) }));
+    // First the leaderships move (a write sent here now is refused with the new leader's name and
+    // taken there), then calls in flight finish while this node's Raft still runs, so a write it
+    // proposed as leader is still confirmed when the new leader commits it; then it leaves.
+    await this.cluster?.handOff().catch((err: unknown) => this.logger.warn('handoff failed', { error: String(err) }));
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(force);
+        // The Raft streams peers keep open would hold tryShutdown forever: once no unary call is
+        // left, the rest is cut.
         this.server.forceShutdown();
         resolve();
-      }, graceMs);
+      };
+      const force = setTimeout(finish, graceMs);
       force.unref();
-      this.server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
+      this.server.tryShutdown(finish);
+      if (this.inFlight === 0) finish();
+      else this.idleWaiters.push(finish);
     });
+    // Members see `left` at once instead of waiting for failure detection.
+    await this.cluster?.leave().catch((err: unknown) => this.logger.warn('leave failed', { error: String(err) }));
     if (this.metricsServer) {
       const s = this.metricsServer;
       s.closeAllConnections();

@@ -9,14 +9,16 @@
  * over a connection that presented a certificate signed by the cluster CA.
  */
 import type { QueryMsg } from '../wire/messages.js';
-import { queryFromWire } from '../query/from-wire.js';
+import { consistencyFromWire, queryFromWire } from '../query/from-wire.js';
 import { answerFromEngine } from '../query/engine-partition.js';
 import { forPartition } from '../query/types.js';
 import { partitionToWire } from '../wire/partition-codec.js';
 import type { Handler } from './handler.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../util/logger.js';
-import type { Replicator } from '../cluster/replicator.js';
+import type { SpaceWriter } from '../cluster/space-writes.js';
+import { ackLevel, batchFromWire, writeDeadline, type StoreMsg } from './public-service.js';
+import { checkSpaceId } from '../engine/ids.js';
 import type { NodeMetrics } from './metrics.js';
 import { ClusterMismatchError, FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
 import type { Cluster, JoinRequestMsg } from '../cluster/cluster.js';
@@ -41,7 +43,7 @@ export interface InternalServices {
   readonly logger: Logger;
   readonly metrics: Pick<NodeMetrics, 'internalAuthFailures' | 'clusterRefused'>;
   cluster(): Cluster | undefined;
-  replicator(): Replicator | undefined;
+  writer(): SpaceWriter | undefined;
   /** Who may call: TLS client certificates, the cluster key's tags (undefined: no cluster), seen nonces. */
   readonly auth: { readonly tls: boolean; readonly clusterKey: string | undefined; readonly replay: ReplayGuard };
   /** The test-only fault switch: whether it is on, extra callers it takes, and the faults in force. */
@@ -103,14 +105,20 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
 
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
-    async ExecuteLocal(req: { query: QueryMsg | null; partition: string }, call) {
+    async ExecuteLocal(req: { query: QueryMsg | null; partition: string; consistency?: string | number }, call) {
       const query = forPartition(queryFromWire(req.query), req.partition);
       // The caller's deadline bounds a consolidation, which then stops with what it found.
       const d = call.getDeadline();
       const deadline = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : undefined;
-      const answer = await answerFromEngine(node.engine, query, req.partition, deadline !== undefined ? { deadline } : {});
-      // Consolidation wrote patterns to this primary's log: ship them to the replicas.
-      if (query.kind === 'consolidate') node.replicator()?.kick(req.partition);
+      const cluster = node.cluster();
+      if (cluster && query.kind !== 'consolidate') cluster.checkReadable(req.partition);
+      if (req.consistency !== undefined && consistencyFromWire(req.consistency) === 'leader') await clusterOf(node, 'ExecuteLocal').readBarrier(req.partition, deadline);
+      const writer = node.writer();
+      const answer = await answerFromEngine(node.engine, query, req.partition, {
+        ...(deadline !== undefined ? { deadline } : {}),
+        // A consolidation's patterns go through the space's Raft group, from its leader.
+        ...(writer ? { consolidate: (space: string, q: object) => writer.consolidate(space, q) } : {}),
+      });
       return partitionToWire(req.partition, answer);
     },
 
@@ -124,18 +132,29 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       }
     },
 
-    async AwaitApplied(req: { index: number }, call) {
+    async AwaitApplied(req: { index: number | string; space: string }, call) {
       const cluster = clusterOf(node, 'AwaitApplied');
       const deadline = call.getDeadline();
       const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : typeof deadline === 'number' && Number.isFinite(deadline) ? deadline - Date.now() : 5_000;
-      await cluster.meta.waitApplied(req.index, Math.max(0, Math.min(ms, 30_000)));
+      const index = Number(req.index);
+      const wait = Math.max(0, Math.min(ms, 30_000));
+      if (req.space) {
+        checkSpaceId(req.space);
+        const groups = cluster.spaceGroups;
+        if (!groups.has(req.space)) return { applied: 0 };
+        await groups.waitApplied(req.space, index, wait);
+        return { applied: groups.applied(req.space) };
+      }
+      await cluster.meta.waitApplied(index, wait);
       return { applied: cluster.meta.applied };
     },
 
-    async Replicate(req: { space: string; dimension: number; records: { position: number; payload: Buffer }[]; from: string }) {
-      const replicator = node.replicator();
-      if (!replicator) throw new NotInClusterError('Replicate');
-      return replicator.receive(req);
+    async ForwardStore(req: StoreMsg, call) {
+      checkSpaceId(req.space);
+      const writer = node.writer();
+      if (!writer) throw new NotInClusterError('ForwardStore');
+      // Hop limit 1: proposed here or refused with the leader this node knows, never sent on.
+      return writer.lead(req.space, batchFromWire(req), ackLevel(req.ack), writeDeadline(call));
     },
 
     async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean }, call) {

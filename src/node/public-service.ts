@@ -1,17 +1,17 @@
 /** Handlers of the public `Engram` service: create space, store, execute query, status. */
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { EngramError, InvalidArgumentError, PrimaryUnavailableError } from '../errors.js';
-import type { AckLevel } from '../cluster/replicator.js';
+import { performance } from 'node:perf_hooks';
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError } from '../errors.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
 import type { Query } from '../query/types.js';
 import type { Handler } from './handler.js';
 import type { Engine } from '../engine/engine.js';
+import type { StoreBatch } from '../engine/store-batch.js';
 import type { Logger } from '../util/logger.js';
 import type { Cluster } from '../cluster/cluster.js';
-import type { Replicator } from '../cluster/replicator.js';
-import type { PeerClients } from '../cluster/peer-clients.js';
+import { DEFAULT_WRITE_TIMEOUT_MS, type AckLevel, type SpaceWriter } from '../cluster/space-writes.js';
 import type { QueryExecutor } from '../query/executor.js';
 
 /**
@@ -24,30 +24,55 @@ export interface PublicServices {
   readonly startedAt: number;
   readonly engine: Engine;
   readonly logger: Logger;
-  /** Forwards a write to its primary. */
-  readonly peers: Pick<PeerClients, 'public'>;
   grpcAddress(): string;
   cluster(): Cluster | undefined;
-  replicator(): Replicator | undefined;
+  /** Writes through the space groups (undefined for a node without a cluster). */
+  writer(): SpaceWriter | undefined;
   executor(): QueryExecutor;
 }
 import { VERSION } from '../util/version.js';
 import { checkSpaceId } from '../engine/ids.js';
 import { DEFAULT_DIMENSION, MAX_DIMENSION } from '../engine/limits.js';
-import { isServiceError, typedErrorOf } from '../wire/grpc-errors.js';
 
 interface CreateSpaceMsg { space: string; dimension: number; primary: string; replicas: string[]; copies?: number }
-interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string | number }
-
-/** Deadline of a write forwarded to its primary, ms. */
-export const FORWARD_DEADLINE_MS = 15_000;
+export interface StoreMsg { space: string; memories: MemoryMsg[]; associations: AssociationMsg[]; ack: string | number }
 
 /** proto-loader hands an enum number it does not know through as a number: refuse it, never guess. */
-function ackLevel(wire: string | number): AckLevel {
-  if (wire === 'ACK_LEVEL_QUORUM') return 'quorum';
+export function ackLevel(wire: string | number): AckLevel {
+  if (wire === 'ACK_LEVEL_QUORUM' || wire === 'ACK_LEVEL_UNSPECIFIED') return 'quorum';
   if (wire === 'ACK_LEVEL_ALL') return 'all';
-  if (wire === 'ACK_LEVEL_ONE' || wire === 'ACK_LEVEL_UNSPECIFIED') return 'one';
-  throw new InvalidArgumentError('ack', wire, 'must be ACK_LEVEL_ONE, ACK_LEVEL_QUORUM or ACK_LEVEL_ALL');
+  if (wire === 'ACK_LEVEL_ONE') {
+    throw new InvalidArgumentError('ack', wire, 'ACK_LEVEL_ONE is retired: an acknowledgement a failover can take back is not given; use ACK_LEVEL_QUORUM (the default) or ACK_LEVEL_ALL');
+  }
+  throw new InvalidArgumentError('ack', wire, 'must be ACK_LEVEL_QUORUM or ACK_LEVEL_ALL');
+}
+
+/** The store request as the engine takes it. */
+export function batchFromWire(req: StoreMsg): StoreBatch {
+  return {
+    memories: req.memories.map((m) => ({
+      id: m.id,
+      embedding: Float32Array.from(m.embedding),
+      content: m.content,
+      ...(m.confidence ? { confidence: { lower: m.confidence.lower, upper: m.confidence.upper } } : {}),
+      // Only an exact 0 means "now": NaN is falsy too and must reach the engine's check.
+      ...(m.createdAt !== 0 ? { createdAt: m.createdAt } : {}),
+    })),
+    associations: req.associations.map((a) => ({
+      from: a.from,
+      to: a.to,
+      weight: a.weight,
+      ...(a.toSpace ? { toSpace: a.toSpace } : {}),
+    })),
+  };
+}
+
+/** The call's deadline on the performance clock: the caller's, else DEFAULT_WRITE_TIMEOUT_MS from now. */
+export function writeDeadline(call: grpc.ServerUnaryCall<unknown, unknown> | undefined): number {
+  const d = call?.getDeadline();
+  const at = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : undefined;
+  const ms = at === undefined ? DEFAULT_WRITE_TIMEOUT_MS : Math.max(0, at - Date.now());
+  return performance.now() + ms;
 }
 
 /**
@@ -62,24 +87,6 @@ function checkQuerySpaces(query: Query): void {
   }
   if (!Array.isArray(query.spaces) || query.spaces.length === 0) throw new InvalidArgumentError('query.imagine.spaces', query.spaces, 'name at least one space');
   query.spaces.forEach((s, i) => checkSpaceId(s, `query.imagine.spaces[${i}]`));
-}
-
-/**
- * Sends a write on to its primary. The primary's own answer, typed, passes through; a failure to
- * reach it becomes PrimaryUnavailableError naming the space and the primary, and the transport's
- * text (which names addresses) is logged here instead of reaching the caller.
- */
-async function forwardWrite(node: PublicServices, req: StoreMsg, primary: string, address: string): Promise<unknown> {
-  try {
-    return await node.peers.public(address, 'Store', req, FORWARD_DEADLINE_MS);
-  } catch (err) {
-    if (err instanceof EngramError) throw err;
-    const typed = isServiceError(err) ? typedErrorOf(err) : undefined;
-    if (typed) throw typed;
-    const timedOut = isServiceError(err) && err.code === GrpcStatus.DEADLINE_EXCEEDED;
-    node.logger.warn('write not forwarded', { space: req.space, primary, address, error: err instanceof Error ? err.message : String(err) });
-    throw new PrimaryUnavailableError(req.space, primary, timedOut ? 'timeout' : 'unreachable');
-  }
 }
 
 export function publicHandlers(node: PublicServices): Record<string, Handler> {
@@ -107,37 +114,14 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
       return { space: req.space, dimension: out.dimension, created: out.created, primary: node.id, replicas: [] };
     },
 
-    async Store(req: StoreMsg) {
+    async Store(req: StoreMsg, call) {
       checkSpaceId(req.space);
       const ack = ackLevel(req.ack);
-      const cluster = node.cluster();
-      const replicator = node.replicator();
-      if (cluster && replicator) {
-        const a = cluster.requireAssignment(req.space);
-        if (a.primary !== node.id) {
-          // Writes go through the primary, which orders them in its log.
-          const primary = cluster.member(a.primary);
-          if (!primary || primary.state === 'down' || primary.state === 'left') throw new PrimaryUnavailableError(req.space, a.primary, 'down');
-          return forwardWrite(node, req, a.primary, primary.grpcAddress);
-        }
-      }
-      const memories = req.memories.map((m) => ({
-        id: m.id,
-        embedding: Float32Array.from(m.embedding),
-        content: m.content,
-        ...(m.confidence ? { confidence: { lower: m.confidence.lower, upper: m.confidence.upper } } : {}),
-        // Only an exact 0 means "now": NaN is falsy too and must reach the engine's check.
-        ...(m.createdAt !== 0 ? { createdAt: m.createdAt } : {}),
-      }));
-      const associations = req.associations.map((a) => ({
-        from: a.from,
-        to: a.to,
-        weight: a.weight,
-        ...(a.toSpace ? { toSpace: a.toSpace } : {}),
-      }));
-      const out = await node.engine.store(req.space, { memories, associations });
-      const copies = replicator ? await replicator.afterWrite(req.space, out.logPosition, ack) : 1;
-      return { memories: out.memories, associations: out.associations, copies, logPosition: out.logPosition };
+      const batch = batchFromWire(req);
+      const writer = node.writer();
+      if (writer) return writer.store(req, batch, ack, writeDeadline(call));
+      const out = await node.engine.store(req.space, batch);
+      return { memories: out.memories, associations: out.associations, copies: 1, logPosition: out.logPosition };
     },
 
     async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }) {
@@ -165,7 +149,7 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
               assignments: cluster.assignments(),
               meta: cluster.metaStatus(),
               partitionState: cluster.partitionState(),
-              replication: node.replicator()?.lag() ?? [],
+              groups: cluster.spaceGroups.info(),
             }
           : { partitionState: 'connected' }),
       };

@@ -40,7 +40,7 @@ export class DistributedExecutor implements QueryExecutor {
   async execute(query: Query, options: QueryOptions = {}, strategy?: ExecutionStrategy): Promise<QueryResult> {
     const total = new Deadline(0);
     const plan = this.planner.plan(query, options, strategy);
-    const outcomes = await this.scatterer.scatter(plan, query);
+    const outcomes = await this.scatterer.scatter(plan, query, options.consistency);
     this.#observer?.scatter(total.elapsedMs() / 1000, plan.partitions.length);
     for (const o of outcomes) this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000);
     const fatal = outcomes.find((o) => o.fatal)?.fatal;

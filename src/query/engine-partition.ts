@@ -1,12 +1,20 @@
 /** Runs the single-partition form of a query on this node's engine. */
 import type { Engine } from '../engine/engine.js';
+import type { ConsolidateInput, ConsolidateOutput } from '../engine/consolidate.js';
 import type { PartitionAnswer, Query } from './types.js';
 
 /**
  * Answers `query` for partition `space` from the local engine (throws the engine's typed errors).
  * `deadline` (ms since the epoch) bounds a consolidation, which stops there with what it found.
+ * `consolidate` replaces the engine's own (a cluster writes the patterns through the space's
+ * Raft group, not straight to this copy's log).
  */
-export async function answerFromEngine(engine: Engine, query: Query, space: string, options: { deadline?: number } = {}): Promise<PartitionAnswer> {
+export async function answerFromEngine(
+  engine: Engine,
+  query: Query,
+  space: string,
+  options: { deadline?: number; consolidate?: (space: string, q: ConsolidateInput) => Promise<ConsolidateOutput> } = {},
+): Promise<PartitionAnswer> {
   switch (query.kind) {
     case 'recall':
       return { kind: 'recall', columns: engine.recall(space, query) };
@@ -15,7 +23,10 @@ export async function answerFromEngine(engine: Engine, query: Query, space: stri
     case 'complete':
       return { kind: 'complete', complete: engine.complete(space, query) };
     case 'consolidate':
-      return { kind: 'consolidate', consolidate: await engine.consolidate(space, { ...query, ...(options.deadline !== undefined ? { deadline: stopBefore(options.deadline) } : {}) }) };
+    {
+      const q = { ...query, ...(options.deadline !== undefined ? { deadline: stopBefore(options.deadline) } : {}) };
+      return { kind: 'consolidate', consolidate: await (options.consolidate ? options.consolidate(space, q) : engine.consolidate(space, q)) };
+    }
     case 'imagine':
       return { kind: 'imagine', columns: engine.imagine(space, query) };
   }

@@ -1,7 +1,7 @@
 /** Wire query messages → the library's query model, with typed errors for missing parts. */
 import { InvalidArgumentError } from '../errors.js';
 import type { CueMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
-import type { Cue, Query, QueryOptions } from './types.js';
+import type { Consistency, Cue, Query, QueryOptions } from './types.js';
 
 function cueFromWire(field: string, cue: CueMsg | null | undefined): Cue {
   if (cue?.kind === 'embedding' && cue.embedding) return { embedding: Float32Array.from(cue.embedding.values) };
@@ -69,5 +69,13 @@ export function optionsFromWire(msg: QueryOptionsMsg | null | undefined): QueryO
     ...(msg.timeoutMs !== undefined ? { timeoutMs: msg.timeoutMs } : {}),
     ...(msg.allowPartial !== undefined ? { allowPartial: msg.allowPartial } : {}),
     ...(msg.minCoverage !== undefined ? { minCoverage: msg.minCoverage } : {}),
+    ...(msg.consistency !== undefined ? { consistency: consistencyFromWire(msg.consistency) } : {}),
   };
+}
+
+/** proto-loader hands an enum number it does not know through as a number: refuse it. */
+export function consistencyFromWire(wire: string | number): Consistency {
+  if (wire === 'CONSISTENCY_LEADER') return 'leader';
+  if (wire === 'CONSISTENCY_ANY' || wire === 'CONSISTENCY_UNSPECIFIED') return 'any';
+  throw new InvalidArgumentError('options.consistency', wire, 'must be CONSISTENCY_ANY or CONSISTENCY_LEADER');
 }

@@ -71,7 +71,7 @@ export class QueryPlanner {
       seen.add(s);
     });
     const partitioned = this.view.isPartitioned();
-    const partitions = spaces.map((space, index) => this.partition(space, index, partitioned, query.kind === 'consolidate'));
+    const partitions = spaces.map((space, index) => this.partition(space, index, partitioned));
     return { strategy: chosen, partitions, timeoutMs, partitioned };
   }
 
@@ -80,13 +80,15 @@ export class QueryPlanner {
     return this.view.spaces();
   }
 
-  private partition(space: string, index: number, partitioned: boolean, primaryOnly: boolean): PlannedPartition {
+  private partition(space: string, index: number, partitioned: boolean): PlannedPartition {
     const a = this.view.assignment(space);
     if (!a) throw new SpaceNotFoundError(space);
     const self = this.view.self().id;
     const holders: { node: string; role: CopyRole }[] = [{ node: a.primary, role: 'primary' }];
-    // Consolidation writes patterns into the log: only the primary may run it.
-    if (!primaryOnly) for (const r of a.replicas) holders.push({ node: r, role: 'replica' });
+    // Consolidation writes patterns through the space's Raft group: only its leader runs it (the
+    // table's primary is the leader hint). Every copy is still planned: a copy that does not lead
+    // refuses at once (ERR_NOT_SPACE_LEADER, retryable) and the next one is tried.
+    for (const r of a.replicas) holders.push({ node: r, role: 'replica' });
     const copies: PlannedCopy[] = [];
     const skipped: string[] = [];
     for (const h of holders) {

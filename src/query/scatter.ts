@@ -12,7 +12,7 @@ import { Deadline, nowMs } from './deadline.js';
 import type { PartitionStatus } from './coverage.js';
 import type { PartitionOutcome } from './outcome.js';
 import type { PlannedCopy, PlannedPartition, QueryPlan } from './planner.js';
-import { forPartition, type PartitionAnswer, type Query } from './types.js';
+import { forPartition, type Consistency, type PartitionAnswer, type Query } from './types.js';
 
 /** Calls in flight to one node from this coordinator, at most. */
 export const DEFAULT_MAX_IN_FLIGHT_PER_NODE = 64;
@@ -27,7 +27,8 @@ export interface PartitionTransport {
  * Answers one partition on this node. `deadline` (ms since the epoch) is when the caller stops
  * waiting: work that can stop early with what it has (a consolidation) should.
  */
-export type LocalRunner = (query: Query, space: string, deadline?: number) => Promise<PartitionAnswer>;
+/** `consistency` `leader`: answer only once the copy has applied its group leader's read index. */
+export type LocalRunner = (query: Query, space: string, deadline?: number, consistency?: Consistency) => Promise<PartitionAnswer>;
 
 export interface ScatterOptions {
   transport: PartitionTransport;
@@ -124,11 +125,11 @@ export class ScatterExecutor {
   }
 
   /** One outcome per planned partition, in plan order, whatever order they settled in. */
-  scatter(plan: QueryPlan, query: Query): Promise<PartitionOutcome[]> {
-    return Promise.all(plan.partitions.map((p) => this.#partition(p, query, new Deadline(plan.timeoutMs, this.#now()))));
+  scatter(plan: QueryPlan, query: Query, consistency: Consistency = 'any'): Promise<PartitionOutcome[]> {
+    return Promise.all(plan.partitions.map((p) => this.#partition(p, query, new Deadline(plan.timeoutMs, this.#now()), consistency)));
   }
 
-  #partition(p: PlannedPartition, query: Query, deadline: Deadline): Promise<PartitionOutcome> {
+  #partition(p: PlannedPartition, query: Query, deadline: Deadline, consistency: Consistency): Promise<PartitionOutcome> {
     const base = { index: p.index, partition: p.partition };
     if (p.copies.length === 0) {
       return Promise.resolve({ ...base, node: p.primary, role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
@@ -160,14 +161,14 @@ export class ScatterExecutor {
       timer.unref?.();
 
       const single = forPartition(query, p.partition);
-      const request = { query: queryToWire(single), partition: p.partition };
+      const request = { query: queryToWire(single), partition: p.partition, ...(consistency === 'leader' ? { consistency: 'CONSISTENCY_LEADER' } : {}) };
       void (async () => {
         for (const copy of p.copies) {
           if (settled) return;
           const controller = new AbortController();
           current = { copy, controller };
           try {
-            const answer = copy.local ? await this.#local(single, p.partition, Date.now() + deadline.remainingMs(this.#now())) : await this.#remote(copy, request, deadline, controller.signal);
+            const answer = copy.local ? await this.#local(single, p.partition, Date.now() + deadline.remainingMs(this.#now()), consistency) : await this.#remote(copy, request, deadline, controller.signal);
             if (settled) {
               this.#onLate?.(p.partition, copy.node);
               return;

@@ -21,5 +21,10 @@ export function queryToWire(q: Query): Record<string, unknown> {
 }
 
 export function optionsToWire(o: QueryOptions): Record<string, unknown> {
-  return { timeoutMs: o.timeoutMs, allowPartial: o.allowPartial, minCoverage: o.minCoverage };
+  return {
+    timeoutMs: o.timeoutMs,
+    allowPartial: o.allowPartial,
+    minCoverage: o.minCoverage,
+    ...(o.consistency !== undefined ? { consistency: o.consistency === 'leader' ? 'CONSISTENCY_LEADER' : 'CONSISTENCY_ANY' } : {}),
+  };
 }

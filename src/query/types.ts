@@ -14,7 +14,17 @@ export type Query = RecallQuery | SpreadQuery | CompleteQuery | ConsolidateQuery
 export type QueryKind = Query['kind'];
 
 /** Caller options of one query (DESIGN §3). */
+/**
+ * What a partition's answer must reflect: `any` (default), whatever the answering copy has
+ * applied (it may lag its leader); `leader`, every write acknowledged before the query began
+ * (the copy first learns its group leader's commit index, Raft's read index, and waits until it
+ * has applied that far: linearizable).
+ */
+export type Consistency = 'any' | 'leader';
+
 export interface QueryOptions {
+  /** Default `any`; see Consistency. */
+  consistency?: Consistency;
   /** Per-partition deadline, ms. Default: the planner's (500 single partition, 5,000 multi). */
   timeoutMs?: number;
   /** Default true: a missing partition weakens the answer; false makes it an error. */

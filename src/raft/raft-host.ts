@@ -52,6 +52,8 @@ export interface RaftHostOptions {
   stateMachine: RaftStateMachine;
   /** Options of every group this host creates or restores. */
   groupOptions?: RaftGroupOptions;
+  /** Options of one group, when groups differ (overrides `groupOptions`). */
+  groupOptionsFor?: (group: string) => RaftGroupOptions | undefined;
   /** One line per repair made while loading (a torn tail cut). Default: ignored. */
   warn?: RaftWarnFn;
 }
@@ -81,7 +83,7 @@ export class RaftHost {
     try {
       for (const group of await store.list()) {
         const loaded = await store.load(group);
-        raftCall(group, () => host.#native.restore(group, loaded.id, loaded.state, options.groupOptions));
+        raftCall(group, () => host.#native.restore(group, loaded.id, loaded.state, options.groupOptionsFor?.(group) ?? options.groupOptions));
         if (loaded.snapshot && loaded.snapshot.index > 0) await options.stateMachine.applySnapshot(group, loaded.snapshot);
       }
     } catch (e) {
@@ -102,7 +104,7 @@ export class RaftHost {
    * existing group, which its leader then adds with a conf change.
    */
   async createGroup(group: string, id: number, voters: number[] = [], learners: number[] = []): Promise<void> {
-    const bootstrap = raftCall(group, () => this.#native.create(group, id, voters, learners, this.#options.groupOptions));
+    const bootstrap = raftCall(group, () => this.#native.create(group, id, voters, learners, this.#options.groupOptionsFor?.(group) ?? this.#options.groupOptions));
     try {
       await this.store.create(group, id, bootstrap);
     } catch (e) {
