@@ -16,7 +16,7 @@ export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './nat
 export * from './engine/index.js';
 
 // Queries, their results and coverage.
-export type { Consistency, Query, QueryKind, QueryOptions, RecallQuery, SpreadQuery, CompleteQuery, ConsolidateQuery, ImagineQuery, PartitionAnswer, CompleteAnswer, ConsolidateAnswer } from './query/types.js';
+export type { Consistency, CopyState, Query, QueryKind, QueryOptions, RecallQuery, SpreadQuery, CompleteQuery, ConsolidateQuery, ImagineQuery, PartitionAnswer, CompleteAnswer, ConsolidateAnswer } from './query/types.js';
 export type { QueryResult, ResultOf, RecalledMemory, Activation, ImaginedItem } from './query/result.js';
 export type { Coverage, PartitionCoverage, PartitionStatus, CopyRole } from './query/coverage.js';
 export type { QueryExecutor } from './query/executor.js';

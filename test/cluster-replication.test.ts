@@ -68,6 +68,19 @@ describe('replication on Raft', () => {
     assert.ok(a && b && a.kind === 'recall' && b.kind === 'recall');
     assert.deepEqual(a.memories, b.memories);
     assert.ok(a.memories.some((m) => m.id === 'b99-m0'));
+    // The coverage names the answering copy's Raft role and how far behind its commit it was.
+    for (const r of [a, b]) {
+      const p = r.coverage.partitions[0]!;
+      assert.match(p.raftRole ?? '', /^(leader|follower)$/);
+      assert.equal(typeof p.behind, 'number');
+    }
+    // A leader-consistent read through a follower sees a write acknowledged just before it.
+    const follower = survivors.find((id) => id !== after[0]!.leader)!;
+    await c.node(after[0]!.leader).client.store('kept', { memories: [{ id: 'fresh', embedding: vec(DIM, 777), content: 'fresh' }] });
+    const fresh = await c.node(follower).client.query({ kind: 'recall', space: 'kept', cue: { embedding: Float32Array.from(vec(DIM, 777)) }, limit: 1 }, { consistency: 'leader' });
+    assert.ok(fresh.kind === 'recall');
+    assert.equal(fresh.memories[0]?.id, 'fresh');
+    assert.equal(fresh.coverage.partitions[0]!.node, follower, 'answered by the follower\'s own copy');
   });
 
   it('catches a copy up after it was killed during writes: same digest, nothing applied twice', async () => {
@@ -103,8 +116,33 @@ describe('replication on Raft', () => {
     await assert.rejects(writer.store('quorum-space', { ...batch(3), ack: 'one' as never }), { code: 'ERR_INVALID_ARGUMENT', message: /ACK_LEVEL_ONE is retired/ });
   });
 
+  it('a copy far behind is seeded from a snapshot of the space, its records read in chunks from another copy', async () => {
+    cluster = await new TestCluster(['--space-compact-every', '20']).start(3);
+    const c = cluster;
+    await c.node('n1').client.createSpace('far', { dimension: DIM, primary: 'n1', replicas: ['n2', 'n3'] });
+    for (let b = 0; b < 5; b++) await c.node('n1').client.store('far', { ...batch(b), ack: 'all' });
+    const appliedBefore = (await c.node('n3').client.status()).groups.find((g) => g.space === 'far')!.applied;
+    await c.node('n3').proc.kill9();
+    // 60 more entries: the others compact their Raft logs past what n3 holds.
+    for (let b = 5; b < 65; b++) await c.node('n1').client.store('far', batch(b, 5));
+    const compacted = await c.until('the leader to compact', 10_000, async () => {
+      const g = (await c.statuses()).flatMap((s) => s.groups).find((x) => x.space === 'far' && x.role === 'leader');
+      return g && g.snapshotIndex > appliedBefore + 1 ? g : undefined;
+    });
+    await c.startNode('n3');
+    const groups = await c.until('n3 to catch up from the snapshot', 30_000, () => copiesAgree(c, 'far', 3));
+    assert.ok(groups.every((g) => g.voters.length === 3));
+    // n3 could not be sent the entries it lacked (compacted away): it took the leader's snapshot.
+    const n3 = (await c.node('n3').client.status()).groups.find((g) => g.space === 'far')!;
+    assert.ok(n3.snapshotIndex > appliedBefore, `n3's snapshot index ${n3.snapshotIndex}`);
+    const spaces = await Promise.all(['n1', 'n3'].map(async (id) => (await c.node(id).client.status()).spaces.find((s) => s.id === 'far')!));
+    assert.equal(spaces[1]!.memories, 5 * 20 + 60 * 5);
+    assert.deepEqual(spaces[1], spaces[0]);
+    console.log(`# n3 was at index ${appliedBefore}; the leader compacted to ${compacted.snapshotIndex}; n3 caught up to ${groups[0]!.applied}`);
+  });
+
   it('a copy whose data directory was wiped comes back as a new peer: added, caught up, the old one removed', async () => {
-    cluster = await new TestCluster().start(3);
+    cluster = await new TestCluster(['--space-compact-every', '20']).start(3);
     const c = cluster;
     await c.node('n1').client.createSpace('wiped', { dimension: DIM, primary: 'n1', replicas: ['n2', 'n3'] });
     for (let b = 0; b < 5; b++) await c.node('n1').client.store('wiped', { ...batch(b), ack: 'all' });

@@ -80,6 +80,8 @@ export interface SpaceGroupStatus {
   peers: { node: string; kind: string; matched: number }[];
   /** SHA-256 of the copy's content: equal on two copies exactly when they applied the same entries. */
   digest: string;
+  /** Index of the group's last snapshot here: its Raft log holds only the entries after it. */
+  snapshotIndex: number;
 }
 /** The metadata group as one node sees it. */
 export interface MetaStatus {

@@ -32,6 +32,7 @@ import { SwimMembership } from './swim-membership.js';
 import { SpaceGroups, spaceOfGroup } from './space-group.js';
 import { nextMove } from './allocation.js';
 import type { MetaState } from './meta/meta-state.js';
+import type { CopyState } from '../query/types.js';
 import type { SwimTimingOptions } from './swim-options.js';
 
 /** How long a new node keeps trying to join through its seeds, ms. */
@@ -75,6 +76,8 @@ export interface ClusterOptions {
   metaVoters?: number;
   /** A voter down this long is replaced by a live member (`--reassign-after`), ms. Default 60,000. */
   reassignAfterMs?: number;
+  /** Applied entries past a space group's snapshot before its log is compacted (`--space-compact-every`). Default 10,000. */
+  spaceCompactEvery?: number;
   /** Move copies to a member that joins until copies per member differ by at most one (`--rebalance`). Default true. */
   rebalance?: boolean;
   /** How long a new node tries its seeds before giving up (`--join-timeout-ms`), ms. Default 60,000. */
@@ -227,7 +230,7 @@ export class Cluster extends EventEmitter implements ClusterView {
         if (answer) hints = answer.members.map((m) => ({ raftId: m.raftId, grpcAddress: m.grpcAddress }));
       }
       const c: { cluster?: Cluster; meta?: MetaGroup } = {};
-      const spaceGroups = new SpaceGroups({
+      const spaceGroups: SpaceGroups = new SpaceGroups({
         engine,
         nodeId: options.nodeId,
         raftId,
@@ -235,6 +238,8 @@ export class Cluster extends EventEmitter implements ClusterView {
         nodeOf: (id) => c.meta?.state.memberByRaftId(id)?.nodeId,
         desiredPeers: (space) => (c.meta ? desiredPeers(c.meta.state, space) : undefined),
         onLeader: (space) => c.cluster?.recordLeader(space),
+        fetchLog: (space, fromPosition) => fetchLog(c.meta, spaceGroups, peers, options.nodeId, space, fromPosition),
+        ...(options.spaceCompactEvery !== undefined ? { compactEvery: options.spaceCompactEvery } : {}),
       });
       meta = await MetaGroup.open(
         {
@@ -254,6 +259,7 @@ export class Cluster extends EventEmitter implements ClusterView {
           // Entries replayed while opening apply before the Cluster exists: only their spaces matter then.
           onApplied: (a) => (c.cluster ? c.cluster.#onApplied(a, engine) : createMine(engine, self.nodeId, a, options.logger, spaceGroups, c.meta!.state)),
           machineFor: (group) => (spaceOfGroup(group) !== undefined ? spaceGroups : undefined),
+          afterPump: () => spaceGroups.maybeCompact(),
           onRaft: (raft, group) => {
             c.meta = group;
             spaceGroups.attach(raft);
@@ -478,6 +484,14 @@ export class Cluster extends EventEmitter implements ClusterView {
    */
   checkReadable(space: string): void {
     if (!this.spaceGroups.isVoter(space)) throw new ConsistencyUnavailableError(space, 'this copy is still being caught up');
+  }
+
+  /** Where this node's copy of `space` stands in its group, for the coverage block. */
+  copyState(space: string): CopyState | undefined {
+    if (!this.spaceGroups.has(space)) return undefined;
+    const st = this.spaceGroups.status(space);
+    const role = st.confState.learners.includes(st.id) ? 'learner' : st.role;
+    return { raftRole: role, behind: role === 'leader' ? 0 : Math.max(0, st.commit - this.spaceGroups.applied(space)) };
   }
 
   /**
@@ -747,6 +761,35 @@ export class Cluster extends EventEmitter implements ClusterView {
     const stray = conf.learners.find((l) => !state.memberByRaftId(l));
     if (stray !== undefined) return change('remove', stray, 'learner of no member');
   }
+}
+
+/** Bytes of one ReadSpaceLog chunk. */
+const LOG_CHUNK_BYTES = 1024 * 1024;
+/** Deadline of one ReadSpaceLog call, ms. */
+const LOG_CHUNK_CALL_MS = 10_000;
+
+/**
+ * A chunk of `space`'s log from another copy, for a copy catching up from a snapshot: the leader
+ * first (it holds every committed entry), then the other copies; the first that has records past
+ * `fromPosition - 1` answers.
+ */
+async function fetchLog(meta: MetaGroup | undefined, groups: SpaceGroups, peers: InternalCalls, self: string, space: string, fromPosition: number): Promise<{ records: Uint8Array[]; raftIndex: number }> {
+  const s = meta?.state.space(space);
+  if (!meta || !s) throw new SpaceNotFoundError(space);
+  const leader = groups.leaderOf(space);
+  const sources = [...new Set([leader, s.leaderHint, ...s.copies])].filter((id) => id && id !== self);
+  let lastError = 'no other copy';
+  for (const id of sources) {
+    const m = meta.state.member(id);
+    if (!m) continue;
+    try {
+      const chunk = await peers.internal<{ records: Uint8Array[]; raftIndex: number }>(m.grpcAddress, 'ReadSpaceLog', { space, fromPosition, maxBytes: LOG_CHUNK_BYTES }, LOG_CHUNK_CALL_MS);
+      if (chunk.records.length > 0) return { records: chunk.records, raftIndex: Number(chunk.raftIndex) };
+    } catch (err) {
+      lastError = `${id}: ${(err as Error).message}`;
+    }
+  }
+  throw new Error(`no copy of ${space} had records past position ${fromPosition - 1} (${lastError})`);
 }
 
 /** The raft ids `space`'s group should have as voters: its copies' members' current ids. */

@@ -63,6 +63,8 @@ export interface MetaGroupOptions {
   electionTicks?: number;
   /** The state machine of every other group on the node's Raft (the space groups). */
   machineFor?(group: string): RaftStateMachine | undefined;
+  /** Called after each pump of the node's Raft (space groups compact there). */
+  afterPump?(): void;
   /** Called once the node's Raft is open, before any entry is replayed (space groups attach to it). */
   onRaft?(raft: RaftNode, group: MetaGroup): void;
 }
@@ -122,7 +124,10 @@ export class MetaGroup implements RaftStateMachine {
       logger: options.logger,
       resolve: (raftId) => g.#resolve(raftId),
       machineFor: (group) => (group === META_GROUP ? g : options.machineFor?.(group)),
-      afterPump: () => g.#maybeCompact(),
+      afterPump: () => {
+        g.#maybeCompact();
+        options.afterPump?.();
+      },
       ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
       ...(options.electionTicks !== undefined ? { electionTicks: options.electionTicks } : {}),
     });

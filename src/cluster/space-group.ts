@@ -27,6 +27,10 @@ import type { RaftNode } from './raft-node.js';
 export const SPACE_GROUP_PREFIX = 'space/';
 /** A learner is promoted to voter only once it is this close to the leader's commit index. */
 const CAUGHT_UP_ENTRIES = 10;
+/** Applied entries past a space group's last snapshot before its Raft log is compacted. */
+export const DEFAULT_SPACE_COMPACT_EVERY = 10_000;
+/** Wait before a copy catching up from a snapshot asks again after a failure, ms. */
+const CATCH_UP_RETRY_MS = 200;
 /** `reconcile` looks at every group at least this often even when nothing changed, ms. */
 const RECONCILE_FULL_MS = 5_000;
 /** How long after creating its copy the intended first leader starts an election, ms. */
@@ -61,13 +65,10 @@ export class SpaceGroupStateMachine implements Pick<RaftStateMachine, 'apply' | 
     await this.engine.applyEntry(space, entry.index, entry.data);
   }
 
-  /**
-   * A group's first snapshot is the empty one of its bootstrap. Space groups are never compacted
-   * (their log is the whole history a new copy is caught up from), so no leader sends another.
-   */
+  /** Snapshots are handled by `SpaceGroups` (the records come from another copy, not the snapshot). */
   applySnapshot(group: string, snapshot: { index: number; data: Uint8Array }): void {
     if (snapshot.data.byteLength === 0) return;
-    throw new InvalidArgumentError('snapshot', group, 'space groups are never compacted: a snapshot with data is not one of ours');
+    throw new InvalidArgumentError('snapshot', group, 'a space snapshot needs a copy to read the records from: SpaceGroups applies it');
   }
 }
 
@@ -83,6 +84,7 @@ export interface SpaceGroupInfo {
   applied: number;
   peers: { node: string; kind: 'voter' | 'learner'; matched: number }[];
   digest: string;
+  snapshotIndex: number;
 }
 
 export interface SpaceGroupsOptions {
@@ -96,6 +98,13 @@ export interface SpaceGroupsOptions {
   desiredPeers(space: string): number[] | undefined;
   /** This node became the leader of `space`'s group (the cluster records the hint). */
   onLeader?(space: string): void;
+  /**
+   * A chunk of `space`'s log from another copy, from `fromPosition` on (empty when none has
+   * more): what a copy seeded by a snapshot catches up from.
+   */
+  fetchLog(space: string, fromPosition: number): Promise<{ records: Uint8Array[]; raftIndex: number }>;
+  /** Applied entries past the last snapshot before a group is compacted. Default DEFAULT_SPACE_COMPACT_EVERY. */
+  compactEvery?: number;
 }
 
 interface Waiter {
@@ -117,6 +126,17 @@ export class SpaceGroups implements RaftStateMachine {
   /** Bumped by every applied conf change: `reconcile` skips a pass when nothing it reads moved. */
   #confVersion = 0;
   #reconciled = { key: '', at: -Infinity };
+  /** Index of each group's last snapshot (its Raft log starts after it). */
+  readonly #snapshotIndex = new Map<string, number>();
+  #compacting = false;
+  /** Groups whose log has grown `compactEvery` entries past their snapshot: checked after a pump. */
+  readonly #toCompact = new Set<string>();
+  /**
+   * Groups whose copy was seeded by a snapshot it does not hold yet: the engine catches up from
+   * another copy's log, chunk by chunk, and the entries raft hands out meanwhile wait here (raft
+   * hands them out again after a restart, so memory is enough).
+   */
+  readonly #catchingUp = new Map<string, { index: number; buffer: RaftCommittedEntry[] }>();
   /** Groups with a learner to promote once caught up: looked at on every pass. */
   readonly #promoting = new Set<string>();
   #closed = false;
@@ -129,6 +149,9 @@ export class SpaceGroups implements RaftStateMachine {
   /** The node's Raft, once the metadata group has opened it (entries replayed before only reach the engine). */
   attach(raft: RaftNode): void {
     this.#raft = raft;
+    for (const group of raft.host.groups()) if (spaceOfGroup(group) !== undefined) this.#snapshotIndex.set(group, raft.host.status(group).snapshotIndex);
+    // Catch-ups recorded while the store was opened (a crash in the middle of one) start now.
+    for (const group of this.#catchingUp.keys()) void this.#catchUp(group);
   }
 
   get #host() {
@@ -169,9 +192,9 @@ export class SpaceGroups implements RaftStateMachine {
     }
   }
 
-  /** Whether this node's copy votes in the group: it holds every committed entry but a few. */
+  /** Whether this node's copy votes in the group and holds its data (not catching up from a snapshot). */
   isVoter(space: string): boolean {
-    if (!this.has(space)) return false;
+    if (!this.has(space) || this.#catchingUp.has(spaceGroupId(space))) return false;
     return this.#host.status(spaceGroupId(space)).confState.voters.includes(this.#o.raftId);
   }
 
@@ -314,6 +337,7 @@ export class SpaceGroups implements RaftStateMachine {
         applied: this.#applied.get(group) ?? 0,
         peers: st.progress.map((p) => ({ node: this.#name(p.id), kind: kind(p.id), matched: p.matched })).sort((a, b) => (a.node < b.node ? -1 : 1)),
         digest: this.#o.engine.digest(space),
+        snapshotIndex: st.snapshotIndex,
       });
     }
     return out.sort((a, b) => (a.space < b.space ? -1 : 1));
@@ -430,12 +454,87 @@ export class SpaceGroups implements RaftStateMachine {
 
   // --- RaftStateMachine -------------------------------------------------------------------
 
+  /**
+   * A snapshot's data names the space and index only (`describeSnapshot`); the records travel
+   * in bounded chunks through `fetchLog`, off the Ready path. A copy that already holds them (a
+   * restart) has nothing to do.
+   */
   applySnapshot(group: string, snapshot: { index: number; term: number; data: Uint8Array }): void {
-    this.#machine.applySnapshot(group, snapshot);
-    this.#setApplied(group, snapshot.index);
+    this.#snapshotIndex.set(group, Math.max(this.#snapshotIndex.get(group) ?? 0, snapshot.index));
+    if (snapshot.data.byteLength === 0) return this.#setApplied(group, snapshot.index);
+    const space = spaceOfGroup(group);
+    const described = readSnapshot(snapshot.data);
+    if (space === undefined || described.space !== space) throw new InvalidArgumentError('snapshot', group, 'is not a snapshot of this space group');
+    if (this.#o.engine.raftIndex(space) >= snapshot.index) return this.#setApplied(group, snapshot.index);
+    const current = this.#catchingUp.get(group);
+    if (current && current.index >= snapshot.index) return;
+    this.#catchingUp.set(group, { index: snapshot.index, buffer: current?.buffer.filter((e) => e.index > snapshot.index) ?? [] });
+    this.#o.logger.info('space copy catching up from a snapshot', { space, index: snapshot.index, has: this.#o.engine.raftIndex(space) });
+    if (this.#raft && !current) void this.#catchUp(group);
   }
 
   async apply(group: string, entry: RaftCommittedEntry): Promise<void> {
+    const pending = this.#catchingUp.get(group);
+    if (pending) {
+      pending.buffer.push(entry);
+      return;
+    }
+    await this.#applyNow(group, entry);
+  }
+
+  /** Compacts each group whose log grew COMPACT_EVERY entries past its snapshot (after a pump). */
+  maybeCompact(): void {
+    if (this.#compacting || this.#closed || !this.#raft) return;
+    const every = this.#o.compactEvery ?? DEFAULT_SPACE_COMPACT_EVERY;
+    for (const group of this.#toCompact) {
+      this.#toCompact.delete(group);
+      const applied = this.#applied.get(group) ?? 0;
+      if (this.#catchingUp.has(group) || applied - (this.#snapshotIndex.get(group) ?? 0) < every) continue;
+      const space = spaceOfGroup(group)!;
+      this.#compacting = true;
+      // Everything up to `applied` is in the engine's log (fsynced before it counted as applied):
+      // the snapshot only names the point; a copy that needs it reads the records from a copy.
+      this.#raft.host
+        .compact(group, applied, describeSnapshot(space, applied))
+        .then(() => this.#snapshotIndex.set(group, applied))
+        .catch((err: unknown) => this.#o.logger.warn('space group compaction failed', { space, error: String(err) }))
+        .finally(() => {
+          this.#compacting = false;
+        });
+      return;
+    }
+  }
+
+  /** Reads records from other copies until this copy holds the snapshot's index, then applies what waited. */
+  async #catchUp(group: string): Promise<void> {
+    const space = spaceOfGroup(group)!;
+    const t0 = performance.now();
+    let chunks = 0;
+    while (!this.#closed) {
+      const pending = this.#catchingUp.get(group);
+      if (!pending) return;
+      try {
+        if (this.#o.engine.raftIndex(space) < pending.index) {
+          const from = this.#o.engine.lastPosition(space) + 1;
+          const chunk = await this.#o.fetchLog(space, from);
+          if (chunk.records.length === 0) throw new Error(`no copy has records past position ${from - 1} yet`);
+          await this.#o.engine.appendLog(space, from, chunk.records);
+          chunks++;
+          continue;
+        }
+        while (pending.buffer.length > 0) await this.#applyNow(group, pending.buffer.shift()!);
+        this.#catchingUp.delete(group);
+        this.#setApplied(group, pending.index);
+        this.#o.logger.info('space copy caught up from a snapshot', { space, index: pending.index, chunks, ms: Math.round(performance.now() - t0) });
+        return;
+      } catch (err) {
+        this.#o.logger.warn('space copy catch-up paused', { space, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, CATCH_UP_RETRY_MS));
+      }
+    }
+  }
+
+  async #applyNow(group: string, entry: RaftCommittedEntry): Promise<void> {
     // The change the leader waited for is in: the next may go at once.
     if (entry.confChange) {
       this.#confChangeAt.delete(group);
@@ -475,6 +574,7 @@ export class SpaceGroups implements RaftStateMachine {
   #setApplied(group: string, index: number): void {
     if (index <= (this.#applied.get(group) ?? 0)) return;
     this.#applied.set(group, index);
+    if (index - (this.#snapshotIndex.get(group) ?? 0) >= (this.#o.compactEvery ?? DEFAULT_SPACE_COMPACT_EVERY)) this.#toCompact.add(group);
     const set = this.#waiters.get(group);
     if (set) for (const w of [...set]) if (w.index <= index) w.resolve(true);
   }
@@ -487,4 +587,19 @@ export class SpaceGroups implements RaftStateMachine {
 /** A write's typed refusal, as EngramError, for callers that map errors by class. */
 export function isNotLeader(err: unknown): err is NotSpaceLeaderError {
   return err instanceof NotSpaceLeaderError || (err instanceof EngramError && err.code === NotSpaceLeaderError.code);
+}
+
+/** A space group's snapshot data: which space and up to which index (the records stay in the engine's log). */
+export function describeSnapshot(space: string, index: number): Uint8Array {
+  return Buffer.from(JSON.stringify({ space, index }), 'utf8');
+}
+
+function readSnapshot(data: Uint8Array): { space: string; index: number } {
+  try {
+    const v = JSON.parse(Buffer.from(data).toString('utf8')) as { space?: unknown; index?: unknown };
+    if (typeof v.space === 'string' && typeof v.index === 'number') return { space: v.space, index: v.index };
+  } catch {
+    // fall through to the refusal
+  }
+  throw new InvalidArgumentError('snapshot', '(bytes)', 'is not a space group snapshot');
 }

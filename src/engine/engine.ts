@@ -189,6 +189,43 @@ export class Engine {
     });
   }
 
+  /**
+   * A bounded chunk of the space's log for a copy that is catching up from a snapshot: the exact
+   * bytes of records `fromPosition…` (≥ 2; the header is every copy's own), at most `maxBytes` in
+   * all but always one. Only fsynced records, so never a partial one.
+   */
+  async readLog(space: string, fromPosition: number, maxBytes: number): Promise<{ records: Uint8Array[]; lastPosition: number; raftIndex: number }> {
+    const s = this.space(space);
+    intParam('fromPosition', fromPosition, 0, 2, Number.MAX_SAFE_INTEGER);
+    intParam('maxBytes', maxBytes, 0, 1, Number.MAX_SAFE_INTEGER);
+    const raftIndex = s.state.raftIndex;
+    const { records, lastPosition } = await s.log.read(fromPosition, Number.MAX_SAFE_INTEGER, maxBytes);
+    return { records: records.map((r) => r.payload), lastPosition, raftIndex };
+  }
+
+  /**
+   * Appends records read from another copy's log (`readLog`) at `fromPosition`: every copy's
+   * log is the same sequence of records (they applied the same committed entries in order), so a
+   * copy behind is a prefix of one ahead. Records it already holds are skipped; a gap is refused
+   * (InvalidArgumentError), and so is a record that does not fit the space, before anything of
+   * it is written. Returns the space's Raft index after.
+   */
+  async appendLog(space: string, fromPosition: number, records: Uint8Array[]): Promise<number> {
+    const s = this.space(space);
+    intParam('fromPosition', fromPosition, 0, 2, Number.MAX_SAFE_INTEGER);
+    return this.enqueue(s, async () => {
+      const last = s.state.logPosition;
+      if (fromPosition > last + 1) throw new InvalidArgumentError('fromPosition', fromPosition, `this copy's log ends at ${last}: records must follow it`);
+      for (let i = last + 1 - fromPosition; i < records.length; i++) {
+        const record = decodeReplicated(s.state, records[i]);
+        const position = await s.log.appendPayload(records[i]!);
+        if (record.type === 'store') s.state.applyStore(record, position);
+        else s.state.applyPatterns(record, position);
+      }
+      return s.state.raftIndex;
+    });
+  }
+
   /** The highest Raft index of the space's group applied here (0 before any). */
   raftIndex(space: string): number {
     return this.space(space).state.raftIndex;

@@ -313,11 +313,13 @@ export class EngramNode {
       local: async (query, space, deadline, consistency) => {
         if (query.kind !== 'consolidate') cluster.checkReadable(space);
         if (consistency === 'leader') await cluster.readBarrier(space, deadline);
-        return answerFromEngine(this.engine, query, space, {
+        const copy = cluster.copyState(space);
+        const answer = await answerFromEngine(this.engine, query, space, {
         ...(deadline !== undefined ? { deadline } : {}),
         // A consolidation's patterns go through the space's Raft group, from its leader.
         ...(this.writer ? { consolidate: (s: string, q: object) => this.writer!.consolidate(s, q) } : {}),
         });
+        return copy ? { ...answer, copy } : answer;
       },
       observer: this.queryMetrics,
     });

@@ -119,7 +119,8 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
         // A consolidation's patterns go through the space's Raft group, from its leader.
         ...(writer ? { consolidate: (space: string, q: object) => writer.consolidate(space, q) } : {}),
       });
-      return partitionToWire(req.partition, answer);
+      const copy = cluster?.copyState(req.partition);
+      return partitionToWire(req.partition, copy ? { ...answer, copy } : answer);
     },
 
     async JoinCluster(req: JoinRequestMsg, call) {
@@ -147,6 +148,13 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       }
       await cluster.meta.waitApplied(index, wait);
       return { applied: cluster.meta.applied };
+    },
+
+    async ReadSpaceLog(req: { space: string; fromPosition: number | string; maxBytes: number }) {
+      checkSpaceId(req.space);
+      clusterOf(node, 'ReadSpaceLog');
+      const maxBytes = Math.min(Math.max(1, req.maxBytes || 1), 4 * 1024 * 1024);
+      return node.engine.readLog(req.space, Math.max(2, Number(req.fromPosition)), maxBytes);
     },
 
     async ForwardStore(req: StoreMsg, call) {

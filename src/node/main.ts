@@ -22,6 +22,7 @@ const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--m
            (--bootstrap makes a new cluster; it is implied without --seeds when the data dir has none)
            [--cluster-id UUID] (only join / belong to this cluster)
            [--meta-voters N] (metadata voters, default 3) [--reassign-after MS] (replace a voter or a space's copy down this long, default 60000)
+           [--space-compact-every N] (compact a space group's Raft log every N entries, default 10000)
            [--rebalance on|off] (move copies to a node that joins until copies per node differ by at most one, default on)
            [--raft-tick-ms MS] (default 100; elections take 10-20 ticks)
            [--join-timeout-ms MS] (how long a new node tries its seeds before it gives up, default 60000)
@@ -60,7 +61,7 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;
   if (!s('gossip')) {
-    for (const flag of ['seeds', 'cluster-id', 'meta-voters', 'reassign-after', 'rebalance', 'raft-tick-ms', 'join-timeout-ms']) if (s(flag)) throw new ConfigError(`--${flag}`, 'needs --gossip');
+    for (const flag of ['seeds', 'cluster-id', 'meta-voters', 'reassign-after', 'rebalance', 'space-compact-every', 'raft-tick-ms', 'join-timeout-ms']) if (s(flag)) throw new ConfigError(`--${flag}`, 'needs --gossip');
     if (values.bootstrap === true) throw new ConfigError('--bootstrap', 'needs --gossip');
     return base;
   }
@@ -76,6 +77,8 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
   if (metaVoters === 0) throw new ConfigError('--meta-voters', 'must be at least 1');
   const reassignAfterMs = int('reassign-after', s('reassign-after'));
   const raftTickMs = int('raft-tick-ms', s('raft-tick-ms'));
+  const spaceCompactEvery = int('space-compact-every', s('space-compact-every'));
+  if (spaceCompactEvery === 0) throw new ConfigError('--space-compact-every', 'must be at least 1');
   const rebalance = s('rebalance');
   if (rebalance !== undefined && rebalance !== 'on' && rebalance !== 'off') throw new ConfigError('--rebalance', 'must be on or off');
   const joinTimeoutMs = int('join-timeout-ms', s('join-timeout-ms'));
@@ -96,6 +99,7 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
       ...(metaVoters !== undefined ? { metaVoters } : {}),
       ...(reassignAfterMs !== undefined ? { reassignAfterMs } : {}),
       ...(rebalance !== undefined ? { rebalance: rebalance === 'on' } : {}),
+      ...(spaceCompactEvery !== undefined ? { spaceCompactEvery } : {}),
       ...(raftTickMs !== undefined ? { raftTickMs } : {}),
       ...(joinTimeoutMs !== undefined ? { joinTimeoutMs } : {}),
       ...(rf !== undefined ? { replicationFactor: rf } : {}),
@@ -126,6 +130,7 @@ async function main(): Promise<void> {
         'meta-voters': { type: 'string' },
         'reassign-after': { type: 'string' },
         rebalance: { type: 'string' },
+        'space-compact-every': { type: 'string' },
         'raft-tick-ms': { type: 'string' },
         'join-timeout-ms': { type: 'string' },
         'cluster-key': { type: 'string' },

@@ -18,6 +18,10 @@ export interface PartitionCoverage {
   reason: string;
   /** Time from dispatch to answer or failure, ms. */
   latencyMs: number;
+  /** The answering copy's Raft role (leader, follower, …), when known; '' otherwise. */
+  raftRole?: string;
+  /** Entries that copy had not applied of the commit index it knew, when known. */
+  behind?: number;
 }
 
 export interface Coverage {

@@ -173,7 +173,7 @@ export class ScatterExecutor {
               this.#onLate?.(p.partition, copy.node);
               return;
             }
-            settle({ node: copy.node, role: copy.role, status: 'ok', reason: '', answer });
+            settle({ node: copy.node, role: copy.role, status: 'ok', reason: '', answer, ...(answer.copy ? { raftRole: answer.copy.raftRole, behind: answer.copy.behind } : {}) });
             return;
           } catch (err) {
             if (settled) return;

@@ -44,13 +44,22 @@ export interface ConsolidateAnswer {
   stoppedEarly: boolean;
 }
 
-/** One partition's answer, columnar where the gather merges it. */
-export type PartitionAnswer =
+/** The answering copy's place in its space's Raft group, when the node runs one. */
+export interface CopyState {
+  /** leader, follower, candidate, preCandidate or learner. */
+  raftRole: string;
+  /** Entries the copy had not applied of the commit index it knew (0 on the leader). */
+  behind: number;
+}
+
+/** One partition's answer, columnar where the gather merges it; `copy` says which copy answered. */
+export type PartitionAnswer = (
   | { kind: 'recall'; columns: RecallColumns }
   | { kind: 'spread'; columns: SpreadColumns }
   | { kind: 'complete'; complete: CompleteAnswer }
   | { kind: 'consolidate'; consolidate: ConsolidateAnswer }
-  | { kind: 'imagine'; columns: ImagineColumns };
+  | { kind: 'imagine'; columns: ImagineColumns }
+) & { copy?: CopyState };
 
 /** The memory spaces a query reads (its partitions), in plan order. */
 export function querySpaces(query: Query): string[] {

@@ -44,6 +44,8 @@ export interface PartitionCoverageMsg {
   status: PartitionStatusName;
   reason: string;
   latencyMs: number;
+  raftRole?: string;
+  behind?: number;
 }
 
 export interface CoverageMsg {

@@ -7,6 +7,11 @@ const asBuffer = (b: Bytes): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byt
 
 /** The wire form (camelCase, as proto-loader serializes it). */
 export function partitionToWire(partition: string, answer: PartitionAnswer): Record<string, unknown> {
+  const copy = answer.copy ? { raftRole: answer.copy.raftRole, behind: answer.copy.behind } : {};
+  return { ...partitionBody(partition, answer), ...copy };
+}
+
+function partitionBody(partition: string, answer: PartitionAnswer): Record<string, unknown> {
   switch (answer.kind) {
     case 'recall': {
       const c = answer.columns;
@@ -49,10 +54,17 @@ interface PartitionResultMsg {
   imagine?: Record<string, Bytes> & { dimension: number };
   complete?: { embedding: number[]; confidence: number; sources: string[] };
   consolidate?: { memories: number; patternsCreated: number; patternsTotal: number; memoriesInPatterns: number; durationMs: number; stoppedEarly: boolean };
+  raftRole?: string;
+  behind?: number | string;
 }
 
 /** Decoded PartitionResult → answer; the byte columns stay views into the received message. */
 export function partitionFromWire(msg: PartitionResultMsg): PartitionAnswer {
+  const answer = answerBody(msg);
+  return msg.raftRole ? { ...answer, copy: { raftRole: msg.raftRole, behind: Number(msg.behind ?? 0) } } : answer;
+}
+
+function answerBody(msg: PartitionResultMsg): PartitionAnswer {
   switch (msg.result) {
     case 'recall': {
       const r = msg.recall!;
