@@ -17,6 +17,7 @@ import type { EngramClient } from '../src/client/engram-client.js';
 import type { Query } from '../src/query/types.js';
 import { argInt, loadavg, printTable, round, spreadOf, writeResults } from './common.js';
 import { cues, placeSpaces } from './cluster-data.js';
+import { frameCategory, type CpuProfile } from './cpu-profile-category.js';
 
 const args = process.argv.slice(2);
 const QUERIES = argInt('--queries', 3_000);
@@ -26,31 +27,7 @@ const DIM = 64;
 const MEMORIES = 1_000;
 const INTERVAL_US = 200;
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
-
-/** Coarse bucket of a frame, from its script URL. */
-function category(f: ProfileNode['callFrame']): string {
-  const u = f.url;
-  if (!u) {
-    if (f.functionName === '(idle)') return 'idle';
-    if (f.functionName === '(garbage collector)') return 'GC';
-    if (f.functionName === '(program)') return 'program (native, not JS)';
-    return `native: ${f.functionName || '(anonymous)'}`;
-  }
-  if (u.includes('@grpc/grpc-js')) return 'grpc-js';
-  if (u.includes('protobufjs') || u.includes('@protobufjs')) return 'protobufjs';
-  if (u.includes('@grpc/proto-loader')) return 'proto-loader';
-  if (u.includes('prom-client')) return 'prom-client (metrics)';
-  const m = /dist\/src\/([a-z-]+)\//.exec(u);
-  if (m) return `src/${m[1]}`;
-  if (u.startsWith('node:internal/http2') || u.startsWith('node:http2')) return 'node http2';
-  if (u.startsWith('node:internal/stream') || u.startsWith('node:internal/streams') || u.startsWith('node:net') || u.startsWith('node:stream')) return 'node streams/net';
-  if (u.startsWith('node:internal/timers') || u.startsWith('node:timers')) return 'node timers';
-  if (u.startsWith('node:internal/process/task_queues') || u.startsWith('node:internal/async_hooks')) return 'node microtasks/async';
-  if (u.startsWith('node:')) return 'node other';
-  return 'other';
-}
+const category = (f: CpuProfile['nodes'][number]['callFrame']) => frameCategory(f, 'dir');
 
 function analyse(p: CpuProfile, queries: number) {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));

@@ -1,8 +1,9 @@
 /** Summary of a V8 CPU profile: self time by coarse category, heaviest functions, project functions inclusive. */
 import { round } from '../common.js';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-export interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+import { frameCategory, type CpuProfile } from '../cpu-profile-category.js';
+
+export type { CpuProfile } from '../cpu-profile-category.js';
 export interface ProfileSummary {
   profiledMs: number; busyMs: number; busyPercent: number;
   categories: { category: string; ms: number; shareOfBusy: number }[];
@@ -10,23 +11,7 @@ export interface ProfileSummary {
   srcInclusive: { fn: string; ms: number; shareOfBusy: number }[];
 }
 
-function category(f: ProfileNode['callFrame']): string {
-  const u = f.url;
-  if (!u) {
-    if (f.functionName === '(idle)') return 'idle';
-    if (f.functionName === '(garbage collector)') return 'GC';
-    if (f.functionName === '(program)') return 'program (native, not JS)';
-    return `native: ${f.functionName || '(anonymous)'}`;
-  }
-  if (u.includes('@grpc/grpc-js')) return 'grpc-js';
-  if (u.includes('protobufjs')) return 'protobufjs';
-  const m = /dist[^/]*\/src\/([a-z-]+)\/([a-z-]+)\.js/.exec(u);
-  if (m) return `src/${m[1]}/${m[2]}.ts`;
-  if (u.startsWith('node:internal/http2') || u.startsWith('node:http2')) return 'node http2';
-  if (u.startsWith('node:internal/timers') || u.startsWith('node:timers')) return 'node timers';
-  if (u.startsWith('node:')) return 'node other';
-  return 'other';
-}
+const category = (f: CpuProfile['nodes'][number]['callFrame']) => frameCategory(f, 'file');
 
 export function analyse(p: CpuProfile): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));

@@ -22,6 +22,7 @@ import type { RaftCommittedEntry, RaftReadState, RaftSoftState, RaftStatus } fro
 import { SPACE_ID_PATTERN } from '../engine/limits.js';
 import type { Logger } from '../util/logger.js';
 import type { RaftNode } from './raft-node.js';
+import type { SpaceGroupStatus } from '../client/engram-client.js';
 
 /** Prefix of every space group's id. */
 export const SPACE_GROUP_PREFIX = 'space/';
@@ -72,20 +73,8 @@ export class SpaceGroupStateMachine implements Pick<RaftStateMachine, 'apply' | 
   }
 }
 
-/** This node's copy of a space group, as `status` reports it. */
-export interface SpaceGroupInfo {
-  space: string;
-  leader: string;
-  term: number;
-  role: string;
-  voters: string[];
-  learners: string[];
-  commit: number;
-  applied: number;
-  peers: { node: string; kind: 'voter' | 'learner'; matched: number }[];
-  digest: string;
-  snapshotIndex: number;
-}
+/** This node's copy of a space group, as `status` reports it (the client's type is the wire's). */
+export type SpaceGroupInfo = SpaceGroupStatus;
 
 export interface SpaceGroupsOptions {
   engine: Engine;

@@ -199,7 +199,8 @@ export class RaftHost {
     const ready = raftCall(group, () => this.#native.takeReady(group));
     if (!ready) return;
     try {
-      await this.store.persistReady(group, ready);
+      // Most Readies of an idle group carry only heartbeats and their answers: nothing to write.
+      if (ready.hardState || ready.snapshot || ready.entries.length > 0) await this.store.persistReady(group, ready);
     } catch (e) {
       this.#native.remove(group);
       throw e instanceof StorageError ? e : new StorageError(this.store.dir, `raft group ${JSON.stringify(group)}: cannot persist a Ready`, e);
