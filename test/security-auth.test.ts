@@ -1,7 +1,7 @@
 /**
  * The cluster key guards the internal service, over real plaintext loopback nodes: a caller
  * without the key's tag (or with another key's) gets UNAUTHENTICATED from ExecuteLocal,
- * Replicate, JoinCluster and AwaitApplied and changes nothing (no member added, no table change); a node without a cluster refuses
+ * ForwardStore, ReadSpaceLog, JoinCluster and AwaitApplied and changes nothing (no member added, no table change); a node without a cluster refuses
  * internal calls; refusals are counted in the metrics.
  */
 import { after, before, describe, it } from 'node:test';
@@ -71,8 +71,10 @@ describe('internal calls need the cluster key', () => {
     const storageId = '0b9c7a2e-4f1d-4c3b-9a8e-1d2c3b4a5f60';
     const requests: Record<string, unknown> = {
       ExecuteLocal: { query: queryToWire({ kind: 'recall', space: 'keyed', cue: { embedding: Float32Array.from(vec(DIM, 1)) } }), partition: 'keyed' },
-      // A shipped record for a space n2 has not got: without the check it would create it.
-      Replicate: { space: 'evil2', dimension: DIM, records: [{ position: 1, payload: Buffer.from('x') }], from: 'n1' },
+      // A write sent on by a "member": without the check it would be proposed and stored.
+      ForwardStore: { space: 'keyed', memories: [{ id: 'evil', embedding: vec(DIM, 9), content: 'evil', createdAt: 0 }], associations: [], ack: 'ACK_LEVEL_QUORUM' },
+      // Without the check it would hand out the space's records.
+      ReadSpaceLog: { space: 'keyed', fromPosition: 2, maxBytes: 1024 },
       // Accepted, it would commit a member "evil" to the table.
       JoinCluster: { nodeId: 'evil', storageId, raftId: raftIdOf('evil', storageId), grpcAddress: '127.0.0.1:1', gossipAddress: '127.0.0.1:1', clusterId: '' },
       AwaitApplied: { index: 1 },
@@ -80,7 +82,8 @@ describe('internal calls need the cluster key', () => {
     /** The same method with another body: a tag made for one must not open the other. */
     const otherBody: Record<string, unknown> = {
       ExecuteLocal: { query: queryToWire({ kind: 'recall', space: 'keyed', cue: { embedding: Float32Array.from(vec(DIM, 2)) } }), partition: 'keyed' },
-      Replicate: { space: 'evil3', dimension: DIM, records: [], from: 'n1' },
+      ForwardStore: { space: 'keyed', memories: [{ id: 'evil2', embedding: vec(DIM, 8), content: 'evil', createdAt: 0 }], associations: [], ack: 'ACK_LEVEL_QUORUM' },
+      ReadSpaceLog: { space: 'keyed', fromPosition: 3, maxBytes: 1024 },
       JoinCluster: { nodeId: 'evil2', storageId, raftId: raftIdOf('evil2', storageId), grpcAddress: '127.0.0.1:1', gossipAddress: '127.0.0.1:1', clusterId: '' },
       AwaitApplied: { index: 2 },
     };
