@@ -189,10 +189,14 @@ export class RaftHost {
   }
 
   async #drain(): Promise<void> {
+    // One scan of every group per round (a node may hold a thousand): a round that found none
+    // ends the drain unless a pump asked again meanwhile.
+    let found: string[];
     do {
       this.#again = false;
-      for (const group of this.#native.readyGroups()) await this.#handleReady(group);
-    } while (this.#again || this.#native.readyGroups().length > 0);
+      found = this.#native.readyGroups();
+      for (const group of found) await this.#handleReady(group);
+    } while (this.#again || found.length > 0);
   }
 
   async #handleReady(group: string): Promise<void> {
