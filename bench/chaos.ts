@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { tmpdir } from 'node:os';
 import { writeReliabilityDoc } from './chaos-doc.js';
 import { argInt, loadavg, writeResults } from './common.js';
 import { LONG_RUN, SHORT_RUN } from './chaos/options.js';
@@ -39,6 +40,8 @@ const path = writeResults('chaos.json', `node dist/bench/chaos.js ${argv.join(' 
   history: notOk(report.history),
   historyEvents: report.history.length,
   logDir: `<os.tmpdir()>/${basename(report.logDir)}`,
+  // A wiped node's fault names its data directory: relative to the temp dir too.
+  faults: JSON.parse(JSON.stringify(report.faults).split(tmpdir()).join('<os.tmpdir()>')) as typeof report.faults,
 });
 // A long run into bench/results is the one docs/reliability.md reports.
 if (!argv.includes('--short') && !argv.includes('--out')) {
