@@ -75,6 +75,12 @@ export function coverageFromWire(c: CoverageMsg): Coverage {
     (Object.keys(STATUS_TO_WIRE) as PartitionStatus[]).find((k) => STATUS_TO_WIRE[k] === s) ?? 'error';
   return {
     ...c,
-    partitions: c.partitions.map((p) => ({ ...p, status: status(p.status), role: p.role === 'ROLE_REPLICA' ? 'replica' : 'primary' })),
+    partitions: c.partitions.map(({ raftRole, behind, ...p }) => ({
+      ...p,
+      status: status(p.status),
+      role: p.role === 'ROLE_REPLICA' ? 'replica' : 'primary',
+      // proto3 sends '' for a copy whose Raft role is not known: the field is then left out.
+      ...(raftRole ? { raftRole, behind: Number(behind ?? 0) } : {}),
+    })),
   };
 }
