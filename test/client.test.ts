@@ -274,15 +274,18 @@ describe('what a client sees right after a primary is killed', () => {
     };
 
     await c.node('n1').proc.kill9();
-    // 'solo' has its only copy on n1: no leader can take the write. n3 tries n1 until the
-    // call's deadline (first unreachable, then down once SWIM says so) and names the reason.
+    // 'solo' has its only copy on n1: no leader can take the write. Once n3 sees n1 down it
+    // sends nothing there, and says so at the call's deadline: nothing was written. (Right after
+    // the kill, a call on the connection n1 dropped could have carried the write: that answer
+    // is ERR_WRITE_OUTCOME_UNKNOWN instead: the node cannot tell.)
+    await c.until('n3 to see n1 down', c.detectionDeadlineMs(), async () => ((await via.status()).members.find((m) => m.id === 'n1')?.state === 'down' ? true : undefined));
     const write = await via.store('solo', { memories: memories('late') }, { deadlineMs: 1_500 }).catch((e: unknown) => e);
     assert.ok(write instanceof WriteUnavailableError, String(write));
     assert.equal(write.code, 'ERR_WRITE_UNAVAILABLE');
     assert.equal(write.grpcStatus, grpc.status.UNAVAILABLE);
     assert.equal(write.space, 'solo');
-    assert.match(write.reason, /^leader n1 is (unreachable|down)$/);
-    assert.match(write.message, /^memory space "solo": no leader took the write \(leader n1 is (unreachable|down)\)/);
+    assert.equal(write.reason, 'leader n1 is down');
+    assert.match(write.message, /^memory space "solo": no leader took the write \(leader n1 is down\)/);
     clean(write.message);
 
     const cue = { embedding: Float32Array.from(vec(DIM, 1)) };

@@ -17,18 +17,21 @@ describe('nextMove', () => {
     assert.deepEqual(move, { space: 'notes', expected: ['n1', 'n2', 'n3'], copies: ['n1', 'n2', to], from: 'n3', to, why: 'copy lost' });
   });
 
-  it('replaces a copy of a member that left, or is no member any more, at once', () => {
+  it('replaces a copy of a node that is no member any more at once; one that left (a restart, often) after reassignAfter', () => {
     const spaces = [{ id: 'notes', copies: ['n1', 'gone'] }, { id: 'other', copies: ['n2', 'n3'] }];
-    const members = [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left' as const }];
+    const members = [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left' as const, downSinceMs: 0 }];
     const move = nextMove({ spaces, members, nowMs: 0, reassignAfterMs: 60_000, lastReceivedMs: none })!;
     assert.equal(move.space, 'notes');
     assert.equal(move.from, 'gone');
     assert.ok(['n2', 'n4'].includes(move.to));
+    const only = [{ id: 'other', copies: ['n2', 'n3'] }];
+    assert.equal(nextMove({ spaces: only, members, nowMs: 59_000, reassignAfterMs: 60_000, lastReceivedMs: none }), undefined, 'left 59 s ago: not yet');
+    assert.equal(nextMove({ spaces: only, members, nowMs: 60_000, reassignAfterMs: 60_000, lastReceivedMs: none })?.from, 'n3');
   });
 
   it('gives a member at most one new copy per throttle period', () => {
     const spaces = [{ id: 'a', copies: ['n1', 'n3'] }, { id: 'b', copies: ['n2', 'n3'] }];
-    const members = [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left' as const }];
+    const members = [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left' as const, downSinceMs: 0 }];
     const last = new Map([['n4', 0]]);
     const move = nextMove({ spaces, members, nowMs: 1_000, reassignAfterMs: 0, lastReceivedMs: last, throttleMs: 5_000 });
     // n4 just received one: the only other candidate for "a" is n2.
@@ -59,7 +62,7 @@ describe('nextMove', () => {
   it('with balance off, only replaces lost copies', () => {
     const spaces = Array.from({ length: 6 }, (_, i) => ({ id: `s${i}`, copies: ['n1', 'n2', 'n3'] }));
     assert.equal(nextMove({ spaces, members: alive('n1', 'n2', 'n3', 'n4'), nowMs: 0, reassignAfterMs: 0, lastReceivedMs: none, balance: false }), undefined);
-    const lost = nextMove({ spaces, members: [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left' }], nowMs: 0, reassignAfterMs: 0, lastReceivedMs: none, balance: false });
+    const lost = nextMove({ spaces, members: [...alive('n1', 'n2', 'n4'), { nodeId: 'n3', state: 'left', downSinceMs: 0 }], nowMs: 0, reassignAfterMs: 0, lastReceivedMs: none, balance: false });
     assert.equal(lost?.to, 'n4');
   });
 

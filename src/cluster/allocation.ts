@@ -5,7 +5,7 @@
  * then makes the group follow it (learner, caught up, voter, old copy removed:
  * `SpaceGroups.reconcile`).
  *
- *  1. A copy whose node is down longer than `reassignAfterMs`, or no longer a member, is replaced
+ *  1. A copy whose node is down (or left) longer than `reassignAfterMs`, or no longer a member, is replaced
  *     on a live member that holds no copy of the space, in rendezvous order.
  *  2. Otherwise, when copies per live member differ by more than one (a node joined), one copy
  *     moves from the most loaded member to the least loaded one that lacks it.
@@ -20,7 +20,7 @@ export const DEFAULT_MOVE_THROTTLE_MS = 5_000;
 export interface AllocationMember {
   nodeId: string;
   state: MemberState;
-  /** When it was first seen down (ms, same clock as `nowMs`); only for `down`. */
+  /** When it was first seen down or left (ms, same clock as `nowMs`). */
   downSinceMs?: number;
 }
 
@@ -53,8 +53,8 @@ export function nextMove(input: AllocationInput): Move | undefined {
   const mayReceive = (id: string) => input.nowMs - (input.lastReceivedMs.get(id) ?? -Infinity) >= throttle;
   const lost = (id: string) => {
     const m = byId.get(id);
-    if (!m || m.state === 'left') return true;
-    return m.state === 'down' && m.downSinceMs !== undefined && input.nowMs - m.downSinceMs >= input.reassignAfterMs;
+    if (!m) return true;
+    return (m.state === 'down' || m.state === 'left') && m.downSinceMs !== undefined && input.nowMs - m.downSinceMs >= input.reassignAfterMs;
   };
   for (const s of input.spaces) {
     const gone = s.copies.find(lost);
@@ -64,8 +64,9 @@ export function nextMove(input: AllocationInput): Move | undefined {
     return { space: s.id, expected: s.copies, copies: s.copies.map((c) => (c === gone ? to : c)), from: gone, to, why: 'copy lost' };
   }
   if (live.length < 2 || input.balance === false) return undefined;
-  // Balance only when nothing is lost or down: a move while a copy is missing risks a second loss.
-  if (input.members.some((m) => m.state !== 'alive' && m.state !== 'left')) return undefined;
+  // Balance only when every member is up or given up on: a move while a copy is missing (or its
+  // node restarting) risks a second loss.
+  if (input.members.some((m) => m.state !== 'alive' && !lost(m.nodeId))) return undefined;
   const load = new Map(live.map((id) => [id, 0]));
   for (const s of input.spaces) for (const c of s.copies) if (load.has(c)) load.set(c, load.get(c)! + 1);
   const order = [...load.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));

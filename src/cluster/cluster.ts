@@ -633,14 +633,14 @@ export class Cluster extends EventEmitter implements ClusterView {
       }
       // A copy whose create this node did not apply from the log (a snapshot covered it, or the
       // copy moved here) joins the group empty; its leader adds it and sends it the log.
-      await this.spaceGroups.ensure(s.id, null, false);
+      await this.spaceGroups.ensure(s.id, null, false).catch((err: unknown) => this.logger.error('space group not created', { space: s.id, error: (err as Error).message }));
     }
     this.emit('table');
   }
 
   #onMember(m: Member): void {
     if (this.#closed) return;
-    if (m.state === 'down') {
+    if (m.state === 'down' || m.state === 'left') {
       if (!this.#downSince.has(m.id)) this.#downSince.set(m.id, performance.now());
     } else if (m.state === 'alive' || m.state === 'suspect') {
       this.#downSince.delete(m.id);
@@ -695,8 +695,11 @@ export class Cluster extends EventEmitter implements ClusterView {
     const swim = new Map(this.membership.members().map((m) => [m.id, m.state]));
     const members = this.meta.state.members().map((m) => {
       const state: MemberState = m.nodeId === this.nodeId ? 'alive' : (swim.get(m.nodeId) ?? 'down');
-      if (state === 'down' && !this.#downSince.has(m.nodeId)) this.#downSince.set(m.nodeId, now);
-      return { nodeId: m.nodeId, state, ...(state === 'down' ? { downSinceMs: this.#downSince.get(m.nodeId)! } : {}) };
+      // A node that left on SIGTERM is usually restarting (a rolling restart): it gets the same
+      // --reassign-after as one that is down before its copies move.
+      const gone = state === 'down' || state === 'left';
+      if (gone && !this.#downSince.has(m.nodeId)) this.#downSince.set(m.nodeId, now);
+      return { nodeId: m.nodeId, state, ...(gone ? { downSinceMs: this.#downSince.get(m.nodeId)! } : {}) };
     });
     const move = nextMove({ spaces: this.meta.state.spaces(), members, nowMs: now, reassignAfterMs: this.#reassignAfterMs, lastReceivedMs: this.#lastReceived, balance: this.#rebalance });
     if (!move) return;
@@ -823,11 +826,17 @@ async function createMine(engine: Engine, nodeId: string, a: Applied, logger: Lo
     await engine.createSpace(s.id, s.dimension);
     logger.info('space created', { space: s.id, dimension: s.dimension, role: s.leaderHint === nodeId ? 'primary' : 'replica', index: a.index });
   }
-  if (r.kind === 'createSpace') {
-    const voters = s.copies.map((id) => state.member(id)?.raftId).filter((id): id is number => id !== undefined);
-    await groups.ensure(s.id, voters, s.copies[0] === nodeId);
-  } else {
-    await groups.ensure(s.id, null, false);
+  // A group that cannot be made here is logged, not thrown: a throw would stop the metadata
+  // group's apply on this node, and with it every other space.
+  try {
+    if (r.kind === 'createSpace') {
+      const voters = s.copies.map((id) => state.member(id)?.raftId).filter((id): id is number => id !== undefined);
+      await groups.ensure(s.id, voters, s.copies[0] === nodeId);
+    } else {
+      await groups.ensure(s.id, null, false);
+    }
+  } catch (err) {
+    logger.error('space group not created', { space: s.id, error: (err as Error).message });
   }
 }
 

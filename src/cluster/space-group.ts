@@ -187,8 +187,10 @@ export class SpaceGroups implements RaftStateMachine {
     return this.#host.status(spaceGroupId(space)).confState.voters.includes(this.#o.raftId);
   }
 
+  /** Leads the group and holds its data (a copy still catching up from a snapshot takes no writes). */
   isLeader(space: string): boolean {
-    return this.#soft.get(spaceGroupId(space))?.role === 'leader';
+    const group = spaceGroupId(space);
+    return this.#soft.get(group)?.role === 'leader' && !this.#catchingUp.has(group);
   }
 
   /** Node id of the leader this copy knows of, or ''. */
@@ -511,7 +513,13 @@ export class SpaceGroups implements RaftStateMachine {
           chunks++;
           continue;
         }
-        while (pending.buffer.length > 0) await this.#applyNow(group, pending.buffer.shift()!);
+        // Applied, then taken off: an apply that fails is tried again, never skipped.
+        while (pending.buffer.length > 0) {
+          await this.#applyNow(group, pending.buffer[0]!);
+          pending.buffer.shift();
+        }
+        // A newer snapshot arrived meanwhile: catch up to it too.
+        if (this.#catchingUp.get(group) !== pending) continue;
         this.#catchingUp.delete(group);
         this.#setApplied(group, pending.index);
         this.#o.logger.info('space copy caught up from a snapshot', { space, index: pending.index, chunks, ms: Math.round(performance.now() - t0) });
@@ -552,6 +560,18 @@ export class SpaceGroups implements RaftStateMachine {
       const space = spaceOfGroup(group);
       this.#o.logger.info('space leader', { space, leader: state.leaderId ? this.#name(state.leaderId) : '', role: state.role, term: state.term });
       if (state.role === 'leader' && space !== undefined) this.#o.onLeader?.(space);
+    }
+    // Elected while still reading a snapshot's records: it cannot take writes until it holds
+    // them, so leadership goes to a voter that does.
+    if (state.role === 'leader' && this.#catchingUp.has(group) && this.#raft) {
+      try {
+        const st = this.#raft.host.status(group);
+        const matched = new Map(st.progress.map((p) => [p.id, p.matched]));
+        const to = st.confState.voters.find((v) => v !== this.#o.raftId && (matched.get(v) ?? 0) >= st.commit);
+        if (to !== undefined) this.#raft.host.transferLeader(group, to);
+      } catch {
+        // the group went away: nothing to hand on
+      }
     }
   }
 

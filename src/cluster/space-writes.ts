@@ -75,6 +75,9 @@ export class SpaceWriter {
     // knew no leader (tried again as soon as anyone names them leader).
     const unreachable = new Set<string>();
     const refused = new Set<string>();
+    // A call that failed after it may have reached a leader (a connection dropped mid-call): the
+    // write may be committed, so running out of time then is an unknown outcome, not a failure.
+    let maybeSent = false;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         if (performance.now() + RETRY_MS >= deadline) break;
@@ -82,9 +85,9 @@ export class SpaceWriter {
       }
       const groups = cluster.spaceGroups;
       const known = groups.has(space) ? groups.leaderOf(space) : '';
-      // Who to try: the leader this copy knows, the last refusal's hint, the table's hint, then
+      // Who to try: the last refusal's hint, the leader this copy knows, the table's hint, then
       // each copy in turn (a follower's refusal names its leader).
-      const named = [hint, known].find((id): id is string => !!id && !unreachable.has(id));
+      const named = [hint, known && !refused.has(known) ? known : undefined].find((id): id is string => !!id && !unreachable.has(id));
       const target = named ?? [assignment.primary, ...copies.slice(attempt % copies.length), ...copies].find(
         (id): id is string => !!id && !unreachable.has(id) && !refused.has(id),
       );
@@ -127,8 +130,9 @@ export class SpaceWriter {
         const notSent = err instanceof ConnectionBackoffError;
         if (typed && !notSent) throw typed;
         if (notSent || (isServiceError(err) && err.code === GrpcStatus.UNAVAILABLE)) {
-          // The call never reached a server that took it (refused or dropped connection): the
-          // leader may be gone; nothing was proposed by a server we did not reach.
+          // The leader may be gone. Sending again is safe (a store is idempotent by memory id),
+          // but a connection that dropped after the request left may have carried it.
+          if (!notSent && !/ECONNREFUSED|No connection established|Stream refused/.test(err.details)) maybeSent = true;
           reason = `leader ${target} is unreachable`;
           unreachable.add(target);
           this.#o.logger.warn('write not forwarded', { space, to: target, error: (err as Error).message });
@@ -140,6 +144,7 @@ export class SpaceWriter {
         throw err;
       }
     }
+    if (maybeSent) throw new WriteOutcomeUnknownError(space, `${reason}; an earlier attempt's connection dropped after sending`);
     throw new WriteUnavailableError(space, reason);
   }
 

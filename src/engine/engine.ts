@@ -207,8 +207,8 @@ export class Engine {
    * Appends records read from another copy's log (`readLog`) at `fromPosition`: every copy's
    * log is the same sequence of records (they applied the same committed entries in order), so a
    * copy behind is a prefix of one ahead. Records it already holds are skipped; a gap is refused
-   * (InvalidArgumentError), and so is a record that does not fit the space, before anything of
-   * it is written. Returns the space's Raft index after.
+   * (InvalidArgumentError), and so is a record that does not fit the space (the records before
+   * it stay appended; the next call goes on from there). Returns the space's Raft index after.
    */
   async appendLog(space: string, fromPosition: number, records: Uint8Array[]): Promise<number> {
     const s = this.space(space);
