@@ -36,6 +36,8 @@ const CATCH_UP_RETRY_MS = 200;
 const RECONCILE_FULL_MS = 5_000;
 /** How long after creating its copy the intended first leader starts an election, ms. */
 const CAMPAIGN_DELAY_MS = 150;
+/** Elections the intended first leader starts while no leader is known. */
+const CAMPAIGN_TRIES = 3;
 /** A conf change not applied after this long no longer holds the group's next one back, ms. */
 const CONF_CHANGE_PATIENCE_MS = 5_000;
 
@@ -167,17 +169,20 @@ export class SpaceGroups implements RaftStateMachine {
     this.#raft.pump();
     if (campaign && bootstrap.length > 0) {
       // Not at once: the other copies apply the same create about now, and a vote request that
-      // reaches a copy before its group exists is lost (the election would then wait a timeout).
-      const timer = setTimeout(() => {
+      // reaches a copy before its group exists is lost. Again while no leader is known (a busy
+      // copy may create its group late), so the intended leader wins rather than a timeout.
+      let tries = 0;
+      const campaign = () => {
         if (this.#closed || (this.#soft.get(group)?.leaderId ?? 0) !== 0) return;
         try {
           this.#raft!.host.campaign(group);
           this.#raft!.pump();
         } catch {
-          // the group went away meanwhile
+          return; // the group went away meanwhile
         }
-      }, CAMPAIGN_DELAY_MS);
-      timer.unref();
+        if (++tries < CAMPAIGN_TRIES) setTimeout(campaign, 2 * CAMPAIGN_DELAY_MS).unref();
+      };
+      setTimeout(campaign, CAMPAIGN_DELAY_MS).unref();
     }
   }
 
