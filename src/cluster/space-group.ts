@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../engine/engine.js';
-import { EngramError, InvalidArgumentError, NotSpaceLeaderError, WriteOutcomeUnknownError } from '../errors.js';
+import { InvalidArgumentError, NotSpaceLeaderError, WriteOutcomeUnknownError } from '../errors.js';
 import type { RaftStateMachine } from '../raft/raft-host.js';
 import { RaftError, RAFT_CODES } from '../raft/raft-errors.js';
 import type { RaftCommittedEntry, RaftReadState, RaftSoftState, RaftStatus } from '../raft/raft-native-types.js';
@@ -598,10 +598,6 @@ export class SpaceGroups implements RaftStateMachine {
   }
 }
 
-/** A write's typed refusal, as EngramError, for callers that map errors by class. */
-export function isNotLeader(err: unknown): err is NotSpaceLeaderError {
-  return err instanceof NotSpaceLeaderError || (err instanceof EngramError && err.code === NotSpaceLeaderError.code);
-}
 
 /** A space group's snapshot data: which space and up to which index (the records stay in the engine's log). */
 export function describeSnapshot(space: string, index: number): Uint8Array {

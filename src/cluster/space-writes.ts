@@ -80,7 +80,8 @@ export class SpaceWriter {
     let maybeSent = false;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
-        if (performance.now() + RETRY_MS >= deadline) break;
+        // Stop with time for the answer to reach the caller before its own deadline fires.
+        if (performance.now() + RETRY_MS + ANSWER_MARGIN_MS >= deadline) break;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
       const groups = cluster.spaceGroups;
@@ -119,8 +120,9 @@ export class SpaceWriter {
         return await this.#o.peers.internal<StoreOutcome>(member.grpcAddress, 'ForwardStore', wire, remaining);
       } catch (err) {
         const typed = err instanceof EngramError ? err : isServiceError(err) ? typedErrorOf(err) : undefined;
-        if (typed instanceof NotSpaceLeaderError || (typed && typed.code === NotSpaceLeaderError.code)) {
-          const leader = (typed as NotSpaceLeaderError).leader;
+        // typedErrorOf rebuilds a refusal as its class.
+        if (typed instanceof NotSpaceLeaderError) {
+          const leader = typed.leader;
           reason = leader ? `${target} does not lead; the leader is ${leader}` : `${target} knows no leader (election under way)`;
           if (leader && leader !== target) hint = leader;
           else refused.add(target);
