@@ -27,6 +27,7 @@ const SUITES: Record<string, string[]> = {
   fanout: [],
   cluster: [],
   meta: [],
+  'naive-coordinator': [],
 };
 
 const argv = process.argv.slice(2);
