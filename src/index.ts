@@ -67,5 +67,8 @@ export { PROTO_DIR, MAX_MESSAGE_BYTES, LEAN_CHANNEL_OPTIONS } from './wire/proto
 
 // The reference node and the client of its public service.
 export { EngramNode, type NodeConfig } from './node/engram-node.js';
-export { EngramClient, DEFAULT_CLIENT_DEADLINE_MS, type EngramClientOptions, type CallOptions, type MemoryRecord, type AssociationRecord, type AckLevel, type NodeStatus, type SpaceStatus } from './client/engram-client.js';
+export {
+  EngramClient, DEFAULT_CLIENT_DEADLINE_MS, DEFAULT_TABLE_REFRESH_MS, type EngramClientOptions, type RoutingMode, type CallOptions,
+  type MemoryRecord, type AssociationRecord, type AckLevel, type NodeStatus, type SpaceStatus, type MemberStatus, type AssignmentStatus,
+} from './client/engram-client.js';
 export { jsonLogger, silentLogger, type Logger } from './util/logger.js';
