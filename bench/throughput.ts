@@ -61,7 +61,7 @@ async function main(): Promise<void> {
 
     const rows: ThroughputRow[] = [];
     for (const level of LEVELS) {
-      while (clients.length < level) clients.push(new EngramClient({ nodes: [n2.proc.grpcAddress], deadlineMs: 10_000 }));
+      while (clients.length < level) clients.push(new EngramClient({ nodes: [n2.proc.grpcAddress], deadlineMs: 10_000, routing: 'any' }));
       const active = clients.slice(0, level);
       await closedLoop(active, query, WARMUP_MS);
       const { lat, durationMs } = await closedLoop(active, query, SECONDS * 1000);

@@ -138,6 +138,24 @@ export class AllPartitionsFailedError extends EngramError {
   }
 }
 
+/**
+ * The query's deadline (its `timeoutMs` or the caller's own, whichever came first) passed before
+ * any partition answered. Carries the coverage: which copies were asked and how far they got.
+ */
+export class QueryDeadlineExceededError extends EngramError {
+  static override readonly code = 'ERR_QUERY_DEADLINE_EXCEEDED';
+  static override readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
+  static override readonly wireFields = ['deadlineMs'];
+  readonly coverage: Coverage;
+  /** The query's budget that ran out, ms. */
+  readonly deadlineMs: number;
+  constructor(coverage: Coverage, deadlineMs: number) {
+    super(QueryDeadlineExceededError.code, `no partition answered within the query's deadline of ${Math.round(deadlineMs)} ms (${coverage.expected} expected, ${coverage.timedOut} timed out)`);
+    this.coverage = coverage;
+    this.deadlineMs = deadlineMs;
+  }
+}
+
 /** Some partitions did not answer and the caller asked for full coverage (or more than was had). */
 export class InsufficientCoverageError extends EngramError {
   static override readonly code = 'ERR_INSUFFICIENT_COVERAGE';
@@ -519,7 +537,7 @@ function describe(value: unknown): string {
 
 const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
-  AllPartitionsFailedError, InsufficientCoverageError,
+  AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError,
   NodeUnavailableError, NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError,
   MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,

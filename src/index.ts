@@ -3,7 +3,7 @@
 // them from the wire stay internal).
 export {
   EngramError, InvalidArgumentError, RemoteInvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError,
-  DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, NodeUnavailableError,
+  DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError, NodeUnavailableError,
   NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError, MetadataUnavailableError,
   ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
   EngineClosedError, NodeStartingError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
@@ -23,12 +23,22 @@ export type { QueryExecutor } from './query/executor.js';
 export type { PartitionOutcome } from './query/outcome.js';
 export { LocalExecutor } from './query/local-executor.js';
 export { answerFromEngine } from './query/engine-partition.js';
-export { DistributedExecutor, type DistributedExecutorOptions, type QueryObserver } from './query/distributed-executor.js';
+export { DistributedExecutor, type DistributedExecutorOptions, type QueryObserver, type WireAnswer } from './query/distributed-executor.js';
 export {
   QueryPlanner, DEFAULT_SINGLE_PARTITION_TIMEOUT_MS, DEFAULT_MULTI_PARTITION_TIMEOUT_MS, MAX_TIMEOUT_MS,
   type QueryPlan, type PlannedPartition, type PlannedCopy, type ExecutionStrategy,
 } from './query/planner.js';
-export { ScatterExecutor, DEFAULT_MAX_IN_FLIGHT_PER_NODE, type PartitionTransport, type LocalRunner, type ScatterOptions } from './query/scatter.js';
+export { ScatterExecutor, DEFAULT_MAX_IN_FLIGHT_PER_NODE, type ScatterOptions, type ScatterRequest } from './query/scatter.js';
+export type { ExecuteContext, QueryContext } from './query/context.js';
+export { Deadline } from './query/deadline.js';
+export { PartitionCallError, splitPartitionClient, type PartitionClient, type PartitionRequest, type PartitionReply, type PartitionCall, type CopyLoad } from './query/partition-client.js';
+export { localPartitionClient, type LocalRunner } from './query/local-partition-client.js';
+export { remotePartitionClient, type PartitionTransport } from './query/remote-partition-client.js';
+export { CopyRanker } from './query/copy-ranking.js';
+export {
+  Hedger, parseHedgeOptions, formatHedgePolicy, DEFAULT_HEDGE_BUDGET, DEFAULT_HEDGE_MIN_DELAY_MS, DEFAULT_HEDGE_MAX_DELAY_MS, DEFAULT_HEDGE_QUANTILE,
+  type HedgeOptions, type HedgePolicy,
+} from './query/hedging.js';
 export { QueryMetrics } from './query/query-metrics.js';
 export { ConnectionPool, type UnaryCallOptions, type ConnectionPoolStats } from './pool/connection-pool.js';
 export type { ConnectionPoolOptions } from './pool/pool-options.js';

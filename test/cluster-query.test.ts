@@ -10,7 +10,7 @@ import { TestCluster } from './helpers/cluster.js';
 import { vec } from './helpers/node.js';
 import { needTool } from './helpers/system-tools.js';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { AllPartitionsFailedError, InsufficientCoverageError } from '../src/errors.js';
+import { AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError } from '../src/errors.js';
 import { sampleSpace } from '../src/demo/sample-data.js';
 import { embedText } from '../src/engine/text-embedder.js';
 
@@ -104,15 +104,17 @@ describe('distributed queries', () => {
       (await metric(c, 'n1', /engram_rpc_requests_total\{method="ExecuteLocal",code="CANCELLED",node="n1"\} (\d+)/)) >= 1 ? true : undefined,
     );
 
-    // A Recall whose only copy is delayed: the typed error with its coverage, within the same bound.
+    // A Recall whose only copy is delayed: the query's deadline passed with nothing answered, so
+    // the typed DEADLINE_EXCEEDED error with its coverage, within the same bound.
     const t2 = performance.now();
     const err = await c.node('n2').client.query({ kind: 'recall', space: 'space1', cue: { text: 'anything' } }, { timeoutMs }).then(
-      () => assert.fail('expected AllPartitionsFailed'),
+      () => assert.fail('expected QueryDeadlineExceeded'),
       (e: unknown) => e,
     );
     assert.ok(performance.now() - t2 < timeoutMs + 100);
-    assert.ok(err instanceof AllPartitionsFailedError);
-    assert.equal(err.code, 'ERR_ALL_PARTITIONS_FAILED');
+    assert.ok(err instanceof QueryDeadlineExceededError);
+    assert.equal(err.code, 'ERR_QUERY_DEADLINE_EXCEEDED');
+    assert.equal(err.deadlineMs, timeoutMs);
     assert.deepEqual([err.coverage?.expected, err.coverage?.responding, err.coverage?.partitions[0]?.status], [1, 0, 'timeout'], JSON.stringify(err.coverage));
 
     // The coordinator's scrape counts what happened, and passes promtool's checks.

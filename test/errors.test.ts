@@ -33,6 +33,7 @@ const SAMPLES: Record<string, () => EngramError> = {
   AbortError: () => new errors.AbortError('the caller cancelled the call'),
   DeadlineExceededError: () => new errors.DeadlineExceededError('Store', 250),
   AllPartitionsFailedError: () => new errors.AllPartitionsFailedError(coverage),
+  QueryDeadlineExceededError: () => new errors.QueryDeadlineExceededError(coverage, 750),
   InsufficientCoverageError: () => new errors.InsufficientCoverageError(coverage, 'all were required'),
   NodeUnavailableError: () => new errors.NodeUnavailableError(['db1.example:7001', 'db2.example:7001']),
   NotSpaceLeaderError: () => new errors.NotSpaceLeaderError('kept', 'n2'),

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { StaticClusterView, type Member } from '../src/cluster/cluster-view.js';
 import { AllPartitionsFailedError } from '../src/errors.js';
 import { DistributedExecutor } from '../src/query/distributed-executor.js';
-import type { PartitionTransport } from '../src/query/scatter.js';
+import type { PartitionTransport } from '../src/query/remote-partition-client.js';
 import type { PartitionAnswer, Query } from '../src/query/types.js';
 import type { QueryResult } from '../src/query/result.js';
 import { bytesOf, encodeStrings } from '../src/wire/columns.js';

@@ -6,9 +6,11 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { StaticClusterView, type Member } from '../src/cluster/cluster-view.js';
-import { AllPartitionsFailedError, InsufficientCoverageError } from '../src/errors.js';
+import { AbortError, AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError } from '../src/errors.js';
+import { Deadline } from '../src/query/deadline.js';
+import type { HedgeOptions } from '../src/query/hedging.js';
 import { DistributedExecutor } from '../src/query/distributed-executor.js';
-import type { PartitionTransport } from '../src/query/scatter.js';
+import type { PartitionTransport } from '../src/query/remote-partition-client.js';
 import type { PartitionAnswer } from '../src/query/types.js';
 import { bytesOf, encodeStrings } from '../src/wire/columns.js';
 import { partitionToWire } from '../src/wire/partition-codec.js';
@@ -70,7 +72,7 @@ function fakeTransport(behaviour: Record<string, Behaviour>) {
   return { transport, aborted, calls };
 }
 
-function executor(transport: PartitionTransport, opts: { partitioned?: boolean; onLate?: (p: string, n: string) => void; clock?: () => number } = {}) {
+function executor(transport: PartitionTransport, opts: { partitioned?: boolean; onLate?: (p: string, n: string) => void; clock?: () => number; ranking?: boolean; hedging?: HedgeOptions; onHedge?: (e: 'sent' | 'won') => void } = {}) {
   const view = new StaticClusterView({
     self: 'coordinator',
     members: ['coordinator', 'n1', 'n2', 'n3', 'r1'].map(member),
@@ -88,6 +90,9 @@ function executor(transport: PartitionTransport, opts: { partitioned?: boolean; 
     // Deadlines read the mocked clock, so only mocked time moves them.
     clock: opts.clock ?? (() => Date.now()),
     ...(opts.onLate ? { onLateAnswer: opts.onLate } : {}),
+    ...(opts.ranking !== undefined ? { ranking: opts.ranking } : {}),
+    ...(opts.hedging ? { hedging: opts.hedging } : {}),
+    ...(opts.onHedge ? { observer: { scatter() {}, partition() {}, query() {}, hedge: opts.onHedge } } : {}),
   });
 }
 
@@ -141,7 +146,7 @@ describe('scatter and gather', () => {
     // The deadline clock runs 3% slower than the timers, so every timer fires early by its clock.
     const { transport } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, r1: { delayMs: 10_000, answer: recallAnswer([]) } });
     const err = await drive(executor(transport, { clock: () => Date.now() * 0.97 }).execute({ kind: 'recall', space: 'space1', cue: { text: 'x' } }, { timeoutMs: 100 }), 1).catch((e: unknown) => e);
-    assert.ok(err instanceof AllPartitionsFailedError);
+    assert.ok(err instanceof QueryDeadlineExceededError);
     assert.ok(err.coverage.partitions[0]!.latencyMs >= 100, `timed out after ${err.coverage.partitions[0]!.latencyMs} ms`);
   });
 
@@ -173,13 +178,89 @@ describe('scatter and gather', () => {
   });
 
   it('nothing answered: AllPartitionsFailedError carrying the coverage', async () => {
-    const { transport } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, r1: { delayMs: 1, fail: status.UNAVAILABLE } });
+    const { transport } = fakeTransport({ n1: { delayMs: 1, fail: status.INTERNAL }, r1: { delayMs: 1, fail: status.UNAVAILABLE } });
     const err = await drive(executor(transport).execute({ kind: 'recall', space: 'space1', cue: { text: 'x' } }, { timeoutMs: 50 })).then(
       () => assert.fail('expected AllPartitionsFailedError'),
       (e: unknown) => e,
     );
     assert.ok(err instanceof AllPartitionsFailedError);
-    assert.deepEqual([err.coverage.expected, err.coverage.responding, err.coverage.partitions[0]!.status], [1, 0, 'timeout']);
+    assert.deepEqual([err.coverage.expected, err.coverage.responding, err.coverage.partitions[0]!.status], [1, 0, 'unavailable']);
+  });
+
+  it('nothing answered by the deadline: QueryDeadlineExceededError (DEADLINE_EXCEEDED) carrying the coverage', async () => {
+    const { transport } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, r1: { delayMs: 10_000, answer: recallAnswer([]) } });
+    const err = await drive(executor(transport).execute({ kind: 'recall', space: 'space1', cue: { text: 'x' } }, { timeoutMs: 50 })).catch((e: unknown) => e);
+    assert.ok(err instanceof QueryDeadlineExceededError);
+    assert.equal(err.grpcStatus, status.DEADLINE_EXCEEDED);
+    assert.deepEqual([err.coverage.expected, err.coverage.responding, err.coverage.timedOut, err.deadlineMs], [1, 0, 1, 50]);
+  });
+
+  it('a caller deadline shorter than timeoutMs bounds the whole query', async () => {
+    const { transport, aborted } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, r1: { delayMs: 10_000, answer: recallAnswer([]) }, n2: { delayMs: 10_000, answer: imagineAnswer('space2', [0.5]) }, n3: { delayMs: 5, answer: imagineAnswer('space3', [0.5]) } });
+    const started = Date.now();
+    const r = await drive(executor(transport).execute(imagine, { timeoutMs: 5_000 }, { deadline: new Deadline(120, Date.now()) }), 5);
+    assert.ok(Date.now() - started <= 130, `answered after ${Date.now() - started} ms of a 120 ms caller deadline`);
+    assert.deepEqual(r.coverage.partitions.map((p) => p.status), ['timeout', 'timeout', 'ok']);
+    assert.deepEqual(aborted.sort(), ['n1', 'n2']);
+  });
+
+  it('a caller that cancels cancels every partition call and gets AbortError', async () => {
+    const { transport, aborted, calls } = fakeTransport({ n1: { delayMs: 10_000, answer: recallAnswer([]) }, n2: { delayMs: 10_000, answer: imagineAnswer('space2', [0.5]) }, n3: { delayMs: 10_000, answer: imagineAnswer('space3', [0.5]) } });
+    const controller = new AbortController();
+    const p = executor(transport).execute(imagine, {}, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 30);
+    const err = await drive(p, 5).catch((e: unknown) => e);
+    assert.ok(err instanceof AbortError, String(err));
+    assert.deepEqual(calls.sort(), ['n1', 'n2', 'n3']);
+    assert.deepEqual(aborted.sort(), ['n1', 'n2', 'n3']);
+  });
+
+  it('hedges a slow first copy after the recent p95: the second copy answers, the first call is cancelled', async () => {
+    const b: Record<string, Behaviour> = { n1: { delayMs: 5, answer: recallAnswer([['from-n1', 0.5, 0.6]]) }, r1: { delayMs: 5, answer: recallAnswer([['from-r1', 0.5, 0.6]]) } };
+    const { transport, aborted, calls } = fakeTransport(b);
+    const hedges: string[] = [];
+    // The floor keeps the hedge delay (max(p95, 8 ms)) above the 5 ms answers of the warm-up.
+    const ex = executor(transport, { ranking: false, hedging: { minDelayMs: 8 }, onHedge: (e) => hedges.push(e) });
+    const q = { kind: 'recall' as const, space: 'space1', cue: { text: 'x' }, limit: 3 };
+    for (let i = 0; i < 40; i++) await drive(ex.execute(q), 1);
+    assert.deepEqual([calls.length, hedges.length], [40, 0], 'no hedge while every first copy answers in time');
+    b.n1!.delayMs = 10_000;
+    const started = Date.now();
+    const r = await drive(ex.execute(q, { timeoutMs: 1_000 }), 1);
+    assert.equal(r.kind === 'recall' ? r.memories[0]!.id : '', 'from-r1');
+    assert.deepEqual([r.coverage.partitions[0]!.node, r.coverage.partitions[0]!.hedged], ['r1', true]);
+    assert.ok(Date.now() - started <= 16, `hedged answer after ${Date.now() - started} ms (hedge at 8 ms + 5 ms)`);
+    assert.deepEqual(aborted, ['n1'], 'the slow first call is cancelled once the hedge won');
+    assert.deepEqual(hedges, ['sent', 'won']);
+  });
+
+  it('the hedge budget caps extra calls at 5% of first calls under a persistently slow copy', async () => {
+    const b: Record<string, Behaviour> = { n1: { delayMs: 5, answer: recallAnswer([]) }, r1: { delayMs: 5, answer: recallAnswer([]) } };
+    const { transport, calls } = fakeTransport(b);
+    const hedges: string[] = [];
+    const ex = executor(transport, { ranking: false, onHedge: (e) => hedges.push(e) });
+    const q = { kind: 'recall' as const, space: 'space1', cue: { text: 'x' } };
+    for (let i = 0; i < 30; i++) await drive(ex.execute(q), 1);
+    b.n1!.delayMs = 40;
+    const batch = 200;
+    await drive(Promise.all(Array.from({ length: batch }, () => ex.execute(q, { timeoutMs: 1_000 }))), 1);
+    const sent = hedges.filter((h) => h === 'sent').length;
+    // The 200 first calls of the batch earn 10 hedges, and one may have been saved up before.
+    assert.ok(sent >= 1 && sent <= batch * 0.05 + 1, `${sent} hedges for ${batch} first calls`);
+    assert.equal(calls.length, 30 + batch + sent);
+  });
+
+  it('ranks a consistently slow copy last after a warm-up', async () => {
+    const b: Record<string, Behaviour> = { n1: { delayMs: 30, answer: recallAnswer([]) }, r1: { delayMs: 3, answer: recallAnswer([]) } };
+    const { transport, calls } = fakeTransport(b);
+    const ex = executor(transport, { hedging: { enabled: false } });
+    const q = { kind: 'recall' as const, space: 'space1', cue: { text: 'x' } };
+    for (let i = 0; i < 5; i++) await drive(ex.execute(q), 1);
+    calls.length = 0;
+    for (let i = 0; i < 40; i++) await drive(ex.execute(q), 1);
+    const toSlow = calls.filter((c) => c === 'n1').length;
+    assert.ok(toSlow <= 4, `${toSlow} of 40 queries went to the slow copy first`);
+    assert.ok(ex.ranker!.rank('n1')! > ex.ranker!.rank('r1')!);
   });
 
   it('allowPartial=false and minCoverage turn a missing partition into an error listing it', async () => {

@@ -96,7 +96,7 @@ describe('TLS', () => {
       ],
     });
     // A public client needs only the CA that signed the node's certificate.
-    const node = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000, tls: { ca: tls(files).ca } }), logs };
+    const node = { id, proc, client: new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 10_000, tls: { ca: tls(files).ca }, routing: 'any' }), logs };
     nodes.set(id, node);
     return node;
   }

@@ -72,7 +72,7 @@ export class World {
   adopt(node: LocalNode): void {
     const old = this.clients.get(node.id);
     if (old) this.retired.push(old);
-    this.clients.set(node.id, new EngramClient({ nodes: [node.proc.grpcAddress], deadlineMs: CLIENT_DEADLINE_MS }));
+    this.clients.set(node.id, new EngramClient({ nodes: [node.proc.grpcAddress], deadlineMs: CLIENT_DEADLINE_MS, routing: 'any' }));
     let log = this.#logs.get(node.id);
     if (!log) this.#logs.set(node.id, (log = createWriteStream(join(this.logDir, `${node.id}.log`), { flags: 'a' })));
     const out = log;

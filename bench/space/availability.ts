@@ -31,7 +31,7 @@ export async function failover(runs: number, log: (s: string) => void): Promise<
       const metaLeader = settled.statuses[0]!.meta?.leader ?? '';
       const leader = settled.leader;
       const via = c.running().find((n) => n.id !== leader)!;
-      const client = new EngramClient({ nodes: [via.proc.grpcAddress], deadlineMs: DEADLINE_MS });
+      const client = new EngramClient({ nodes: [via.proc.grpcAddress], deadlineMs: DEADLINE_MS, routing: 'any' });
       const recs: WriteRecord[] = [];
       let stop = false;
       const loop = writerLoop(client, space, { tag: `r${run}`, batch: BATCH, dim: DIM, deadlineMs: DEADLINE_MS, stop: () => stop, into: recs });
@@ -77,7 +77,7 @@ export async function rollingRestart(writers: number, log: (s: string) => void):
     await waitSettled(c, space, 3);
     const addrs = ['n1', 'n2', 'n3'].map((id) => c.node(id).proc.grpcAddress);
     // Each writer starts at another node, so the restarts hit writers on every node.
-    const clients = Array.from({ length: writers }, (_, w) => new EngramClient({ nodes: [...addrs.slice(w % 3), ...addrs.slice(0, w % 3)], deadlineMs: DEADLINE_MS }));
+    const clients = Array.from({ length: writers }, (_, w) => new EngramClient({ nodes: [...addrs.slice(w % 3), ...addrs.slice(0, w % 3)], deadlineMs: DEADLINE_MS, routing: 'any' }));
     const recs: WriteRecord[] = [];
     let stop = false;
     const loops = clients.map((client, w) => writerLoop(client, space, { tag: `w${w}`, batch: BATCH, dim: DIM, deadlineMs: DEADLINE_MS, stop: () => stop, into: recs }));

@@ -6,7 +6,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { ConnectionPool } from '../pool/connection-pool.js';
 import type { ConnectionPoolOptions } from '../pool/pool-options.js';
-import type { PartitionTransport } from '../query/scatter.js';
+import type { PartitionTransport } from '../query/remote-partition-client.js';
 import { channelCredentials } from '../security/credentials.js';
 import { internalCallMetadata } from '../security/internal-auth.js';
 import type { TlsConfig } from '../security/tls-config.js';

@@ -10,7 +10,7 @@ import { AbortError, UnauthenticatedError } from '../errors.js';
 import { checkClusterKey } from './internal-transport.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
-import type { LocalRunner } from '../query/scatter.js';
+import type { LocalRunner } from '../query/local-partition-client.js';
 import { forPartition } from '../query/types.js';
 import { ReplayGuard, requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
 import { partitionToWire } from '../wire/partition-codec.js';

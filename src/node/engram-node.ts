@@ -5,7 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import { Engine } from '../engine/engine.js';
-import { AbortError, InvalidArgumentError, NodeStartingError, RaftTransportClosedError } from '../errors.js';
+import { AbortError, DeadlineExceededError, InvalidArgumentError, NodeStartingError, RaftTransportClosedError } from '../errors.js';
+import { callDeadlineEpochMs } from './call-context.js';
 import { RAFT_METHOD } from '../cluster/raft-transport-wire.js';
 import type { RaftTransport } from '../cluster/raft-transport.js';
 import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
@@ -18,6 +19,7 @@ import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
 import { LocalExecutor } from '../query/local-executor.js';
 import { DistributedExecutor } from '../query/distributed-executor.js';
+import type { HedgeOptions } from '../query/hedging.js';
 import type { QueryExecutor } from '../query/executor.js';
 import { answerFromEngine } from '../query/engine-partition.js';
 import { QueryMetrics } from '../query/query-metrics.js';
@@ -64,6 +66,8 @@ export interface NodeConfig {
   tls?: TlsConfig;
   /** Serve plaintext on a non-loopback address (`--insecure`). Default false. */
   insecure?: boolean;
+  /** How the coordinator picks copies (DESIGN §8). Default: ranked by measurement, hedged with a 5% budget. */
+  query?: { ranking?: boolean; hedging?: HedgeOptions };
 }
 
 export type { NodeFaults } from './internal-service.js';
@@ -84,7 +88,7 @@ export class EngramNode {
   readonly tls: boolean;
   /** The shared secret whose HMAC tags authenticate internal calls; undefined without a cluster. */
   readonly clusterKey: string | undefined;
-  readonly faults: NodeFaults = { delayMs: 0 };
+  readonly faults: NodeFaults = { delayMs: 0, delayProbability: 0 };
   /** Nonces of internal calls seen within the replay window (src/security/internal-auth.ts). */
   readonly replay = new ReplayGuard();
   /** The metadata group's Raft transport, as soon as the group exists (before `cluster` is set). */
@@ -115,8 +119,12 @@ export class EngramNode {
    */
   private ready = false;
 
+  /** The coordinator's copy choice (NodeConfig.query). */
+  private readonly queryOptions: NonNullable<NodeConfig['query']>;
+
   private constructor(config: NodeConfig, engine: Engine) {
     this.id = config.id;
+    this.queryOptions = config.query ?? {};
     this.engine = engine;
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
@@ -232,6 +240,7 @@ export class EngramNode {
     };
     const internalServices = {
       engine: this.engine,
+      load: () => this.inFlight,
       logger: this.logger,
       metrics: this.metrics,
       cluster: () => this.cluster,
@@ -274,9 +283,13 @@ export class EngramNode {
         const settled = () => {
           if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         };
-        const delayed = this.faults.delayMs > 0 && name !== 'SetFault' ? this.delay(call) : Promise.resolve();
+        const { delayMs, delayProbability } = this.faults;
+        const delayed = delayMs > 0 && name !== 'SetFault' && (delayProbability === 0 || Math.random() < delayProbability) ? this.delay(call) : Promise.resolve();
         delayed.then(() => {
           if (call.cancelled) return Promise.reject(new AbortError('the caller cancelled the call'));
+          // A call whose deadline passed while it waited is not started (its caller stopped waiting).
+          const deadline = callDeadlineEpochMs(call);
+          if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(new DeadlineExceededError(`${name} (the deadline passed before it started)`, 0));
           if (!this.ready && !SERVED_WHILE_STARTING.has(name)) return Promise.reject(new NodeStartingError(name));
           return handler(call.request, call);
         }).then(
@@ -322,11 +335,16 @@ export class EngramNode {
         return copy ? { ...answer, copy } : answer;
       },
       observer: this.queryMetrics,
+      ...(this.queryOptions.ranking !== undefined ? { ranking: this.queryOptions.ranking } : {}),
+      ...(this.queryOptions.hedging ? { hedging: this.queryOptions.hedging } : {}),
     });
   }
 
 
-  /** The injected delay; ends early when the caller cancels, so a cancelled call holds nothing. */
+  /**
+   * The injected delay; ends early when the caller cancels or its deadline passes, so a call
+   * nobody waits for holds nothing.
+   */
   private delay(call: grpc.ServerUnaryCall<any, any>): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
@@ -334,7 +352,8 @@ export class EngramNode {
         call.off('cancelled', done);
         resolve();
       };
-      const timer = setTimeout(done, this.faults.delayMs);
+      const deadline = callDeadlineEpochMs(call);
+      const timer = setTimeout(done, Math.min(this.faults.delayMs, deadline !== undefined ? Math.max(0, deadline - Date.now()) : Infinity));
       timer.unref();
       call.on('cancelled', done);
     });

@@ -20,7 +20,12 @@ import type { SpaceWriter } from '../cluster/space-writes.js';
 import { ackLevel, batchFromWire, writeDeadline, type StoreMsg } from './public-service.js';
 import { checkSpaceId } from '../engine/ids.js';
 import type { NodeMetrics } from './metrics.js';
-import { ClusterMismatchError, FaultSwitchRefusedError, NotInClusterError, UnauthenticatedError } from '../errors.js';
+import { AbortError, ClusterMismatchError, DeadlineExceededError, FaultSwitchRefusedError, InvalidArgumentError, NotInClusterError, UnauthenticatedError } from '../errors.js';
+import { performance } from 'node:perf_hooks';
+import { gatherAnswers } from '../query/gather-answers.js';
+import { resultToWire } from '../query/result-wire.js';
+import { encodeQueryResponse } from '../wire/proto.js';
+import { callDeadlineEpochMs } from './call-context.js';
 import type { Cluster, JoinRequestMsg } from '../cluster/cluster.js';
 import { requireNodeCertificate, verifyTag, type ReplayGuard } from '../security/internal-auth.js';
 
@@ -32,6 +37,14 @@ import { receivedDigest } from '../wire/proto.js';
 export interface NodeFaults {
   /** Delay before every RPC is served, ms. */
   delayMs: number;
+  /** Share of calls the delay applies to, 0..1; 0 means all. */
+  delayProbability: number;
+}
+
+/** A call whose caller stopped waiting is not worth starting: its answer would be thrown away. */
+function stopIfOver(call: { cancelled: boolean }, deadline: number | undefined): void {
+  if (call.cancelled) throw new AbortError('the caller cancelled the call');
+  if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineExceededError('ExecuteLocal', 0);
 }
 
 /**
@@ -40,6 +53,8 @@ export interface NodeFaults {
  */
 export interface InternalServices {
   readonly engine: Engine;
+  /** Calls this node is serving now (reported in each partition answer: the callers rank copies by it). */
+  load(): number;
   readonly logger: Logger;
   readonly metrics: Pick<NodeMetrics, 'internalAuthFailures' | 'clusterRefused'>;
   cluster(): Cluster | undefined;
@@ -105,14 +120,17 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
 
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
-    async ExecuteLocal(req: { query: QueryMsg | null; partition: string; consistency?: string | number }, call) {
+    async ExecuteLocal(req: { query: QueryMsg | null; partition: string; consistency?: string | number; final?: boolean; partitioned?: boolean }, call) {
+      const started = performance.now();
+      const queue = Math.max(0, node.load() - 1);
       const query = forPartition(queryFromWire(req.query), req.partition);
-      // The caller's deadline bounds a consolidation, which then stops with what it found.
-      const d = call.getDeadline();
-      const deadline = d instanceof Date ? d.getTime() : typeof d === 'number' && Number.isFinite(d) ? d : undefined;
+      // The caller's deadline bounds the work here: a read barrier waits no longer, a query whose
+      // deadline passed meanwhile is not run, and a consolidation stops there with what it found.
+      const deadline = callDeadlineEpochMs(call);
       const cluster = node.cluster();
       if (cluster && query.kind !== 'consolidate') cluster.checkReadable(req.partition);
       if (req.consistency !== undefined && consistencyFromWire(req.consistency) === 'leader') await clusterOf(node, 'ExecuteLocal').readBarrier(req.partition, deadline);
+      stopIfOver(call, deadline);
       const writer = node.writer();
       const answer = await answerFromEngine(node.engine, query, req.partition, {
         ...(deadline !== undefined ? { deadline } : {}),
@@ -120,7 +138,17 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
         ...(writer ? { consolidate: (space: string, q: object) => writer.consolidate(space, q) } : {}),
       });
       const copy = cluster?.copyState(req.partition);
-      return partitionToWire(req.partition, copy ? { ...answer, copy } : answer);
+      const load = { queue, serviceUs: 0 };
+      if (req.final) {
+        // The client's own answer, merged and penalised as the coordinator would have: it
+        // passes these bytes on with its coverage and decodes nothing (DESIGN §8, no hop tax).
+        const outcome = { index: 0, partition: req.partition, node: '', role: 'primary' as const, status: 'ok' as const, reason: '', latencyMs: 0, answer };
+        const { coverage: _c, ...body } = resultToWire(await gatherAnswers(query, [outcome], {}, req.partitioned ?? false));
+        load.serviceUs = Math.round((performance.now() - started) * 1000);
+        return { ...partitionToWire(req.partition, { kind: 'response', response: encodeQueryResponse(body), ...(copy ? { copy } : {}) }), ...load };
+      }
+      load.serviceUs = Math.round((performance.now() - started) * 1000);
+      return { ...partitionToWire(req.partition, copy ? { ...answer, copy } : answer), ...load };
     },
 
     async JoinCluster(req: JoinRequestMsg, call) {
@@ -165,7 +193,7 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       return writer.lead(req.space, batchFromWire(req), ackLevel(req.ack), writeDeadline(call));
     },
 
-    async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean }, call) {
+    async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean; delayProbability?: number }, call) {
       if (!node.faults.enabled) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
       if (!isLoopbackPeer(call.getPeer()) && !node.faults.callers.has(peerHost(call.getPeer()))) {
         throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback (nor named by --fault-callers)`);
@@ -176,9 +204,12 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
         gc();
         return {};
       }
+      const p = req.delayProbability ?? 0;
+      if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError('delayProbability', p, 'must be in 0..1');
       node.faults.state.delayMs = req.delayMs;
+      node.faults.state.delayProbability = p;
       node.cluster()?.setCutOff(req.cutOff);
-      node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs });
+      node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs, delayProbability: p });
       return {};
     },
   });

@@ -28,6 +28,8 @@ const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--m
            [--join-timeout-ms MS] (how long a new node tries its seeds before it gives up, default 60000)
            [--replication-factor N] [--partition-threshold X] [--heal-ms MS]
            [--probe-period-ms MS] [--probe-timeout-ms MS] [--suspect-timeout-ms MS]
+  queries: [--copy-ranking on|off] (order a partition's copies by measured response time, default on)
+           [--hedge-budget X] (extra calls hedged requests may add, share of calls 0..1, default 0.05; 0 turns hedging off)
   security: --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM; mutual TLS between nodes, clients need the CA)
            --insecure (plaintext on a non-loopback --listen; loopback is plaintext by default)
   testing: --enable-faults (the SetFault switch, loopback callers only)
@@ -58,6 +60,13 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
     ...(s('fault-callers') ? { faultCallers: s('fault-callers')!.split(',').filter(Boolean) } : {}),
     insecure: values.insecure === true,
   };
+  const ranking = s('copy-ranking');
+  if (ranking !== undefined && ranking !== 'on' && ranking !== 'off') throw new ConfigError('--copy-ranking', 'must be on or off');
+  const hedgeBudget = num('hedge-budget', s('hedge-budget'));
+  if (hedgeBudget !== undefined && !(hedgeBudget >= 0 && hedgeBudget <= 1)) throw new ConfigError('--hedge-budget', `must be in 0..1 (got ${hedgeBudget})`);
+  if (ranking !== undefined || hedgeBudget !== undefined) {
+    base.query = { ...(ranking !== undefined ? { ranking: ranking === 'on' } : {}), ...(hedgeBudget !== undefined ? { hedging: { budget: hedgeBudget } } : {}) };
+  }
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;
   if (!s('gossip')) {
@@ -123,6 +132,8 @@ async function main(): Promise<void> {
         listen: { type: 'string' },
         'data-dir': { type: 'string' },
         metrics: { type: 'string' },
+        'copy-ranking': { type: 'string' },
+        'hedge-budget': { type: 'string' },
         gossip: { type: 'string' },
         seeds: { type: 'string' },
         bootstrap: { type: 'boolean' },

@@ -13,6 +13,10 @@ import type { Logger } from '../util/logger.js';
 import type { Cluster } from '../cluster/cluster.js';
 import { DEFAULT_WRITE_TIMEOUT_MS, type AckLevel, type SpaceWriter } from '../cluster/space-writes.js';
 import type { QueryExecutor } from '../query/executor.js';
+import { DistributedExecutor } from '../query/distributed-executor.js';
+import { coverageToWire } from '../query/coverage.js';
+import { EncodedResponse, encodeQueryResponse } from '../wire/proto.js';
+import { callContext } from './call-context.js';
 
 /**
  * What the public handlers use, handed in by the composition root (src/node/engram-node.ts).
@@ -124,12 +128,22 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
       return { memories: out.memories, associations: out.associations, copies: 1, logPosition: out.logPosition };
     },
 
-    async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }) {
-      // In a cluster the distributed executor plans Consolidate onto the primary alone (it writes).
+    async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }, call) {
       const query = queryFromWire(req.query);
       checkQuerySpaces(query);
-      const result = await node.executor().execute(query, optionsFromWire(req.options));
-      return resultToWire(result);
+      const options = optionsFromWire(req.options);
+      // One deadline and one cancellation from here down (DESIGN §8).
+      const { context, dispose } = callContext(call);
+      try {
+        const executor = node.executor();
+        if (!(executor instanceof DistributedExecutor)) return resultToWire(await executor.execute(query, options, context));
+        const answer = await executor.executeForWire(query, options, context);
+        if (answer.kind === 'result') return resultToWire(answer.result);
+        // Another node's answer in the client's own form: passed on with this node's coverage.
+        return new EncodedResponse(Buffer.concat([answer.body, encodeQueryResponse({ coverage: coverageToWire(answer.coverage) })]));
+      } finally {
+        dispose();
+      }
     },
 
     async Status() {

@@ -2,7 +2,7 @@
  * The coverage block every answer carries (DESIGN §3; after Vespa's `coverage` and
  * Elasticsearch's `_shards`): how many partitions were expected, which answered, the penalty.
  */
-import type { CoverageMsg, PartitionStatusName, RoleName } from '../wire/messages.js';
+import type { CoverageMsg, PartitionCoverageMsg, PartitionStatusName, RoleName } from '../wire/messages.js';
 
 export type PartitionStatus = 'ok' | 'timeout' | 'unavailable' | 'error';
 export type CopyRole = 'primary' | 'replica';
@@ -22,6 +22,8 @@ export interface PartitionCoverage {
   raftRole?: string;
   /** Entries that copy had not applied of the commit index it knew, when known. */
   behind?: number;
+  /** A second copy was asked because the first was slow (hedged request); `node` answered. */
+  hedged?: boolean;
 }
 
 export interface Coverage {
@@ -75,8 +77,10 @@ export function coverageFromWire(c: CoverageMsg): Coverage {
     (Object.keys(STATUS_TO_WIRE) as PartitionStatus[]).find((k) => STATUS_TO_WIRE[k] === s) ?? 'error';
   return {
     ...c,
-    partitions: c.partitions.map(({ raftRole, behind, ...p }) => ({
+    // `_behind` is proto-loader's name of the synthetic oneof of `optional behind`: not a field.
+    partitions: c.partitions.map(({ raftRole, behind, hedged, _behind: _o, ...p }: PartitionCoverageMsg & { _behind?: unknown }) => ({
       ...p,
+      ...(hedged ? { hedged: true } : {}),
       status: status(p.status),
       role: p.role === 'ROLE_REPLICA' ? 'replica' : 'primary',
       // proto3 sends '' for a copy whose Raft role is not known: the field is then left out.

@@ -1,15 +1,25 @@
 /**
- * The distributed executor: plan → scatter → gather. A partition this node holds is answered
- * in-process; the others over the internal gRPC service, each within its deadline. A missing
- * partition weakens the answer (coverage, penalty) instead of failing it, unless the caller
- * asked for full coverage or nothing answered at all.
+ * The distributed executor: plan → scatter → gather, under one deadline and one cancellation
+ * (DESIGN §8). A partition this node holds is answered in-process; the others over the internal
+ * gRPC service. Copies are ranked by measurement and a slow one is hedged. A missing partition
+ * weakens the answer (coverage, penalty) instead of failing it, unless the caller asked for full
+ * coverage or nothing answered at all.
  */
-import { AllPartitionsFailedError, InsufficientCoverageError } from '../errors.js';
+import { AbortError, AllPartitionsFailedError, InsufficientCoverageError, InvalidArgumentError, QueryDeadlineExceededError } from '../errors.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
-import { Deadline } from './deadline.js';
+import * as gather from '../gather/gather-engine.js';
+import { NEVER_ABORTED, type ExecuteContext, type QueryContext } from './context.js';
+import { CopyRanker } from './copy-ranking.js';
+import { buildCoverage, type Coverage } from './coverage.js';
+import { Deadline, nowMs } from './deadline.js';
 import type { QueryExecutor } from './executor.js';
 import { gatherAnswers } from './gather-answers.js';
-import { QueryPlanner, type ExecutionStrategy } from './planner.js';
+import { Hedger, type HedgeOptions } from './hedging.js';
+import { localPartitionClient, type LocalRunner } from './local-partition-client.js';
+import type { PartitionOutcome } from './outcome.js';
+import { splitPartitionClient, type PartitionClient } from './partition-client.js';
+import { QueryPlanner, type ExecutionStrategy, type QueryPlan } from './planner.js';
+import { remotePartitionClient, type PartitionTransport } from './remote-partition-client.js';
 import type { QueryResult } from './result.js';
 import { ScatterExecutor, type ScatterOptions } from './scatter.js';
 import type { Query, QueryOptions } from './types.js';
@@ -19,41 +29,108 @@ export interface QueryObserver {
   scatter(durationS: number, fanout: number): void;
   partition(node: string, status: string, durationS: number): void;
   query(strategy: ExecutionStrategy, result: 'full' | 'partial' | 'failed', durationS: number, penalty: number | undefined): void;
+  /** A hedge was sent, or a hedge's answer won. */
+  hedge?(event: 'sent' | 'won'): void;
 }
 
-export interface DistributedExecutorOptions extends ScatterOptions {
+export interface DistributedExecutorOptions extends Omit<ScatterOptions, 'client' | 'ranker' | 'hedger' | 'onHedge'> {
   view: ClusterView;
+  /** How copies are asked. Default: `local` for this node's copies, `transport` for the others. */
+  client?: PartitionClient;
+  /** Remote copies' transport (`poolTransport(pool)`), when no `client` is given. */
+  transport?: PartitionTransport;
+  /** This node's own copies, when no `client` is given. */
+  local?: LocalRunner;
   observer?: QueryObserver;
+  /** Order copies by measured response time (copy-ranking.ts). Default true. */
+  ranking?: boolean;
+  /** When to ask a second copy of a slow partition (hedging.ts). Default: on, 5% budget. */
+  hedging?: HedgeOptions;
 }
+
+/**
+ * What a query sends back over the wire: a result to serialize, or (a single partition answered
+ * by another node in the client's own form) that node's bytes, to pass on with this coverage.
+ */
+export type WireAnswer = { kind: 'result'; result: QueryResult } | { kind: 'encoded'; body: Uint8Array; coverage: Coverage };
 
 export class DistributedExecutor implements QueryExecutor {
   readonly planner: QueryPlanner;
   readonly scatterer: ScatterExecutor;
+  /** Each copy's measured rank (undefined with `ranking: false`). */
+  readonly ranker: CopyRanker | undefined;
+  readonly hedger: Hedger;
   readonly #observer: QueryObserver | undefined;
 
   constructor(options: DistributedExecutorOptions) {
-    this.planner = new QueryPlanner(options.view);
-    this.scatterer = new ScatterExecutor(options);
+    const client = options.client ?? splitPartitionClient(
+      localPartitionClient(options.local ?? (() => Promise.reject(new Error('this node holds no copies')))),
+      options.transport ? remotePartitionClient(options.transport) : { call: () => Promise.reject(new Error('no transport to other nodes')) },
+    );
+    if (!options.client && !options.transport && !options.local) throw new InvalidArgumentError('client', undefined, 'give a PartitionClient, or a transport and/or a local runner');
+    this.ranker = options.ranking === false ? undefined : new CopyRanker();
+    this.hedger = new Hedger(options.hedging);
     this.#observer = options.observer;
+    this.planner = new QueryPlanner(options.view, this.ranker ? { ranker: this.ranker } : {});
+    this.scatterer = new ScatterExecutor({
+      ...options,
+      client,
+      ...(this.ranker ? { ranker: this.ranker } : {}),
+      hedger: this.hedger,
+      onHedge: (e) => this.#observer?.hedge?.(e),
+    });
   }
 
-  async execute(query: Query, options: QueryOptions = {}, strategy?: ExecutionStrategy): Promise<QueryResult> {
-    const total = new Deadline(0);
-    const plan = this.planner.plan(query, options, strategy);
-    const outcomes = await this.scatterer.scatter(plan, query, options.consistency);
-    this.#observer?.scatter(total.elapsedMs() / 1000, plan.partitions.length);
+  /** Runs `query`; the result carries its coverage. */
+  async execute(query: Query, options: QueryOptions = {}, context: ExecuteContext = {}): Promise<QueryResult> {
+    const answer = await this.#run(query, options, context, false);
+    if (answer.kind !== 'result') throw new Error('unreachable: an encoded answer to a query that did not ask for one');
+    return answer.result;
+  }
+
+  /**
+   * Runs `query` for a gRPC caller: a single partition answered by another node comes back in
+   * the client's own form, to be passed on as bytes (no decode and re-encode here).
+   */
+  executeForWire(query: Query, options: QueryOptions = {}, context: ExecuteContext = {}): Promise<WireAnswer> {
+    return this.#run(query, options, context, true);
+  }
+
+  async #run(query: Query, options: QueryOptions, context: ExecuteContext, wire: boolean): Promise<WireAnswer> {
+    const started = nowMs();
+    const plan = this.planner.plan(query, options, context.strategy);
+    const ctx: QueryContext = {
+      deadline: Deadline.earliest(new Deadline(plan.timeoutMs, started), context.deadline),
+      signal: context.signal ?? NEVER_ABORTED,
+    };
+    const final = wire && plan.partitions.length === 1 ? { partitioned: plan.partitioned } : undefined;
+    const outcomes = await this.scatterer.scatter(plan, { query, ...(options.consistency ? { consistency: options.consistency } : {}), context: ctx, ...(final ? { final } : {}) });
+    this.#observer?.scatter((nowMs() - started) / 1000, plan.partitions.length);
     for (const o of outcomes) this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000);
+    if (ctx.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: ctx.signal.reason });
     const fatal = outcomes.find((o) => o.fatal)?.fatal;
     if (fatal) throw fatal;
     try {
-      const result = await gatherAnswers(query, outcomes, options, plan.partitioned);
-      this.#observer?.query(plan.strategy, result.coverage.full ? 'full' : 'partial', total.elapsedMs() / 1000, result.coverage.penalty);
-      return result;
+      const encoded = outcomes.length === 1 && outcomes[0]!.answer?.kind === 'response' ? outcomes[0]! : undefined;
+      if (encoded) {
+        const coverage = this.#passedOnCoverage(plan, encoded);
+        this.#observer?.query(plan.strategy, 'full', (nowMs() - started) / 1000, coverage.penalty);
+        return { kind: 'encoded', body: (encoded.answer as { response: Uint8Array }).response, coverage };
+      }
+      const result = await gatherAnswers(query, outcomes, options, plan.partitioned, ctx.deadline.budgetMs, ctx.signal);
+      this.#observer?.query(plan.strategy, result.coverage.full ? 'full' : 'partial', (nowMs() - started) / 1000, result.coverage.penalty);
+      return { kind: 'result', result };
     } catch (err) {
-      if (err instanceof AllPartitionsFailedError || err instanceof InsufficientCoverageError) {
-        this.#observer?.query(plan.strategy, 'failed', total.elapsedMs() / 1000, undefined);
+      if (err instanceof AllPartitionsFailedError || err instanceof InsufficientCoverageError || err instanceof QueryDeadlineExceededError) {
+        this.#observer?.query(plan.strategy, 'failed', (nowMs() - started) / 1000, undefined);
       }
       throw err;
     }
+  }
+
+  /** The coverage of a single partition whose copy answered in the client's form (its penalty applied there). */
+  #passedOnCoverage(plan: QueryPlan, o: PartitionOutcome): Coverage {
+    const { answer: _a, index: _i, fatal: _f, ...entry } = o;
+    return buildCoverage([entry], gather.penalty(1, 0, plan.partitioned), plan.partitioned);
   }
 }

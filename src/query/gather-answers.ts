@@ -3,7 +3,7 @@
  * counts coverage, applies the confidence penalty, and materializes the result.
  */
 import { isUtf8 } from 'node:buffer';
-import { AllPartitionsFailedError, InsufficientCoverageError } from '../errors.js';
+import { AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError } from '../errors.js';
 import * as gather from '../gather/gather-engine.js';
 import type { Rejection } from '../gather/gather-types.js';
 import { f32Column, f64Column, rowCount, stringAt, u32Column } from '../wire/columns.js';
@@ -85,7 +85,7 @@ function applyRejections(outcomes: PartitionOutcome[], rejected: Rejection[]): v
 }
 
 /** Coverage after the merge, or the typed error when too little answered. */
-function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, partitioned: boolean): Coverage {
+function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, partitioned: boolean, budgetMs: number | undefined): Coverage {
   const responding = outcomes.filter((o) => o.status === 'ok').length;
   const missing = outcomes.length - responding;
   const pen = gather.penalty(outcomes.length, missing, partitioned);
@@ -94,7 +94,11 @@ function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, part
     pen,
     partitioned,
   );
-  if (responding === 0) throw new AllPartitionsFailedError(coverage);
+  if (responding === 0) {
+    // Every partition ran out of time: the query's deadline, not the copies, is what failed.
+    if (budgetMs !== undefined && coverage.timedOut === coverage.expected) throw new QueryDeadlineExceededError(coverage, budgetMs);
+    throw new AllPartitionsFailedError(coverage);
+  }
   if (options.allowPartial === false && missing > 0) throw new InsufficientCoverageError(coverage, 'all were required (allowPartial=false)');
   const min = options.minCoverage ?? 0;
   if (responding / outcomes.length < min) throw new InsufficientCoverageError(coverage, `minCoverage ${min} was required`);
@@ -102,10 +106,15 @@ function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, part
 }
 
 /**
- * Merges answered partitions of `query` into one result; `outcomes` are in plan order. Large
- * merges leave the JS thread (the facade decides by size).
+ * Merges answered partitions of `query` into one result; `scattered` are in plan order. Large
+ * merges leave the JS thread (the facade decides by size). `budgetMs`: the query's deadline, for
+ * the error when every partition timed out (QueryDeadlineExceededError, else AllPartitionsFailedError);
+ * `signal`: the caller's cancellation, which stops a merge running off the JS thread.
  */
-export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], options: QueryOptions, partitioned = false): Promise<QueryResult> {
+export async function gatherAnswers(query: Query, scattered: readonly PartitionOutcome[], options: QueryOptions, partitioned = false, budgetMs?: number, signal?: AbortSignal): Promise<QueryResult> {
+  const merge = signal ? { signal } : {};
+  // The gather marks rejected answers on its own copies: the scatter's outcomes stay as they came.
+  const outcomes = scattered.map((o) => ({ ...o }));
   const ok = () => outcomes.filter((o) => o.status === 'ok' && o.answer);
   // A copy may answer with another kind of result (a bug or a hostile node): its columns would
   // be read as the wrong shape, so it is a failed partition before anything touches them.
@@ -127,9 +136,10 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
       const merged = await gather.mergeRecallAsync(
         [...cols].map(([index, c]) => ({ index, ids: c.ids, offsets: c.idOffsets, lower: c.lower, upper: c.upper })),
         query.limit ?? DEFAULT_RECALL_LIMIT,
+        merge,
       );
       applyRejections(outcomes, merged.rejected);
-      const coverage = checkCoverage(outcomes, options, partitioned);
+      const coverage = checkCoverage(outcomes, options, partitioned, budgetMs);
       gather.applyPenalty(merged.lower, coverage.penalty);
       gather.applyPenalty(merged.upper, coverage.penalty);
       const memories: RecalledMemory[] = [];
@@ -149,9 +159,9 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
     }
     case 'spread': {
       const cols = new Map(ok().map((o) => [o.index, (o.answer as { columns: SpreadColumns }).columns]));
-      const merged = await gather.mergeSpreadAsync([...cols].map(([index, c]) => ({ index, ids: c.ids, offsets: c.idOffsets, activation: c.activation })));
+      const merged = await gather.mergeSpreadAsync([...cols].map(([index, c]) => ({ index, ids: c.ids, offsets: c.idOffsets, activation: c.activation })), merge);
       applyRejections(outcomes, merged.rejected);
-      const coverage = checkCoverage(outcomes, options, partitioned);
+      const coverage = checkCoverage(outcomes, options, partitioned, budgetMs);
       gather.applyPenalty(merged.activation, coverage.penalty);
       const activations: Activation[] = [];
       for (let i = 0; i < merged.partition.length; i++) {
@@ -170,9 +180,10 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
       const merged = await gather.mergeImagineAsync(
         [...cols].map(([index, c]) => ({ index, ids: c.ids, offsets: c.idOffsets, confidence: c.confidence })),
         query.limit ?? DEFAULT_IMAGINE_LIMIT,
+        merge,
       );
       applyRejections(outcomes, merged.rejected);
-      const coverage = checkCoverage(outcomes, options, partitioned);
+      const coverage = checkCoverage(outcomes, options, partitioned, budgetMs);
       gather.applyPenalty(merged.confidence, coverage.penalty);
       const items: ImaginedItem[] = [];
       for (let i = 0; i < merged.partition.length; i++) {
@@ -193,7 +204,7 @@ export async function gatherAnswers(query: Query, outcomes: PartitionOutcome[], 
     case 'complete':
     case 'consolidate': {
       const answered = ok();
-      const coverage = checkCoverage(outcomes, options, partitioned);
+      const coverage = checkCoverage(outcomes, options, partitioned, budgetMs);
       const pick = gather.pickOne(answered.map((o) => o.role === 'primary'));
       const chosen = answered[pick]!.answer!;
       if (chosen.kind === 'complete') {

@@ -1,44 +1,58 @@
 /**
- * Executes a query on this node alone: every partition from the local engine, merged through
- * the same gather as a distributed query, so a one-node answer carries a full coverage block.
+ * Executes a query on this node alone: the distributed executor over a one-node view of the
+ * engine's spaces, so a one-node answer takes the same plan, deadline and gather as a cluster's
+ * and carries the same coverage block.
  */
-import { performance } from 'node:perf_hooks';
-import { EngramError } from '../errors.js';
+import type { ClusterView, Member, SpaceAssignment } from '../cluster/cluster-view.js';
 import type { Engine } from '../engine/engine.js';
+import type { ExecuteContext } from './context.js';
+import { DistributedExecutor } from './distributed-executor.js';
 import { answerFromEngine } from './engine-partition.js';
 import type { QueryExecutor } from './executor.js';
-import type { CopyRole } from './coverage.js';
-import { gatherAnswers } from './gather-answers.js';
-import type { PartitionOutcome } from './outcome.js';
 import type { QueryResult } from './result.js';
-import { forPartition, querySpaces, type Query, type QueryOptions } from './types.js';
+import type { Query, QueryOptions } from './types.js';
+
+/** The cluster as a node of its own sees it: itself, holding every space its engine has. */
+class OneNodeView implements ClusterView {
+  readonly #self: Member;
+  constructor(private readonly engine: Engine, nodeId: string) {
+    this.#self = { id: nodeId, grpcAddress: '', gossipAddress: '', state: 'alive', incarnation: 1 };
+  }
+  self(): Member {
+    return this.#self;
+  }
+  members(): Member[] {
+    return [this.#self];
+  }
+  member(id: string): Member | undefined {
+    return id === this.#self.id ? this.#self : undefined;
+  }
+  assignment(space: string): SpaceAssignment | undefined {
+    if (!this.engine.hasSpace(space)) return undefined;
+    return { space, primary: this.#self.id, replicas: [], dimension: this.engine.spaceInfo(space).dimension, version: 0 };
+  }
+  spaces(): string[] {
+    return this.engine.spaces().map((s) => s.id);
+  }
+  isPartitioned(): boolean {
+    return false;
+  }
+}
 
 export class LocalExecutor implements QueryExecutor {
-  /**
-   * @param roleOf which copy of a space this node holds (default: the primary, as on a node of
-   *   its own).
-   */
-  constructor(
-    private readonly engine: Engine,
-    private readonly nodeId: string,
-    private readonly roleOf: (space: string) => CopyRole = () => 'primary',
-  ) {}
+  readonly #inner: DistributedExecutor;
 
-  async execute(query: Query, options: QueryOptions = {}): Promise<QueryResult> {
-    const outcomes: PartitionOutcome[] = [];
-    const spaces = querySpaces(query);
-    for (const [index, space] of spaces.entries()) {
-      const started = performance.now();
-      try {
-        const deadline = options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : undefined;
-        const answer = await answerFromEngine(this.engine, forPartition(query, space), space, deadline !== undefined ? { deadline } : {});
-        outcomes.push({ index, partition: space, node: this.nodeId, role: this.roleOf(space), status: 'ok', reason: '', latencyMs: performance.now() - started, answer });
-      } catch (err) {
-        // Bad requests and unknown spaces fail the query; anything else fails the partition only.
-        if (err instanceof EngramError) throw err;
-        outcomes.push({ index, partition: space, node: this.nodeId, role: this.roleOf(space), status: 'error', reason: String(err), latencyMs: performance.now() - started });
-      }
-    }
-    return gatherAnswers(query, outcomes, options);
+  constructor(engine: Engine, nodeId: string) {
+    this.#inner = new DistributedExecutor({
+      view: new OneNodeView(engine, nodeId),
+      local: (query, space, deadline) => answerFromEngine(engine, query, space, deadline !== undefined ? { deadline } : {}),
+      // One copy per space: nothing to rank or hedge.
+      ranking: false,
+      hedging: { enabled: false },
+    });
+  }
+
+  execute(query: Query, options: QueryOptions = {}, context: ExecuteContext = {}): Promise<QueryResult> {
+    return this.#inner.execute(query, options, context);
   }
 }

@@ -5,6 +5,7 @@
 import type { ClusterView, Member } from '../cluster/cluster-view.js';
 import { InvalidArgumentError, SpaceNotFoundError } from '../errors.js';
 import type { CopyRole } from './coverage.js';
+import type { CopyRanker } from './copy-ranking.js';
 import { querySpaces, type Query, type QueryOptions } from './types.js';
 
 /** Per-partition deadline of a single-partition query when the caller gives none, ms. */
@@ -48,8 +49,13 @@ export interface QueryPlan {
 
 const reachable = (m: Member | undefined) => m !== undefined && (m.state === 'alive' || m.state === 'suspect');
 
+export interface QueryPlannerOptions {
+  /** Orders each partition's copies by measured rank (copy-ranking.ts); default: plan order. */
+  ranker?: CopyRanker;
+}
+
 export class QueryPlanner {
-  constructor(private readonly view: ClusterView) {}
+  constructor(private readonly view: ClusterView, private readonly options: QueryPlannerOptions = {}) {}
 
   /** Plans `query`; unknown spaces and bad options are typed errors, before any network call. */
   plan(query: Query, options: QueryOptions = {}, strategy?: ExecutionStrategy): QueryPlan {
@@ -71,7 +77,9 @@ export class QueryPlanner {
       seen.add(s);
     });
     const partitioned = this.view.isPartitioned();
-    const partitions = spaces.map((space, index) => this.partition(space, index, partitioned));
+    // Consolidation writes: it keeps the plan order, whose first copy is the leader hint.
+    const ranked = query.kind !== 'consolidate';
+    const partitions = spaces.map((space, index) => this.partition(space, index, partitioned, ranked));
     return { strategy: chosen, partitions, timeoutMs, partitioned };
   }
 
@@ -80,7 +88,7 @@ export class QueryPlanner {
     return this.view.spaces();
   }
 
-  private partition(space: string, index: number, partitioned: boolean): PlannedPartition {
+  private partition(space: string, index: number, partitioned: boolean, ranked: boolean): PlannedPartition {
     const a = this.view.assignment(space);
     if (!a) throw new SpaceNotFoundError(space);
     const self = this.view.self().id;
@@ -103,6 +111,10 @@ export class QueryPlanner {
     // are cut off, since a suspect primary may be on the other side of the cut.
     const rank = (c: PlannedCopy) => (c.local ? 0 : partitioned && this.view.member(c.node)?.state === 'suspect' ? 2 : 1);
     copies.sort((x, y) => rank(x) - rank(y));
-    return { index, partition: space, copies, reason: copies.length === 0 ? `no live copy: ${skipped.join(', ')}` : '', primary: a.primary };
+    // Then by measurement (DESIGN §8): the local copy stays first until it ranks worse than
+    // another; a suspect copy across a cut stays last whatever its history.
+    const measured = ranked && this.options.ranker ? this.options.ranker.order(copies) : copies;
+    if (measured !== copies) measured.sort((x, y) => Math.max(1, rank(x)) - Math.max(1, rank(y)));
+    return { index, partition: space, copies: measured, reason: copies.length === 0 ? `no live copy: ${skipped.join(', ')}` : '', primary: a.primary };
   }
 }

@@ -34,6 +34,7 @@ export class QueryMetrics {
   readonly #connectionsCreated: Counter;
   readonly #connectionCalls: Counter<'reused'>;
   readonly #connectionEvictions: Counter;
+  readonly #hedges: Counter<'event'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -104,6 +105,14 @@ export class QueryMetrics {
       help: 'Pooled connections closed after a transport failure.',
       registers,
     });
+    this.#hedges = new Counter({
+      name: 'engram_cluster_query_hedges_total',
+      help: 'Hedged partition requests (a second copy asked because the first was slow): event="sent" each one sent, event="won" each whose answer came first.',
+      labelNames: ['event'] as const,
+      registers,
+    });
+    this.#hedges.inc({ event: 'sent' }, 0);
+    this.#hedges.inc({ event: 'won' }, 0);
     // Series with known label values start at 0, so rate() and ratios see them before the first event.
     for (const status of STATUSES) this.#partitions.inc({ status }, 0);
     for (const strategy of STRATEGIES) for (const result of RESULTS) this.#queries.inc({ strategy, result }, 0);
@@ -132,6 +141,11 @@ export class QueryMetrics {
     this.#queryDuration.observe({ strategy }, durationS);
     if (result === 'partial') this.#partial.inc();
     if (result !== 'failed' && penalty !== undefined) this.#penalty.observe(penalty);
+  }
+
+  /** A hedge was sent, or a hedge's answer won its race. */
+  hedge(event: 'sent' | 'won'): void {
+    this.#hedges.inc({ event });
   }
 
   /** The connection pool's hook: `new ConnectionPool({ metrics: queryMetrics.poolMetrics() })`. */

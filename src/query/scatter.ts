@@ -1,77 +1,51 @@
 /**
- * The scatter phase: every planned partition is dispatched at once; each tries its copies in
- * order within one per-partition deadline. When the deadline passes the RPC in flight is
- * cancelled (its AbortSignal fires, the transport calls `call.cancel()`), not merely abandoned.
- * A partition is answered once: whatever arrives after it settled is dropped, never merged.
+ * The scatter phase: every planned partition is dispatched at once. A partition asks its copies
+ * in the planned (ranked) order within one deadline, the smaller of its own budget and the
+ * query's; a copy that fails hands over to the next, and a copy that is merely slow is hedged
+ * (hedging.ts): the next copy is asked too and the first answer wins. When the partition
+ * settles, every call of it still in flight is cancelled (its AbortSignal fires, the transport
+ * cancels it on the wire), not merely abandoned; whatever arrives after that is dropped, never
+ * merged. The scatter talks to copies only through a PartitionClient: it knows answers and typed
+ * failures, not status codes or codecs.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { AbortError, ConnectionBackoffError, EngramError, RemoteInvalidArgumentError } from '../errors.js';
-import { partitionFromWire } from '../wire/partition-codec.js';
-import { queryToWire } from './to-wire.js';
+import { AbortError, EngramError } from '../errors.js';
 import { Deadline, nowMs } from './deadline.js';
+import type { QueryContext } from './context.js';
+import type { CopyRanker } from './copy-ranking.js';
 import type { PartitionStatus } from './coverage.js';
+import type { Hedger } from './hedging.js';
 import type { PartitionOutcome } from './outcome.js';
+import { PartitionCallError, type PartitionClient, type PartitionRequest } from './partition-client.js';
 import type { PlannedCopy, PlannedPartition, QueryPlan } from './planner.js';
-import { forPartition, type Consistency, type PartitionAnswer, type Query } from './types.js';
+import { forPartition, type Consistency, type Query } from './types.js';
 
 /** Calls in flight to one node from this coordinator, at most. */
 export const DEFAULT_MAX_IN_FLIGHT_PER_NODE = 64;
 
-/** How a remote copy is asked: the internal `ExecuteLocal` call, cancellable through `signal`. */
-export interface PartitionTransport {
-  executeLocal(address: string, request: unknown, options: { deadline: number; signal: AbortSignal }): Promise<unknown>;
-}
-
-/** Answers a partition this node holds, in-process. */
-/**
- * Answers one partition on this node. `deadline` (ms since the epoch) is when the caller stops
- * waiting: work that can stop early with what it has (a consolidation) should.
- */
-/** `consistency` `leader`: answer only once the copy has applied its group leader's read index. */
-export type LocalRunner = (query: Query, space: string, deadline?: number, consistency?: Consistency) => Promise<PartitionAnswer>;
-
 export interface ScatterOptions {
-  transport: PartitionTransport;
-  local: LocalRunner;
+  client: PartitionClient;
   /** Default DEFAULT_MAX_IN_FLIGHT_PER_NODE. */
   maxInFlightPerNode?: number;
   /** Told about every answer that came after its partition had settled (test and metrics hook). */
   onLateAnswer?: (partition: string, node: string) => void;
+  /** Told about each hedge sent, and each one whose answer won. */
+  onHedge?: (event: 'sent' | 'won') => void;
+  /** Learns each copy's response time (the planner orders copies by it). */
+  ranker?: CopyRanker;
+  /** When to ask a second copy; none: never. */
+  hedger?: Hedger;
   /** Monotonic ms clock; default performance.now (tests inject a mocked one). */
   clock?: () => number;
 }
 
-/** The request is bad, whichever copy is asked: fail the query with it, do not try others. */
-function badRequest(err: unknown, node: string): EngramError | undefined {
-  if (err instanceof EngramError && err.code === 'ERR_INVALID_ARGUMENT') return err;
-  const e = err as { code?: unknown; details?: unknown };
-  if (e.code === grpcStatus.INVALID_ARGUMENT) return new RemoteInvalidArgumentError(node, String(e.details ?? (err as Error).message));
-  return undefined;
-}
-
-/** A copy's failure, classified for the coverage block. */
-function classify(err: unknown): { status: PartitionStatus; reason: string; retry: boolean } {
-  const code = err instanceof EngramError ? err.grpcStatus : (err as { code?: unknown }).code;
-  if (code === grpcStatus.UNAVAILABLE) return { status: 'unavailable', reason: failureReason(err), retry: true };
-  if (code === grpcStatus.DEADLINE_EXCEEDED) return { status: 'timeout', reason: failureReason(err), retry: false };
-  return { status: 'error', reason: failureReason(err), retry: true };
-}
-
-/**
- * Why a copy failed, for the coverage block, which the caller sees: our own messages as they
- * are, but never the transport's text of a failed call (it names addresses; the coverage names
- * the node instead).
- */
-function failureReason(err: unknown): string {
-  if (err instanceof ConnectionBackoffError) return `unreachable a moment ago; next dial in ${Math.ceil(err.retryInMs)} ms`;
-  if (err instanceof EngramError || !(err instanceof Error)) return err instanceof Error ? err.message : String(err);
-  const e = err as { code?: unknown; details?: unknown; metadata?: { get?(key: string): unknown[] } };
-  if (typeof e.code !== 'number') return err.message;
-  // The copy answered with a typed error (see src/wire/grpc-errors.ts): its message is ours.
-  if (e.metadata?.get?.('engram-code')?.length && typeof e.details === 'string') return e.details;
-  if (e.code === grpcStatus.UNAVAILABLE) return /ECONNREFUSED/.test(String(e.details)) ? 'unreachable (connection refused)' : 'unreachable';
-  if (e.code === grpcStatus.DEADLINE_EXCEEDED) return 'no answer within the deadline';
-  return `${grpcStatus[e.code] ?? e.code}: ${String(e.details ?? '')}`;
+/** What one scatter needs besides the plan. */
+export interface ScatterRequest {
+  query: Query;
+  consistency?: Consistency;
+  /** The query's deadline and cancellation; default: the plan's budget from now, never cancelled. */
+  context?: QueryContext;
+  /** Ask copies for the client's final answer (a single-partition query; see PartitionRequest.final). */
+  final?: { partitioned: boolean };
 }
 
 /** Limits calls in flight per node; a waiter gives up when its signal aborts. */
@@ -109,98 +83,172 @@ class NodeLimiter {
   }
 }
 
+/** A call to one copy, in flight. */
+interface Attempt {
+  copy: PlannedCopy;
+  controller: AbortController;
+  startedAt: number;
+}
+
 export class ScatterExecutor {
-  readonly #transport: PartitionTransport;
-  readonly #local: LocalRunner;
+  readonly #client: PartitionClient;
   readonly #limiter: NodeLimiter;
   readonly #onLate: ScatterOptions['onLateAnswer'];
+  readonly #onHedge: ScatterOptions['onHedge'];
+  readonly #ranker: CopyRanker | undefined;
+  readonly #hedger: Hedger | undefined;
   readonly #now: () => number;
 
   constructor(options: ScatterOptions) {
-    this.#transport = options.transport;
-    this.#local = options.local;
+    this.#client = options.client;
     this.#limiter = new NodeLimiter(options.maxInFlightPerNode ?? DEFAULT_MAX_IN_FLIGHT_PER_NODE);
     this.#onLate = options.onLateAnswer;
+    this.#onHedge = options.onHedge;
+    this.#ranker = options.ranker;
+    this.#hedger = options.hedger;
     this.#now = options.clock ?? nowMs;
   }
 
   /** One outcome per planned partition, in plan order, whatever order they settled in. */
-  scatter(plan: QueryPlan, query: Query, consistency: Consistency = 'any'): Promise<PartitionOutcome[]> {
-    return Promise.all(plan.partitions.map((p) => this.#partition(p, query, new Deadline(plan.timeoutMs, this.#now()), consistency)));
+  scatter(plan: QueryPlan, request: ScatterRequest): Promise<PartitionOutcome[]> {
+    const now = this.#now();
+    const own = new Deadline(plan.timeoutMs, now);
+    const deadline = request.context ? Deadline.earliest(own, request.context.deadline) : own;
+    const signal = request.context?.signal;
+    return Promise.all(plan.partitions.map((p) => this.#partition(p, request, deadline, signal)));
   }
 
-  #partition(p: PlannedPartition, query: Query, deadline: Deadline, consistency: Consistency): Promise<PartitionOutcome> {
+  #partition(p: PlannedPartition, request: ScatterRequest, deadline: Deadline, querySignal: AbortSignal | undefined): Promise<PartitionOutcome> {
     const base = { index: p.index, partition: p.partition };
     if (p.copies.length === 0) {
       return Promise.resolve({ ...base, node: p.primary, role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
     }
+    const partitionRequest: PartitionRequest = {
+      query: forPartition(request.query, p.partition),
+      partition: p.partition,
+      consistency: request.consistency ?? 'any',
+      ...(request.final ? { final: request.final } : {}),
+    };
+    const kind = request.query.kind;
     return new Promise<PartitionOutcome>((resolve) => {
       let settled = false;
-      let current: { copy: PlannedCopy; controller: AbortController } | undefined;
+      let next = 0;
+      let hedged = false;
+      const inFlight = new Set<Attempt>();
       let last: { copy: PlannedCopy; status: PartitionStatus; reason: string } | undefined;
-      const settle = (o: Omit<PartitionOutcome, 'index' | 'partition' | 'latencyMs'>) => {
+      let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+      let hedgeTimer: ReturnType<typeof setTimeout> | undefined;
+
+      const cancelAll = (reason: Error) => {
+        for (const a of inFlight) a.controller.abort(reason);
+        inFlight.clear();
+      };
+      const settle = (o: Omit<PartitionOutcome, 'index' | 'partition' | 'latencyMs' | 'hedged'>) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
-        resolve({ ...base, ...o, latencyMs: deadline.elapsedMs(this.#now()) });
+        clearTimeout(deadlineTimer);
+        clearTimeout(hedgeTimer);
+        querySignal?.removeEventListener('abort', onCancel);
+        // The losers of a hedge, and anything still running when the deadline passed, stop now.
+        cancelAll(new AbortError(`partition ${p.partition}: settled`));
+        resolve({ ...base, ...o, latencyMs: deadline.elapsedMs(this.#now()), ...(hedged ? { hedged } : {}) });
+      };
+      const onCancel = () => {
+        const copy = [...inFlight][0]?.copy ?? last?.copy ?? p.copies[0]!;
+        settle({ node: copy.node, role: copy.role, status: 'error', reason: 'the caller cancelled the query' });
       };
       const expire = () => {
         // Node's timers run off a coarse cached clock and can fire up to a millisecond early:
         // a partition is only timed out once its deadline has really passed.
         if (!deadline.expired(this.#now())) {
-          timer = setTimeout(expire, Math.max(1, Math.ceil(deadline.remainingMs(this.#now()))));
-          timer.unref?.();
+          deadlineTimer = setTimeout(expire, Math.max(1, Math.ceil(deadline.remainingMs(this.#now()))));
+          deadlineTimer.unref?.();
           return;
         }
-        const copy = current?.copy ?? last?.copy ?? p.copies[0]!;
-        // Cancel the call in flight: the copy stops working on an answer nobody will read.
-        current?.controller.abort(new AbortError(`partition ${p.partition}: deadline of ${deadline.budgetMs} ms passed`));
-        settle({ node: copy.node, role: copy.role, status: 'timeout', reason: `no answer from ${copy.node} within ${deadline.budgetMs} ms` });
+        const running = [...inFlight];
+        const copy = running[0]?.copy ?? last?.copy ?? p.copies[0]!;
+        for (const a of running) this.#ranker?.penalise(a.copy.node, this.#now() - a.startedAt);
+        const who = running.length > 0 ? running.map((a) => a.copy.node).join(' or ') : copy.node;
+        settle({ node: copy.node, role: copy.role, status: 'timeout', reason: `no answer from ${who} within ${Math.round(deadline.budgetMs)} ms` });
       };
-      let timer = setTimeout(expire, deadline.remainingMs(this.#now()));
-      timer.unref?.();
 
-      const single = forPartition(query, p.partition);
-      const request = { query: queryToWire(single), partition: p.partition, ...(consistency === 'leader' ? { consistency: 'CONSISTENCY_LEADER' } : {}) };
-      void (async () => {
-        for (const copy of p.copies) {
-          if (settled) return;
-          const controller = new AbortController();
-          current = { copy, controller };
-          try {
-            const answer = copy.local ? await this.#local(single, p.partition, Date.now() + deadline.remainingMs(this.#now()), consistency) : await this.#remote(copy, request, deadline, controller.signal);
+      /** Asks the next copy in order; false when none is left. */
+      const launch = (): boolean => {
+        if (settled || next >= p.copies.length) return false;
+        const copy = p.copies[next++]!;
+        const attempt: Attempt = { copy, controller: new AbortController(), startedAt: this.#now() };
+        inFlight.add(attempt);
+        void this.#attempt(attempt, partitionRequest, deadline).then(
+          (reply) => {
+            inFlight.delete(attempt);
             if (settled) {
               this.#onLate?.(p.partition, copy.node);
               return;
             }
+            const answeredIn = this.#now() - attempt.startedAt;
+            this.#hedger?.record(kind, answeredIn);
+            if (hedged && attempt !== first) this.#onHedge?.('won');
+            // The copy that lost a hedge race was slow: the ranking learns it before it is cancelled.
+            for (const other of inFlight) this.#ranker?.penalise(other.copy.node, this.#now() - other.startedAt);
+            const answer = reply.answer;
             settle({ node: copy.node, role: copy.role, status: 'ok', reason: '', answer, ...(answer.copy ? { raftRole: answer.copy.raftRole, behind: answer.copy.behind } : {}) });
-            return;
-          } catch (err) {
+          },
+          (err: unknown) => {
+            inFlight.delete(attempt);
             if (settled) return;
-            const bad = badRequest(err, copy.node);
-            if (bad) {
-              settle({ node: copy.node, role: copy.role, status: 'error', reason: bad.message, fatal: bad });
+            if (err instanceof EngramError && err.code === 'ERR_INVALID_ARGUMENT') {
+              settle({ node: copy.node, role: copy.role, status: 'error', reason: err.message, fatal: err });
               return;
             }
-            const c = classify(err);
-            last = { copy, status: c.status, reason: `${copy.node}: ${c.reason}` };
-            if (!c.retry) break;
-          } finally {
-            if (current?.controller === controller) current = undefined;
+            const f = err instanceof PartitionCallError ? err : new PartitionCallError('error', err instanceof Error ? err.message : String(err), true, { cause: err });
+            this.#ranker?.penalise(copy.node, this.#now() - attempt.startedAt);
+            last = { copy, status: f.status, reason: `${copy.node}: ${f.reason}` };
+            // A failed copy hands over at once (a hedge in flight may still answer).
+            if (f.retry && launch()) return;
+            if (!f.retry) next = p.copies.length;
+            if (inFlight.size === 0) settle({ node: copy.node, role: copy.role, status: f.status, reason: last.reason });
+          },
+        );
+        return true;
+      };
+
+      if (querySignal?.aborted) {
+        onCancel();
+        return;
+      }
+      querySignal?.addEventListener('abort', onCancel, { once: true });
+      deadlineTimer = setTimeout(expire, deadline.remainingMs(this.#now()));
+      deadlineTimer.unref?.();
+      launch();
+      const first = [...inFlight][0];
+      this.#hedger?.earn();
+      const hedgeAfter = p.copies.length > 1 ? this.#hedger?.delayMs(kind) : undefined;
+      if (hedgeAfter !== undefined && hedgeAfter < deadline.remainingMs(this.#now())) {
+        hedgeTimer = setTimeout(() => {
+          // Only a first call still waiting is hedged; a failover already asked the next copy.
+          if (settled || inFlight.size !== 1 || first === undefined || !inFlight.has(first)) return;
+          if (!this.#hedger!.take()) return;
+          if (launch()) {
+            hedged = true;
+            this.#onHedge?.('sent');
           }
-        }
-        if (last) settle({ node: last.copy.node, role: last.copy.role, status: last.status, reason: last.reason });
-      })();
+        }, hedgeAfter);
+        hedgeTimer.unref?.();
+      }
     });
   }
 
-  async #remote(copy: PlannedCopy, request: unknown, deadline: Deadline, signal: AbortSignal): Promise<PartitionAnswer> {
-    const release = await this.#limiter.acquire(copy.node, signal);
+  /** One call to one copy, through the per-node limit for remote copies, ranked by its outcome. */
+  async #attempt(a: Attempt, request: PartitionRequest, deadline: Deadline) {
+    const release = a.copy.local ? undefined : await this.#limiter.acquire(a.copy.node, a.controller.signal);
+    const end = this.#ranker?.begin(a.copy.node);
     try {
-      const msg = await this.#transport.executeLocal(copy.address, request, { deadline: deadline.wallClock(this.#now()), signal });
-      return partitionFromWire(msg as Parameters<typeof partitionFromWire>[0]);
+      const reply = await this.#client.call(a.copy, request, { deadline, signal: a.controller.signal });
+      end?.({ responseMs: this.#now() - a.startedAt, ...(reply.load ? { serviceMs: reply.load.serviceMs, queue: reply.load.queue } : {}) });
+      return reply;
     } finally {
-      release();
+      end?.();
+      release?.();
     }
   }
 }

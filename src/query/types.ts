@@ -59,6 +59,8 @@ export type PartitionAnswer = (
   | { kind: 'complete'; complete: CompleteAnswer }
   | { kind: 'consolidate'; consolidate: ConsolidateAnswer }
   | { kind: 'imagine'; columns: ImagineColumns }
+  /** The client's answer already serialized (an engram.v1.QueryResponse without its coverage). */
+  | { kind: 'response'; response: Uint8Array }
 ) & { copy?: CopyState };
 
 /** The memory spaces a query reads (its partitions), in plan order. */

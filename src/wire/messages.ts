@@ -46,6 +46,7 @@ export interface PartitionCoverageMsg {
   latencyMs: number;
   raftRole?: string;
   behind?: number;
+  hedged?: boolean;
 }
 
 export interface CoverageMsg {

@@ -43,12 +43,15 @@ function partitionBody(partition: string, answer: PartitionAnswer): Record<strin
       return { partition, complete: { embedding: Array.from(answer.complete.embedding), confidence: answer.complete.confidence, sources: answer.complete.sources } };
     case 'consolidate':
       return { partition, consolidate: answer.consolidate };
+    case 'response':
+      return { partition, response: asBuffer(answer.response) };
   }
 }
 
 interface PartitionResultMsg {
   partition: string;
-  result?: 'recall' | 'spread' | 'complete' | 'consolidate' | 'imagine';
+  result?: 'recall' | 'spread' | 'complete' | 'consolidate' | 'imagine' | 'response';
+  response?: Bytes;
   recall?: Record<string, Bytes>;
   spread?: Record<string, Bytes>;
   imagine?: Record<string, Bytes> & { dimension: number };
@@ -96,6 +99,8 @@ function answerBody(msg: PartitionResultMsg): PartitionAnswer {
     }
     case 'consolidate':
       return { kind: 'consolidate', consolidate: { ...msg.consolidate! } };
+    case 'response':
+      return { kind: 'response', response: msg.response! };
     default:
       throw new MalformedPartitionResultError(`no result set (got ${JSON.stringify(msg.result ?? null)})`);
   }

@@ -39,6 +39,31 @@ export class EncodedRequest {
   constructor(readonly bytes: Buffer) {}
 }
 
+/**
+ * A public response serialized ahead of the answer (a single partition's answer passed on as the
+ * bytes its copy sent): the public server sends these bytes as they are.
+ */
+export class EncodedResponse {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** The public service as our server uses it: an EncodedResponse goes out as its bytes. */
+function passThroughService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service as Record<string, grpc.MethodDefinition<unknown, unknown>>)) {
+    out[name] = { ...def, responseSerialize: (v: unknown) => (v instanceof EncodedResponse ? v.bytes : def.responseSerialize(v)) };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
+/**
+ * Serializes an engram.v1.QueryResponse. Protobuf merges concatenated messages, so a response
+ * without its coverage followed by one that holds only a coverage is the whole response.
+ */
+export function encodeQueryResponse(msg: Record<string, unknown>): Buffer {
+  return (protos().publicService as Record<string, grpc.MethodDefinition<unknown, unknown>>).ExecuteQuery!.responseSerialize(msg);
+}
+
 /** Where a received unary EngramInternal request keeps the SHA-256 of its bytes (non-enumerable). */
 export const REQUEST_DIGEST: unique symbol = Symbol('engram.requestDigest');
 
@@ -92,7 +117,7 @@ export function protos(): Loaded {
   plainInternal = pkg.engram.v1.EngramInternal.service;
   const internalService = signedService(plainInternal);
   const InternalClient = grpc.makeGenericClientConstructor(internalService, 'EngramInternal') as grpc.ServiceClientConstructor;
-  loaded = { publicService: PublicClient.service, internalService, PublicClient, InternalClient };
+  loaded = { publicService: passThroughService(PublicClient.service), internalService, PublicClient, InternalClient };
   return loaded;
 }
 

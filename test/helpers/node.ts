@@ -27,7 +27,7 @@ export class NodeFixture {
     const dir = dataDir ?? join(await this.tempDir(), id);
     const proc = await startNodeProcess({ id, dataDir: dir, ...extra });
     this.procs.push(proc);
-    const client = new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 20_000 });
+    const client = new EngramClient({ nodes: [proc.grpcAddress], deadlineMs: 20_000, routing: 'any' });
     this.clients.push(client);
     return { proc, client, dataDir: dir };
   }
