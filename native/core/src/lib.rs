@@ -26,4 +26,4 @@ pub use pick::pick_one;
 pub use plan::checked_u32;
 pub use recall::{merge_recall, RecallMerged, RecallPart};
 pub use reject::{code, InputError, Rejection};
-pub use spread::{merge_spread, SpreadMerged, SpreadPart};
+pub use spread::{merge_spread, merge_spread_with, SpreadMerged, SpreadOutput, SpreadPart};

@@ -5,14 +5,13 @@ use std::cell::RefCell;
 use crate::columns::{
     validate_ids, validate_unit, F32Column, IdColumn, RawIds, MAX_PARTITION_ROWS,
 };
-use crate::ids::IdAt;
 use crate::plan;
 use crate::reject::{InputError, Rejection};
 use crate::scratch::MAX_RETAINED_SLOTS;
 
 #[path = "spread_table.rs"]
 mod table;
-use table::SpreadTable;
+use table::{same_middle, Fingerprint, SpreadTable};
 
 /// One partition's activation map, as wire bytes.
 #[derive(Clone, Copy, Debug)]
@@ -36,21 +35,76 @@ pub struct SpreadMerged {
     pub rejected: Vec<Rejection>,
 }
 
+/// A finished merge, still in the merge's working memory: the caller decides where its
+/// columns go (a JS ArrayBuffer, Vecs), so they are written once, straight to their place.
+pub struct SpreadOutput<'a> {
+    valid: &'a [Valid<'a>],
+    records: &'a [Acc],
+    firsts: &'a [First],
+    /// Rejected partitions, in ascending partition index.
+    pub rejected: Vec<Rejection>,
+}
+
+impl SpreadOutput<'_> {
+    /// Distinct ids: the length of each column.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Index of the partition where each id first appears.
+    pub fn partition(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.firsts.iter().map(|f| self.valid[f.pos as usize].index)
+    }
+
+    /// Row of each id's first appearance.
+    pub fn row(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.firsts.iter().map(|f| f.row)
+    }
+
+    /// `min(sum, 1)` of each id's activations, summed in f64 in partition index order.
+    pub fn activation(&self) -> impl ExactSizeIterator<Item = f32> + '_ {
+        self.records.iter().map(|r| r.sum.min(1.0) as f32)
+    }
+}
+
 struct Valid<'a> {
     index: u32,
     ids: IdColumn<'a>,
     activation: F32Column<'a>,
 }
 
-/// Running sum of one distinct id.
+/// Running sum of one distinct id, with the id's fingerprint, so that finding an id and adding
+/// to its sum touch one 32-byte record (aligned: one cache line).
 #[derive(Clone, Copy)]
+#[repr(C, align(32))]
 struct Acc {
+    head: u64,
+    tail: u64,
     sum: f64,
-    /// First appearance: where the id's bytes are, and its row.
-    id: IdAt,
-    row: u32,
+    len: u32,
     /// Position (in the accepted parts) of the last partition that had this id.
     last: u32,
+}
+
+impl Acc {
+    #[inline(always)]
+    fn has(&self, fp: Fingerprint) -> bool {
+        self.head == fp.head && self.tail == fp.tail && self.len == fp.len
+    }
+}
+
+/// Where a distinct id first appeared: read for the output and to compare ids over 16 bytes.
+#[derive(Clone, Copy)]
+struct First {
+    /// Position of the partition among the accepted ones.
+    pos: u32,
+    row: u32,
+    /// Byte offset of the id in that partition's blob.
+    start: u32,
 }
 
 /// Per-thread working memory, kept from merge to merge (see [`crate::scratch`]).
@@ -58,7 +112,18 @@ struct Acc {
 struct Scratch {
     table: SpreadTable,
     records: Vec<Acc>,
+    firsts: Vec<First>,
     hashes: Vec<u64>,
+}
+
+impl Scratch {
+    fn reset(&mut self, rows: usize) {
+        self.table.reset(rows);
+        self.records.clear();
+        self.records.reserve(rows);
+        self.firsts.clear();
+        self.firsts.reserve(rows);
+    }
 }
 
 thread_local! {
@@ -74,9 +139,7 @@ fn with_scratch<T>(rows: usize, f: impl FnOnce(&mut Scratch) -> T) -> T {
             Some(s) => s,
             None => fresh.insert(Scratch::default()),
         };
-        scratch.table.reset(rows);
-        scratch.records.clear();
-        scratch.records.reserve(rows);
+        scratch.reset(rows);
         let out = f(scratch);
         if scratch.table.capacity() > 2 * MAX_RETAINED_SLOTS
             || scratch.records.capacity() > MAX_RETAINED_SLOTS
@@ -89,6 +152,20 @@ fn with_scratch<T>(rows: usize, f: impl FnOnce(&mut Scratch) -> T) -> T {
 
 /// Merges the parts; only a duplicate partition index is an error.
 pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError> {
+    merge_spread_with(parts, |out| SpreadMerged {
+        partition: out.partition().collect(),
+        row: out.row().collect(),
+        activation: out.activation().collect(),
+        rejected: out.rejected,
+    })
+}
+
+/// Merges the parts and hands the result to `finish`, which writes the columns where they
+/// are wanted; only a duplicate partition index is an error.
+pub fn merge_spread_with<T>(
+    parts: &[SpreadPart<'_>],
+    finish: impl FnOnce(SpreadOutput<'_>) -> T,
+) -> Result<T, InputError> {
     let indices: Vec<u32> = parts.iter().map(|p| p.index).collect();
     let order = plan::ascending(&indices)?;
     let mut rejected = Vec::new();
@@ -100,25 +177,22 @@ pub fn merge_spread(parts: &[SpreadPart<'_>]) -> Result<SpreadMerged, InputError
         }
     }
     let rows: usize = valid.iter().map(|v| v.ids.len()).sum();
-    let mut merged = with_scratch(rows, |scratch| {
+    Ok(with_scratch(rows, |scratch| {
         // A partition that repeats an id is dropped and the merge runs again without it, so
         // what it contributed before the repeat was seen is undone exactly (no f64 subtraction).
-        loop {
-            let blobs: Vec<&[u8]> = valid.iter().map(|v| v.ids.blob()).collect();
-            match sum(&valid, &blobs, scratch) {
-                Ok(()) => break output(&valid, &scratch.records),
-                Err((pos, row)) => {
-                    let part = valid.remove(pos);
-                    rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
-                    scratch.table.reset(rows);
-                    scratch.records.clear();
-                }
-            }
+        while let Err((pos, row)) = sum(&valid, scratch) {
+            let part = valid.remove(pos);
+            rejected.push(Rejection::duplicate_id(part.index, row, part.ids.get(row)));
+            scratch.reset(rows);
         }
-    });
-    rejected.sort_by_key(|r| r.partition);
-    merged.rejected = rejected;
-    Ok(merged)
+        rejected.sort_by_key(|r| r.partition);
+        finish(SpreadOutput {
+            valid: &valid,
+            records: &scratch.records,
+            firsts: &scratch.firsts,
+            rejected,
+        })
+    }))
 }
 
 fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
@@ -136,51 +210,62 @@ fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
     })
 }
 
+/// Rows between a bucket's prefetch and its probe.
+const AHEAD: usize = 8;
+
 /// One pass over the accepted partitions; `Err((position, row))` names a repeated id.
-fn sum(
-    valid: &[Valid<'_>],
-    blobs: &[&[u8]],
-    scratch: &mut Scratch,
-) -> Result<(), (usize, usize)> {
+fn sum(valid: &[Valid<'_>], scratch: &mut Scratch) -> Result<(), (usize, usize)> {
     let Scratch {
         table,
         records,
+        firsts,
         hashes,
     } = scratch;
-    /// Rows between a bucket's prefetch and its probe.
-    const AHEAD: usize = 8;
     for (pos, part) in valid.iter().enumerate() {
         let pos32 = pos as u32;
-        let blob = blobs[pos];
-        // Hashing a whole partition first takes the hash off each probe's critical path and
-        // lets each probe's bucket be prefetched a few rows ahead.
+        let blob = part.ids.blob();
+        // Hashing a whole partition first, in a tight loop of its own, takes the hash off each
+        // probe's critical path and lets each probe's bucket be prefetched a few rows ahead.
         hashes.clear();
-        hashes.extend(part.ids.iter().map(|id| table.hash(id)));
+        hashes.extend(
+            part.ids
+                .iter()
+                .map(|id| table.hash(id, Fingerprint::of(id))),
+        );
         for &h in hashes.iter().take(AHEAD) {
             table.prefetch(h);
         }
-        let rows = part.ids.spans().zip(part.activation.iter()).zip(hashes.iter());
-        for (row, (((start, end), a), &hash)) in rows.enumerate() {
+        let rows = part.ids.spans().zip(part.activation.iter());
+        for (row, ((start, end), a)) in rows.enumerate() {
             if let Some(&h) = hashes.get(row + AHEAD) {
                 table.prefetch(h);
             }
             let key = &blob[start as usize..end as usize];
+            let fp = Fingerprint::of(key);
             let next = records.len() as u32;
-            let known = &*records;
-            match table
-                .find_or_insert(hash, key, next, |slot| known[slot as usize].id.bytes(blobs))
-            {
+            let (known, starts) = (&*records, &*firsts);
+            let is = |slot: u32| {
+                let s = slot as usize;
+                known[s].has(fp)
+                    && (fp.is_whole() || {
+                        let f = starts[s];
+                        let first = valid[f.pos as usize].ids.blob();
+                        same_middle(&first[f.start as usize..][..key.len()], key)
+                    })
+            };
+            match table.find_or_insert(hashes[row], next, is) {
                 None => {
-                    let id = IdAt {
-                        pos: pos32,
-                        start,
-                        end,
-                    };
                     records.push(Acc {
+                        head: fp.head,
+                        tail: fp.tail,
                         sum: a as f64,
-                        id,
-                        row: row as u32,
+                        len: fp.len,
                         last: pos32,
+                    });
+                    firsts.push(First {
+                        pos: pos32,
+                        row: row as u32,
+                        start,
                     });
                 }
                 Some(slot) => {
@@ -195,18 +280,6 @@ fn sum(
         }
     }
     Ok(())
-}
-
-fn output(valid: &[Valid<'_>], records: &[Acc]) -> SpreadMerged {
-    SpreadMerged {
-        partition: records
-            .iter()
-            .map(|r| valid[r.id.pos as usize].index)
-            .collect(),
-        row: records.iter().map(|r| r.row).collect(),
-        activation: records.iter().map(|r| r.sum.min(1.0) as f32).collect(),
-        rejected: Vec::new(),
-    }
 }
 
 #[cfg(test)]

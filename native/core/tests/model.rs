@@ -272,11 +272,14 @@ fn run_imagine(wire: &[Wire], max_rows: u32) -> (Rows, Codes) {
 
 /// Short ids over a small alphabet of 1- to 4-byte characters, so ids repeat often.
 fn id() -> impl Strategy<Value = String> {
-    prop::collection::vec(
+    let short = prop::collection::vec(
         prop::sample::select(vec!["a", "b", "é", "中", "😀", "\u{0}"]),
         0..3,
-    )
-    .prop_map(|cs| cs.concat())
+    );
+    // Ids over 16 bytes that share their first and last 8 bytes and differ in between: the
+    // native merges compare such ids past a fingerprint of their ends.
+    let long = prop::collection::vec(prop::sample::select(vec!["memory-id-", "a", "é"]), 2..5);
+    prop_oneof![4 => short, 1 => long].prop_map(|cs| cs.concat())
 }
 
 /// Values with many ties (including -0) and some arbitrary ones.
