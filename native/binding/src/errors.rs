@@ -14,6 +14,11 @@ pub fn input_error(e: InputError) -> Error<&'static str> {
     Error::new(InputError::CODE, e.message)
 }
 
+/// A failed N-API call, for an adapter whose errors carry a string code.
+pub fn napi_error(e: Error) -> Error<&'static str> {
+    Error::new("ERR_NAPI", format!("{}: {}", e.status, e.reason))
+}
+
 /// A JS Error object with `code` (and `name`, if given), wrapped so that an async task can
 /// reject with exactly that object: napi's `Task` errors only carry a `Status`.
 pub fn js_error(env: &Env, code: &'static str, name: Option<&str>, message: String) -> Error {

@@ -3,7 +3,9 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::errors::input_error;
+use napi::Env;
+
+use crate::errors::{input_error, napi_error};
 use crate::parts::{
     imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart,
 };
@@ -22,10 +24,12 @@ pub fn merge_recall(parts: Vec<RecallPart>, limit: f64) -> Result<RecallMerged, 
 
 /// Spread: per distinct id, activations summed in f64 in partition index order, clamped to 1.
 #[napi]
-pub fn merge_spread(parts: Vec<SpreadPart>) -> Result<SpreadMerged, &'static str> {
+pub fn merge_spread(env: Env, parts: Vec<SpreadPart>) -> Result<SpreadMerged, &'static str> {
     let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
-    let merged = engram_core::merge_spread(&spread_parts(&parts, &at)).map_err(input_error)?;
-    Ok(merged.into())
+    let parts = spread_parts(&parts, &at);
+    engram_core::merge_spread_with(&parts, |out| SpreadMerged::from_output(&env, out))
+        .map_err(input_error)?
+        .map_err(napi_error)
 }
 
 /// Imagine: every row of the accepted partitions, by confidence desc, partition asc, row asc.

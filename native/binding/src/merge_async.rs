@@ -33,7 +33,7 @@ pub trait Merge: Send + 'static {
         indices: &[u32],
         arg: u32,
     ) -> std::result::Result<Self::Output, InputError>;
-    fn to_js(output: Self::Output) -> Self::Js;
+    fn to_js(env: &Env, output: Self::Output) -> napi::Result<Self::Js>;
 }
 
 pub struct MergeTask<M: Merge> {
@@ -76,7 +76,7 @@ impl<M: Merge> Task for MergeTask<M> {
                 Err(js_error(&env, ABORTED, Some("AbortError"), message))
             }
             None => unreachable!("compute only skips the merge once aborted"),
-            Some(Ok(merged)) => Ok(M::to_js(merged)),
+            Some(Ok(merged)) => M::to_js(&env, merged),
             Some(Err(e)) => Err(js_error(&env, InputError::CODE, None, e.message)),
         }
     }
@@ -123,8 +123,8 @@ impl Merge for Recall {
     ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_recall(&recall_parts(parts, indices), limit)
     }
-    fn to_js(output: Self::Output) -> RecallMerged {
-        output.into()
+    fn to_js(_: &Env, output: Self::Output) -> napi::Result<RecallMerged> {
+        Ok(output.into())
     }
 }
 
@@ -146,8 +146,8 @@ impl Merge for Spread {
     ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_spread(&spread_parts(parts, indices))
     }
-    fn to_js(output: Self::Output) -> SpreadMerged {
-        output.into()
+    fn to_js(env: &Env, output: Self::Output) -> napi::Result<SpreadMerged> {
+        SpreadMerged::from_merged(env, output)
     }
 }
 
@@ -168,8 +168,8 @@ impl Merge for Imagine {
     ) -> std::result::Result<Self::Output, InputError> {
         engram_core::merge_imagine(&imagine_parts(parts, indices), max_rows)
     }
-    fn to_js(output: Self::Output) -> ImagineMerged {
-        output.into()
+    fn to_js(_: &Env, output: Self::Output) -> napi::Result<ImagineMerged> {
+        Ok(output.into())
     }
 }
 

@@ -1,6 +1,8 @@
-//! Merge results as JS receives them: the column Vecs move into external ArrayBuffers (no copy).
+//! Merge results as JS receives them. Recall and Imagine columns move into external
+//! ArrayBuffers (no copy); Spread's are written straight into one ArrayBuffer of V8's.
 
 use napi::bindgen_prelude::*;
+use napi::Env;
 use napi_derive::napi;
 
 /// A partition left out of a merge (reported as data, never thrown).
@@ -65,14 +67,96 @@ impl From<engram_core::RecallMerged> for RecallMerged {
     }
 }
 
-impl From<engram_core::SpreadMerged> for SpreadMerged {
-    fn from(m: engram_core::SpreadMerged) -> Self {
-        SpreadMerged {
-            partition: Uint32Array::new(m.partition),
-            row: Uint32Array::new(m.row),
-            activation: Float32Array::new(m.activation),
-            rejected: rejections(m.rejected),
+impl SpreadMerged {
+    /// A finished merge, written straight into JS memory.
+    pub fn from_output(env: &Env, mut out: engram_core::SpreadOutput<'_>) -> Result<Self> {
+        let rejected = std::mem::take(&mut out.rejected);
+        let columns = (out.partition(), out.row(), out.activation());
+        spread_to_js(env, out.len(), columns, rejected)
+    }
+
+    /// A merge made off the JS thread, copied into JS memory.
+    pub fn from_merged(env: &Env, m: engram_core::SpreadMerged) -> Result<Self> {
+        let columns = (
+            m.partition.into_iter(),
+            m.row.into_iter(),
+            m.activation.into_iter(),
+        );
+        spread_to_js(env, columns.0.len(), columns, m.rejected)
+    }
+}
+
+/// The three columns of `n` rows as views of one ArrayBuffer: partition, row, activation, back
+/// to back. The buffer is V8's own memory, not an external one over a Rust allocation: Node
+/// runs the finalizers of external buffers on a later turn of the event loop, so a caller
+/// merging in a loop would hold on to every result's memory until it yields, and each merge
+/// would write into freshly mapped pages.
+fn spread_to_js(
+    env: &Env,
+    n: usize,
+    (partition, row, activation): (
+        impl Iterator<Item = u32>,
+        impl Iterator<Item = u32>,
+        impl Iterator<Item = f32>,
+    ),
+    rejected: Vec<engram_core::Rejection>,
+) -> Result<SpreadMerged> {
+    let (mut data, mut buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: on the JS thread with a live env; the new ArrayBuffer is `12 * n` bytes at
+    // `data`, written here before any JS can see it.
+    let bytes: &mut [u8] = unsafe {
+        check_status!(napi::sys::napi_create_arraybuffer(
+            env.raw(),
+            12 * n,
+            &mut data,
+            &mut buffer
+        ))?;
+        if n == 0 {
+            &mut []
+        } else {
+            std::slice::from_raw_parts_mut(data.cast(), 12 * n)
         }
+    };
+    let (head, tail) = bytes.split_at_mut(4 * n);
+    let (middle, tail) = tail.split_at_mut(4 * n);
+    for (at, v) in head.chunks_exact_mut(4).zip(partition) {
+        at.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (at, v) in middle.chunks_exact_mut(4).zip(row) {
+        at.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (at, v) in tail.chunks_exact_mut(4).zip(activation) {
+        at.copy_from_slice(&v.to_ne_bytes());
+    }
+    Ok(SpreadMerged {
+        partition: view(env, buffer, TypedArrayType::Uint32, 0, n)?,
+        row: view(env, buffer, TypedArrayType::Uint32, 4 * n, n)?,
+        activation: view(env, buffer, TypedArrayType::Float32, 8 * n, n)?,
+        rejected: rejections(rejected),
+    })
+}
+
+/// A typed array of `len` elements of `kind` at `byte_offset` in `buffer`.
+fn view<T: FromNapiValue>(
+    env: &Env,
+    buffer: napi::sys::napi_value,
+    kind: TypedArrayType,
+    byte_offset: usize,
+    len: usize,
+) -> Result<T> {
+    let mut array = std::ptr::null_mut();
+    // SAFETY: `buffer` is an ArrayBuffer of the current call's handle scope, on the JS thread,
+    // and the range lies within it.
+    unsafe {
+        check_status!(napi::sys::napi_create_typedarray(
+            env.raw(),
+            kind.into(),
+            len,
+            buffer,
+            byte_offset,
+            &mut array,
+        ))?;
+        T::from_napi_value(env.raw(), array)
     }
 }
 
