@@ -24,7 +24,7 @@ pub fn merge_recall(parts: Vec<RecallPart>, limit: f64) -> Result<RecallMerged, 
 
 /// Spread: per distinct id, activations summed in f64 in partition index order, clamped to 1.
 #[napi]
-pub fn merge_spread(env: Env, parts: Vec<SpreadPart>) -> Result<SpreadMerged, &'static str> {
+pub fn merge_spread(env: Env, parts: Vec<SpreadPart<'_>>) -> Result<SpreadMerged, &'static str> {
     let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
     let parts = spread_parts(&parts, &at);
     engram_core::merge_spread_with(&parts, |out| SpreadMerged::from_output(&env, out))

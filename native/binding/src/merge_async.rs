@@ -16,7 +16,8 @@ use engram_core::InputError;
 
 use crate::errors::{js_error, ABORTED};
 use crate::parts::{
-    imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart,
+    held_spread_parts, imagine_parts, indices, recall_parts, HeldSpreadPart, ImaginePart,
+    RecallPart, SpreadPart,
 };
 use crate::results::{ImagineMerged, RecallMerged, SpreadMerged};
 
@@ -129,22 +130,22 @@ impl Merge for Recall {
 }
 
 impl Merge for Spread {
-    type Part = SpreadPart;
+    type Part = HeldSpreadPart;
     type Output = engram_core::SpreadMerged;
     type Js = SpreadMerged;
     /// Spread has no limit; the argument only keeps the three async signatures aligned.
     fn check_arg(_: f64) -> std::result::Result<u32, InputError> {
         Ok(0)
     }
-    fn index(part: &SpreadPart) -> f64 {
+    fn index(part: &HeldSpreadPart) -> f64 {
         part.index
     }
     fn run(
-        parts: &[SpreadPart],
+        parts: &[HeldSpreadPart],
         indices: &[u32],
         _: u32,
     ) -> std::result::Result<Self::Output, InputError> {
-        engram_core::merge_spread(&spread_parts(parts, indices))
+        engram_core::merge_spread(&held_spread_parts(parts, indices))
     }
     fn to_js(env: &Env, output: Self::Output) -> napi::Result<SpreadMerged> {
         SpreadMerged::from_merged(env, output)
@@ -194,10 +195,12 @@ pub fn merge_recall_async(
 )]
 pub fn merge_spread_async(
     env: Env,
-    parts: Vec<SpreadPart>,
+    parts: Vec<SpreadPart<'_>>,
     unused: Option<f64>,
     signal: Option<Object<'_>>,
 ) -> napi::Result<AsyncTask<MergeTask<Spread>>> {
+    let parts = parts.into_iter().map(|p| p.hold(&env));
+    let parts = parts.collect::<napi::Result<Vec<_>>>()?;
     with_signal(&env, MergeTask::new(parts, unused.unwrap_or(0.0)), signal)
 }
 
