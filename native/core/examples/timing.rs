@@ -51,8 +51,30 @@ fn time<F: FnMut()>(label: &str, iterations: u32, mut f: F) {
     println!("{label}: p50 {p50:.4} ms, p99 {p99:.4} ms");
 }
 
-fn p1_spread_10x10000_half_overlap() {
-    let wire = partitions(10, 10_000, 0.5);
+/// The ids bench/gather.ts gives P1: even rows `memory-{row}` in every partition, odd rows
+/// `memory-{partition}-{row}` (8–14 bytes, so each is compared by its fingerprint alone).
+fn bench_partitions(parts: u32, rows: u32) -> Vec<Wire> {
+    (0..parts)
+        .map(|k| {
+            let mut blob = Vec::new();
+            let mut offsets = 0u32.to_le_bytes().to_vec();
+            let mut values = Vec::new();
+            for j in 0..rows {
+                let id = if j % 2 == 0 {
+                    format!("memory-{j}")
+                } else {
+                    format!("memory-{k}-{j}")
+                };
+                blob.extend(id.as_bytes());
+                offsets.extend((blob.len() as u32).to_le_bytes());
+                values.extend((((j % 97) as f32) / 200.0).to_le_bytes());
+            }
+            Wire(k, blob, offsets, values)
+        })
+        .collect()
+}
+
+fn spread(label: &str, wire: &[Wire]) {
     let parts: Vec<SpreadPart> = wire
         .iter()
         .map(|w| SpreadPart {
@@ -62,9 +84,20 @@ fn p1_spread_10x10000_half_overlap() {
             activation: &w.3,
         })
         .collect();
-    time("P1 spread 10 x 10000 (50% overlap)", 300, || {
+    time(label, 300, || {
         black_box(merge_spread(black_box(&parts)).unwrap());
     });
+}
+
+fn p1_spread_10x10000_half_overlap() {
+    spread(
+        "P1 spread 10 x 10000 (50% overlap, bench ids)",
+        &bench_partitions(10, 10_000),
+    );
+    spread(
+        "P1 spread 10 x 10000 (50% overlap, 17-byte ids)",
+        &partitions(10, 10_000, 0.5),
+    );
 }
 
 fn p2_recall_10x100_30pct_duplicates() {
