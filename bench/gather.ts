@@ -4,9 +4,14 @@
  * columns, over partitions × entries. Also measures the crossover (total rows below which the
  * TS merge is as fast as the FFI call) that the facade's thresholds come from.
  *
+ * P1's figures come from alternating rounds of the TS and native merges on one input (see
+ * `sideBySide`), reported with the machine they ran on: CPU model, cores and load average
+ * before and after, since on a shared machine the ratio moves with the load.
+ *
  *   node dist/bench/gather.js [--quick] [--out <dir | file.json>]
  */
-import { measure, printTable, writeResults, type Measured } from './common.js';
+import os from 'node:os';
+import { loadavg, measure, printTable, writeResults, type Measured } from './common.js';
 import { encodeStrings } from '../src/wire/columns.js';
 import { gatherNative } from '../src/gather/gather-engine.js';
 import type { GatherNative, RecallPart, SpreadPart } from '../src/gather/gather-types.js';
@@ -26,6 +31,8 @@ const P3_VALUES = 1_000_000;
 /** Wall time each task aims for, ms; iterations adapt so a 1 s merge runs 5 times, not 500. */
 const TASK_MS = quick ? 40 : 250;
 const MIN_ITERATIONS = quick ? 3 : 5;
+/** Alternating TS/native rounds of the P1 measurement; odd, so the median is one round's. */
+const P1_ROUNDS = quick ? 3 : 9;
 
 const native: GatherNative | null = gatherNative();
 
@@ -103,6 +110,46 @@ async function cell(kind: 'spread' | 'recall', partitions: number, entries: numb
   return { kind, partitions, entries, totalRows: partitions * entries, native: nat, ts, ratio: nat ? nat.p50 / ts.p50 : null };
 }
 
+/** Median of `xs` (the middle one for an odd count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface Round { tsP50: number; nativeP50: number | null; ratio: number | null }
+
+/**
+ * P1 measured in alternating rounds, TS and native in turn on the same input (which goes first
+ * alternates too): the load of a shared machine drifts within seconds, and a ratio of two
+ * measurements taken apart mixes that drift in. Each round's ratio compares neighbours in
+ * time; the cell reports the median round ratio and the median of each side's p50 and p99.
+ */
+async function sideBySide(partitions: number, entries: number): Promise<{ cell: Cell; rounds: Round[] }> {
+  const parts = spreadParts(partitions, entries);
+  const tsRun = () => referenceMergeSpread(parts);
+  const nativeRun = native ? () => native.mergeSpread(parts) : null;
+  if (nativeRun && nativeRun().partition.length !== tsRun().partition.length) throw new Error('P1: native and TS disagree');
+  const ts: Measured[] = [];
+  const nat: Measured[] = [];
+  for (let r = 0; r < P1_ROUNDS; r++) {
+    const tsTurn = async () => void ts.push(await time(`P1 round ${r} ts`, tsRun));
+    const nativeTurn = async () => void (nativeRun && nat.push(await time(`P1 round ${r} native`, nativeRun)));
+    if (r % 2 === 0) { await tsTurn(); await nativeTurn(); } else { await nativeTurn(); await tsTurn(); }
+  }
+  const rounds = ts.map((t, r) => ({ tsP50: t.p50, nativeP50: nat[r]?.p50 ?? null, ratio: nat[r] ? nat[r]!.p50 / t.p50 : null }));
+  const pooled = (ms: Measured[]): Timing => {
+    const p50 = median(ms.map((m) => m.p50));
+    return { p50, p99: median(ms.map((m) => m.p99)), mean: median(ms.map((m) => m.mean)), samples: ms.reduce((n, m) => n + m.samples, 0), msPerPartition: p50 / partitions };
+  };
+  const cell: Cell = {
+    kind: 'spread', partitions, entries, totalRows: partitions * entries,
+    native: nat.length ? pooled(nat) : null, ts: pooled(ts),
+    ratio: nat.length ? median(rounds.map((r) => r.ratio!)) : null,
+  };
+  return { cell, rounds };
+}
+
 async function penaltyCell(values: number): Promise<Cell> {
   const data = Float32Array.from({ length: values }, () => rnd());
   // A penalty of 0 is a no-op, so a tiny one keeps every iteration doing the full multiply.
@@ -120,8 +167,16 @@ async function asyncOverhead(): Promise<number | null> {
   return Math.max(0, pooled.p50 - sync.p50);
 }
 
+/** The machine a run measured on: P1's ratio means little without it. */
+function host(before: number[]) {
+  return { cpuModel: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, loadavgBefore: before, loadavgAfter: loadavg() };
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadBefore = loadavg();
+  const p1 = await sideBySide(10, 10_000);
+  const p1Host = host(loadBefore);
   const grid: Cell[] = [];
   for (const kind of ['spread', 'recall'] as const) {
     for (const partitions of PARTITIONS) for (const entries of ENTRIES) grid.push(await cell(kind, partitions, entries));
@@ -149,17 +204,28 @@ async function main(): Promise<void> {
   printTable('applyPenalty (in place)', rows([...penalties, p3]));
 
   const all = [...grid, ...sweep];
-  const result = summarize({ grid, sweep, penalties, p3, asyncHopMs: hop, crossover: {
+  const result = summarize({ grid, sweep, penalties, p3, p1: p1.cell, asyncHopMs: hop, crossover: {
     spreadRows: crossover(all.filter((c) => c.kind === 'spread')),
     recallRows: crossover(all.filter((c) => c.kind === 'recall')),
     penaltyValues: crossover([...penalties, p3]),
   } });
-  const body = { quick, nativeAvailable: !!native, durationS: (performance.now() - started) / 1000, ...result };
+  const targets = { ...result.targets, P1: result.targets.P1 && { ...result.targets.P1, rounds: p1.rounds, host: p1Host } };
+  const body = { quick, nativeAvailable: !!native, durationS: (performance.now() - started) / 1000, loadavgAfter: loadavg(), ...result, targets };
   const measured = Object.entries(result.targets).filter((e): e is [string, Target] => e[1] !== null);
   printTable('targets (DESIGN §6)', measured.map(([id, t]) => ({
     id, 'p50 ms': t.p50, 'p99 ms': t.p99, 'ms/part': t.msPerPartition ?? '-', 'native/ts': t.ratio ?? 'n/a',
     target: t.target, goal: t.goal, 'target met': t.targetMet ?? '-', 'goal met': t.goalMet,
   })));
+  printTable(`P1 side by side: ${P1_ROUNDS} alternating rounds on ${p1Host.cpuModel}, ${p1Host.cores} cores, ` +
+    `loadavg ${p1Host.loadavgBefore.join(' ')} before, ${p1Host.loadavgAfter.join(' ')} after`, p1.rounds.map((r, i) => ({
+    round: i + 1, 'ts p50 ms': r.tsP50, 'native p50 ms': r.nativeP50 ?? 'n/a', 'native ms/part': r.nativeP50 === null ? 'n/a' : r.nativeP50 / 10,
+    'ts/native': r.ratio === null ? 'n/a' : 1 / r.ratio,
+  })));
+  const t1 = result.targets.P1;
+  if (t1) {
+    console.log(`P1: native p50 ${t1.p50.toFixed(3)} ms (${t1.msPerPartition?.toFixed(4)} ms/partition), TS p50 ${p1.cell.ts.p50.toFixed(3)} ms, ` +
+      `native ${t1.nativeSpeedup?.toFixed(2) ?? 'n/a'}x the TS merge (median round)`);
+  }
   console.log(`\ncrossover: ${JSON.stringify(result.crossover)}; thresholds: ${JSON.stringify(result.thresholds)}`);
   const command = `node dist/bench/gather.js ${args.join(' ')}`.trim();
   console.log(`wrote ${writeResults('gather.json', command, body)}`);
@@ -206,7 +272,8 @@ function target(what: string, c: Cell | undefined, partitions: number | null, t:
   targetMet: (ms: number, speedup: number | null) => boolean | null, goalMet: (ms: number, speedup: number | null) => boolean): Target | null {
   if (!c) return null;
   const m = c.native ?? c.ts;
-  const speedup = c.native ? c.ts.p50 / c.native.p50 : null;
+  // From the cell's ratio: for P1 the median of its rounds' ratios, elsewhere the same as TS p50 / native p50.
+  const speedup = c.ratio !== null ? 1 / c.ratio : null;
   const ms = partitions ? m.p50 / partitions : m.p50;
   return {
     what, backend: c.native ? 'native' : 'ts', p50: m.p50, p99: m.p99, msPerPartition: partitions ? ms : null,
@@ -214,11 +281,11 @@ function target(what: string, c: Cell | undefined, partitions: number | null, t:
   };
 }
 
-function summarize(r: { grid: Cell[]; sweep: Cell[]; penalties: Cell[]; p3: Cell; asyncHopMs: number | null;
+function summarize(r: { grid: Cell[]; sweep: Cell[]; penalties: Cell[]; p3: Cell; p1: Cell; asyncHopMs: number | null;
   crossover: { spreadRows: number | null; recallRows: number | null; penaltyValues: number | null } }) {
   const find = (kind: string, p: number, e: number) => r.grid.find((c) => c.kind === kind && c.partitions === p && c.entries === e);
   const targets = {
-    P1: target('Spread, 10 partitions x 10,000 activations, 50% overlap', find('spread', 10, 10_000), 10,
+    P1: target('Spread, 10 partitions x 10,000 activations, 50% overlap', r.p1, 10,
       '< 0.5 ms per partition', '<= 0.1 ms per partition, native >= 5x TS',
       (ms) => ms < 0.5, (ms, x) => ms <= 0.1 && x !== null && x >= 5),
     P2: target('Recall, 10 partitions x top-100, 30% duplicate ids', find('recall', 10, 100), 10,
