@@ -1,7 +1,7 @@
 /**
  * Lists every memory id of every copy after the run. Each copy is read through its own node: a
- * Recall on a node that holds a copy answers from that copy (the planner tries the local copy
- * first), which the coverage's partition `node` confirms — an answer from any other node makes
+ * Recall on a node that holds a copy answers from that copy (`preference: 'local'`: the planner
+ * puts the local copy first and nothing is hedged), which the coverage's partition `node` confirms — an answer from any other node makes
  * the copy `unreadable`, never silently someone else's. Recall caps `limit` at 1000, so the copy
  * is read bucket by bucket (load.ts): a bucket that fills the limit is reported as truncated.
  */
@@ -31,7 +31,8 @@ export async function readCopies(world: World, settled: SettledSpace[], dimensio
         try {
           const r = await world.client(node).query(
             { kind: 'recall', space: s.space, cue: { embedding: bucketDirection(k, dimension) }, limit: MAX_RECALL_LIMIT, threshold: BUCKET_THRESHOLD },
-            { timeoutMs: 5_000 },
+            // Its own copy, whatever the ranking thinks of it after the faults, and no hedge.
+            { timeoutMs: 5_000, preference: 'local' },
           );
           const p = r.coverage.partitions[0];
           if (!r.coverage.full || p?.node !== node) read.problems.push(`bucket ${k}: answered by ${p?.node ?? 'nobody'} (${p?.status ?? '-'})`);

@@ -104,7 +104,13 @@ export class DistributedExecutor implements QueryExecutor {
       signal: context.signal ?? NEVER_ABORTED,
     };
     const final = wire && plan.partitions.length === 1 ? { partitioned: plan.partitioned } : undefined;
-    const outcomes = await this.scatterer.scatter(plan, { query, ...(options.consistency ? { consistency: options.consistency } : {}), context: ctx, ...(final ? { final } : {}) });
+    const outcomes = await this.scatterer.scatter(plan, {
+      query,
+      context: ctx,
+      ...(options.consistency ? { consistency: options.consistency } : {}),
+      ...(final ? { final } : {}),
+      ...(options.preference === 'local' ? { hedge: false } : {}),
+    });
     this.#observer?.scatter((nowMs() - started) / 1000, plan.partitions.length);
     for (const o of outcomes) this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000);
     if (ctx.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: ctx.signal.reason });

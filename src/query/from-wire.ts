@@ -70,7 +70,13 @@ export function optionsFromWire(msg: QueryOptionsMsg | null | undefined): QueryO
     ...(msg.allowPartial !== undefined ? { allowPartial: msg.allowPartial } : {}),
     ...(msg.minCoverage !== undefined ? { minCoverage: msg.minCoverage } : {}),
     ...(msg.consistency !== undefined ? { consistency: consistencyFromWire(msg.consistency) } : {}),
+    ...(msg.preference ? { preference: preferenceFromWire(msg.preference) } : {}),
   };
+}
+
+function preferenceFromWire(wire: string): 'local' {
+  if (wire === 'local') return 'local';
+  throw new InvalidArgumentError('options.preference', wire, 'must be "local" or unset');
 }
 
 /** proto-loader hands an enum number it does not know through as a number: refuse it. */

@@ -78,7 +78,7 @@ export class QueryPlanner {
     });
     const partitioned = this.view.isPartitioned();
     // Consolidation writes: it keeps the plan order, whose first copy is the leader hint.
-    const ranked = query.kind !== 'consolidate';
+    const ranked = query.kind !== 'consolidate' && options.preference !== 'local';
     const partitions = spaces.map((space, index) => this.partition(space, index, partitioned, ranked));
     return { strategy: chosen, partitions, timeoutMs, partitioned };
   }

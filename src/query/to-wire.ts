@@ -26,5 +26,6 @@ export function optionsToWire(o: QueryOptions): Record<string, unknown> {
     allowPartial: o.allowPartial,
     minCoverage: o.minCoverage,
     ...(o.consistency !== undefined ? { consistency: o.consistency === 'leader' ? 'CONSISTENCY_LEADER' : 'CONSISTENCY_ANY' } : {}),
+    ...(o.preference !== undefined ? { preference: o.preference } : {}),
   };
 }

@@ -31,6 +31,12 @@ export interface QueryOptions {
   allowPartial?: boolean;
   /** Share of expected partitions that must answer, 0..1. Default 0. */
   minCoverage?: number;
+  /**
+   * `local` (Elasticsearch's `_local`): this node's own copy of a partition answers, whatever its
+   * measured rank, and no hedge is sent; another copy only if it fails. For reading one given
+   * copy (a checker, a debugging session). Default: copies ranked by measurement, hedged.
+   */
+  preference?: 'local';
 }
 
 export interface CompleteAnswer { embedding: Float32Array; confidence: number; sources: string[] }

@@ -32,7 +32,7 @@ export interface QueryMsg {
   imagine?: ImagineQueryMsg | null;
 }
 
-export interface QueryOptionsMsg { timeoutMs?: number; allowPartial?: boolean; minCoverage?: number; consistency?: string | number }
+export interface QueryOptionsMsg { timeoutMs?: number; allowPartial?: boolean; minCoverage?: number; consistency?: string | number; preference?: string }
 
 export type PartitionStatusName = 'PARTITION_STATUS_OK' | 'PARTITION_STATUS_TIMEOUT' | 'PARTITION_STATUS_UNAVAILABLE' | 'PARTITION_STATUS_ERROR';
 export type RoleName = 'ROLE_PRIMARY' | 'ROLE_REPLICA';
