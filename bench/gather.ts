@@ -11,6 +11,7 @@
  *   node dist/bench/gather.js [--quick] [--out <dir | file.json>]
  */
 import os from 'node:os';
+import { relative } from 'node:path';
 import { loadavg, measure, printTable, writeResults, type Measured } from './common.js';
 import { encodeStrings } from '../src/wire/columns.js';
 import { gatherNative } from '../src/gather/gather-engine.js';
@@ -227,7 +228,9 @@ async function main(): Promise<void> {
       `native ${t1.nativeSpeedup?.toFixed(2) ?? 'n/a'}x the TS merge (median round)`);
   }
   console.log(`\ncrossover: ${JSON.stringify(result.crossover)}; thresholds: ${JSON.stringify(result.thresholds)}`);
-  const command = `node dist/bench/gather.js ${args.join(' ')}`.trim();
+  // The script as run (a build outside dist/ too), relative to the working directory when inside it.
+  const script = relative(process.cwd(), process.argv[1]!);
+  const command = ['node', script.startsWith('..') ? process.argv[1]! : script, ...args].join(' ');
   console.log(`wrote ${writeResults('gather.json', command, body)}`);
 }
 
