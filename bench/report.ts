@@ -47,8 +47,10 @@ function fanoutSvg(l: Latest): string | null {
 const P5_SERIES: [string, string, string, boolean][] = [
   ['recallOwner', 'Recall, owner', '#1f77b4', false],
   ['recallNonOwner', 'Recall, non-owner', '#1f77b4', true],
+  ['recallClient', 'Recall, owner-aware client', '#9467bd', false],
   ['spreadOwner', 'Spread, owner', '#2ca02c', false],
   ['spreadNonOwner', 'Spread, non-owner', '#2ca02c', true],
+  ['spreadClient', 'Spread, owner-aware client', '#ff7f0e', false],
 ];
 
 function p5Svg(l: Latest): string | null {
@@ -57,11 +59,32 @@ function p5Svg(l: Latest): string | null {
   // x up to the largest p99: the few slower samples would squash the body of the curves.
   const xMax = Math.max(...P5_SERIES.map(([k]) => d[k]?.[99] ?? 0));
   return lineChart({
-    title: 'P5: owner vs non-owner latency (cumulative distribution)',
-    subtitle: 'client-side ms, one query in flight, owner/non-owner interleaved; x cut at the largest p99',
+    title: 'P5: owner vs non-owner vs owner-aware client (cumulative distribution)',
+    subtitle: 'client-side ms, one query in flight, the three paths interleaved; x cut at the largest p99',
     xLabel: 'latency, ms', yLabel: 'percentile', xMin: 0, xMax, yMin: 0, yMax: 100,
     series: P5_SERIES.filter(([k]) => d[k]).map(([k, name, color, dashed]) => ({ name, color, dashed, markers: false, points: d[k]!.map((ms, p) => [ms, p] as const) })),
   });
+}
+
+/** The naive-vs-ours table from bench/results/naive.json (bench/naive-coordinator.ts). */
+function naiveSection(n: Record<string, any>): string {
+  const out: string[] = [];
+  const st = n.setup ?? {};
+  out.push(`${st.nodes ?? '?'} node processes on loopback, ${(st.spaces ?? []).length} spaces of ${st.memoriesPerSpace ?? '?'} memories × ${st.dimension ?? '?'} dims, one copy each. ` +
+    '*naive*: the coordinator the task card sketches, in the bench process — a new grpc-js channel per call to each owner\'s public `ExecuteQuery`, `Promise.all`, row-wise protobuf results, a JS `Map` merge. ' +
+    '*naive-pooled*: the same with one channel per node kept open (the card\'s own pool). *ours*: `EngramClient` → one node\'s plan, pooled scatter and native gather. ' +
+    `Ms, client side; load average ${(n.loadavg?.start ?? []).join(' ')} at the start.`);
+  out.push('');
+  out.push('| query | partitions | coordinator | 1 client p50 | p99 | 8 clients q/s | p50 | p99 |');
+  out.push('|---|---|---|---|---|---|---|---|');
+  for (const r of n.rows ?? []) {
+    out.push(`| ${r.kind} | ${r.partitions} | ${r.coordinator} | ${num(r.oneClient?.p50Ms ?? null)} | ${num(r.oneClient?.p99Ms ?? null)} | ${num(r.clients8?.qps ?? null)} | ${num(r.clients8?.p50Ms ?? null)} | ${num(r.clients8?.p99Ms ?? null)} |`);
+  }
+  if (n.absent?.why) {
+    out.push('');
+    out.push(`Not in the table: ${(n.absent.rows ?? []).join(', ')}. ${n.absent.why}`);
+  }
+  return out.join('\n');
 }
 
 export function renderMarkdown(l: Latest): string {
@@ -108,16 +131,46 @@ export function renderMarkdown(l: Latest): string {
     out.push(`![Imagine latency against fanout](${FANOUT_SVG})`);
   } else out.push('Not measured.');
   out.push('');
-  out.push('## P5: owner vs non-owner');
+  out.push('## P5: owner, non-owner, owner-aware client');
   out.push('');
   const d = l.p5Distributions;
   if (d) {
+    out.push('One space on n1 (1,000 memories × 64 dims) of a 3-node loopback cluster. *Owner*: the client calls n1. *Non-owner*: it calls n2, which asks n1 and passes n1\'s answer on as received. *Owner-aware client*: an `EngramClient` given only n2 learns the placement table and calls n1 itself.');
+    out.push('');
+    if (l.p5Ratios) {
+      out.push('| ratio to the owner path | Recall p50 | Recall p99 | Spread p50 | Spread p99 |');
+      out.push('|---|---|---|---|---|');
+      const row = (name: string, x: Record<string, Record<string, number>>) => `| ${name} | ${x.recall!.p50}× | ${x.recall!.p99}× | ${x.spread!.p50}× | ${x.spread!.p99}× |`;
+      out.push(row('non-owner (goal ≤ 1.5×)', l.p5Ratios.nonOwner));
+      if (l.p5Ratios.client) out.push(row('owner-aware client (goal ≤ 1.1×)', l.p5Ratios.client));
+      out.push('');
+    }
     out.push('| series | p10 ms | p50 ms | p90 ms | p99 ms | max ms |');
     out.push('|---|---|---|---|---|---|');
     for (const [k, name] of P5_SERIES) if (d[k]) out.push(`| ${name} | ${num(d[k]![10]!)} | ${num(d[k]![50]!)} | ${num(d[k]![90]!)} | ${num(d[k]![99]!)} | ${num(d[k]![100]!)} |`);
     out.push('');
     out.push(`![P5 owner vs non-owner latency distributions](${P5_SVG})`);
   } else out.push('Not measured.');
+  out.push('');
+  out.push('## One slow copy: fixed order, copy ranking, hedging');
+  out.push('');
+  const sc = l.slowCopy;
+  if (sc) {
+    out.push(`Recall top-10 over 3 copies through three coordinators that hold none: *fixed* tries the primary first (\`--copy-ranking off --hedge-budget 0\`), *ranked* orders copies by measured rank (C3 / Elasticsearch ARS, \`--hedge-budget 0\`), *hedged* ranks and hedges after the recent p95 with a 5% budget (the defaults). One query in flight, the three interleaved; then the primary delays ${100 * sc.setup.fault.probability}% of its answers by ${sc.setup.fault.delayMs} ms. ${sc.setup.queriesPerCoordinatorPerPhase} queries per coordinator per phase.`);
+    out.push('');
+    out.push('| coordinator | no fault p50 | p99 | p99.9 | slow copy p50 | p99 | p99.9 | p99 slow/no fault | extra calls | answers n1/n2/n3 |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const row of sc.rows) {
+      out.push(`| ${row.mode} | ${num(row.clean.p50)} | ${num(row.clean.p99)} | ${num(row.clean.p999)} | ${num(row.fault.p50)} | ${num(row.fault.p99)} | ${num(row.fault.p999)} | ${row.p99VsClean}× | ${row.extraCalls} (${num(100 * row.extraCallShare)}%) | ${['n1', 'n2', 'n3'].map((n) => row.answeredBy[n] ?? 0).join(' / ')} |`);
+    }
+    out.push('');
+    out.push(`Goal: ranking + hedging keeps p99 under the fault within 1.5× the no-fault p99 (fixed order) with ≤ 5% extra calls: ${sc.goal.p99Ratio}×, ${num(100 * sc.goal.extraCallShare)}% — ${sc.goal.met ? 'met' : '**not met**'}.`);
+  } else out.push('Not measured.');
+  out.push('');
+  out.push('## The task card\'s naive coordinator against ours');
+  out.push('');
+  if (l.naive) out.push(naiveSection(l.naive));
+  else out.push('Not measured.');
   out.push('');
   out.push('## Runs');
   out.push('');

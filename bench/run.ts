@@ -28,6 +28,7 @@ const SUITES: Record<string, string[]> = {
   cluster: [],
   meta: [],
   'naive-coordinator': [],
+  'slow-copy': [],
 };
 
 const argv = process.argv.slice(2);

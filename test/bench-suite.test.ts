@@ -32,6 +32,22 @@ function fixture(dir: string, withoutTimeout: boolean): void {
   put('pool-memory.json', { ...meta('pool-memory'), setup: { rounds: 1 }, targets: { P8: { rssMBPerConnection: 0.08, heapPlusExternalMBPerConnection: 0.03, targetMet: true, goalMet: true } } });
   put('throughput.json', { ...meta('throughput'), throughput: [1, 8, 32].map((clients) => ({ clients, qps: 100 * clients, p50Ms: 2, p99Ms: 9, queries: 1000, loadavg: [1, 1, 1] })) });
   put('fanout.json', { ...meta('fanout'), fanout: [1, 3, 10, 30].map((partitions) => ({ partitions, nodes: Math.min(partitions, 4), p50Ms: partitions, p99Ms: 2 * partitions, meanMs: partitions, n: 40 })) });
+  const pcts = (p50: number) => ({ p50, p99: 3 * p50, p999: 5 * p50, mean: p50, n: 100 });
+  put('slow-copy.json', {
+    ...meta('slow-copy'),
+    setup: { fault: { node: 'n1', delayMs: 50, probability: 0.1 }, queriesPerCoordinatorPerPhase: 100 },
+    rows: [
+      { mode: 'fixed', clean: pcts(1), fault: pcts(2), p99VsClean: 17.1, extraCalls: 0, extraCallShare: 0, answeredBy: { n1: 100 } },
+      { mode: 'hedged', clean: pcts(1), fault: pcts(1.2), p99VsClean: 1.21, extraCalls: 4, extraCallShare: 0.04, answeredBy: { n1: 20, n2: 40, n3: 40 } },
+    ],
+    goal: { p99Ratio: 1.21, extraCallShare: 0.04, met: true },
+  });
+  put('naive.json', {
+    ...meta('naive'),
+    setup: { nodes: 3, spaces: [{}, {}, {}], memoriesPerSpace: 2000, dimension: 64 },
+    rows: [{ kind: 'imagine', partitions: 10, coordinator: 'naive', oneClient: { p50Ms: 25.6, p99Ms: 179 }, clients8: { qps: 36.9, p50Ms: 190, p99Ms: 539 } }],
+    absent: { rows: ['recall x3'], why: 'single-space queries' },
+  });
 }
 
 function report(withoutTimeout: boolean): { md: string; svgs: string[] } {
@@ -65,6 +81,10 @@ it('bench report: performance.md has a row per DESIGN id, the tables and both SV
   }
   assert.match(svgs[0]!, />p99</);
   assert.match(svgs[1]!, />Recall, non-owner</);
+  assert.match(md, /^\| hedged \| 1 \| 3 \| 5 \| 1\.2 \| 3\.6 \| 6 \| 1\.21× \| 4 \(4%\) \| 20 \/ 40 \/ 40 \|/m, 'slow-copy row');
+  assert.match(md, /3\.6 .*: 1\.21×, 4% — met\./s, 'slow-copy goal line');
+  assert.match(md, /^\| imagine \| 10 \| naive \| 25\.6 \| 179 \| 36\.9 \| 190 \| 539 \|/m, 'naive row');
+  assert.match(md, /Not in the table: recall x3\. single-space queries/);
 });
 
 it('bench report: a suite without results leaves its id not measured', () => {
