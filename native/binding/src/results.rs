@@ -1,5 +1,5 @@
 //! Merge results as JS receives them. Recall and Imagine columns move into external
-//! ArrayBuffers (no copy); Spread's are written straight into one ArrayBuffer of V8's.
+//! ArrayBuffers (no copy); Spread's are written straight into one Node Buffer's ArrayBuffer.
 
 use napi::bindgen_prelude::*;
 use napi::Env;
@@ -87,10 +87,10 @@ impl SpreadMerged {
 }
 
 /// The three columns of `n` rows as views of one ArrayBuffer: partition, row, activation, back
-/// to back. The buffer is V8's own memory, not an external one over a Rust allocation: Node
-/// runs the finalizers of external buffers on a later turn of the event loop, so a caller
-/// merging in a loop would hold on to every result's memory until it yields, and each merge
-/// would write into freshly mapped pages.
+/// to back. The buffer is a Node Buffer's, which V8's GC frees, not an external one over a
+/// Rust allocation: Node runs the finalizers of external buffers on a later turn of the event
+/// loop, so a caller merging in a loop would hold on to every result's memory until it
+/// yields, and each merge would write into freshly mapped pages.
 fn spread_to_js(
     env: &Env,
     n: usize,
@@ -101,15 +101,26 @@ fn spread_to_js(
     ),
     rejected: Vec<engram_core::Rejection>,
 ) -> Result<SpreadMerged> {
-    let (mut data, mut buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: on the JS thread with a live env; the new ArrayBuffer is `12 * n` bytes at
-    // `data`, written here before any JS can see it.
+    let (mut data, mut node_buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut buffer, mut at) = (std::ptr::null_mut(), 0);
+    // SAFETY: on the JS thread with a live env. A Node Buffer, unlike napi_create_arraybuffer,
+    // is not zero-filled first; its `12 * n` bytes at `data` are all written below, before any
+    // JS can see them. Its ArrayBuffer (at byte `at`) backs the three views.
     let bytes: &mut [u8] = unsafe {
-        check_status!(napi::sys::napi_create_arraybuffer(
+        check_status!(napi::sys::napi_create_buffer(
             env.raw(),
             12 * n,
             &mut data,
-            &mut buffer
+            &mut node_buffer
+        ))?;
+        check_status!(napi::sys::napi_get_typedarray_info(
+            env.raw(),
+            node_buffer,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut buffer,
+            &mut at,
         ))?;
         if n == 0 {
             &mut []
@@ -129,9 +140,9 @@ fn spread_to_js(
         at.copy_from_slice(&v.to_ne_bytes());
     }
     Ok(SpreadMerged {
-        partition: view(env, buffer, TypedArrayType::Uint32, 0, n)?,
-        row: view(env, buffer, TypedArrayType::Uint32, 4 * n, n)?,
-        activation: view(env, buffer, TypedArrayType::Float32, 8 * n, n)?,
+        partition: view(env, buffer, TypedArrayType::Uint32, at, n)?,
+        row: view(env, buffer, TypedArrayType::Uint32, at + 4 * n, n)?,
+        activation: view(env, buffer, TypedArrayType::Float32, at + 8 * n, n)?,
         rejected: rejections(rejected),
     })
 }
