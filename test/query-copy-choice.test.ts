@@ -56,12 +56,15 @@ describe('copy ranking', () => {
 
 describe('hedge policy', () => {
   it('parses and validates its options once; an explicit 0 budget means none', () => {
-    assert.deepEqual(parseHedgeOptions(), { enabled: true, budget: DEFAULT_HEDGE_BUDGET, minDelayMs: 1, maxDelayMs: 250, quantile: 0.95 });
+    assert.deepEqual(parseHedgeOptions(), { enabled: true, budget: DEFAULT_HEDGE_BUDGET, minDelayMs: 1, maxDelayMs: 250, quantile: 0.975 });
     assert.equal(parseHedgeOptions({ budget: 0 }).budget, 0);
+    // Ordinary variance should spend half the budget: the quantile follows it unless given.
+    assert.equal(parseHedgeOptions({ budget: 0.1 }).quantile, 0.95);
+    assert.equal(parseHedgeOptions({ budget: 0.1, quantile: 0.9 }).quantile, 0.9);
     for (const bad of [{ budget: 2 }, { budget: -0.1 }, { quantile: 1 }, { minDelayMs: 5, maxDelayMs: 1 }, { minDelayMs: Number.NaN }]) {
       assert.throws(() => parseHedgeOptions(bad), InvalidArgumentError, JSON.stringify(bad));
     }
-    assert.equal(formatHedgePolicy(parseHedgeOptions()), 'hedge after p95 in [1, 250] ms, budget 5%');
+    assert.equal(formatHedgePolicy(parseHedgeOptions()), 'hedge after p97.5 in [1, 250] ms, budget 5%');
     assert.equal(formatHedgePolicy(parseHedgeOptions({ budget: 0 })), 'no hedging');
   });
 

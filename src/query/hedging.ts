@@ -1,6 +1,7 @@
 /**
  * Hedged requests (Dean & Barroso, "The Tail at Scale"): when a partition's copy has not answered
- * after about the recent p95 latency of that kind of query, the same request goes to the next
+ * after a high quantile (p97.5 by default, see defaultHedgeQuantile) of the recent latency of that
+ * kind of query, the same request goes to the next
  * copy, and the first answer wins. A budget caps the extra load: every first call earns `budget`
  * of a hedge, a hedge spends one (a token bucket, like gRPC's retry throttling), so at most that
  * share of calls are extra whatever the fault.
@@ -14,8 +15,18 @@ export const DEFAULT_HEDGE_BUDGET = 0.05;
 export const DEFAULT_HEDGE_MIN_DELAY_MS = 1;
 /** The longest wait before a hedge, ms: a slow history must not switch hedging off. */
 export const DEFAULT_HEDGE_MAX_DELAY_MS = 250;
-/** Which latency quantile of recent answers a copy may take before it is hedged. */
-export const DEFAULT_HEDGE_QUANTILE = 0.95;
+/**
+ * Which latency quantile of recent answers a copy may take before it is hedged, by default:
+ * 1 − budget / 2 (p97.5 for the 5% budget). By definition that share of healthy answers is
+ * slower than the quantile, so hedging at p95 with a 5% budget spends the whole budget on
+ * ordinary variance and leaves none for a copy that really went slow (measured:
+ * bench/slow-copy.ts); at 1 − budget / 2 variance takes half and a slow copy gets the rest.
+ */
+export function defaultHedgeQuantile(budget: number): number {
+  return Math.min(0.999, Math.max(0.5, 1 - budget / 2));
+}
+/** The default quantile at the default budget (p97.5). */
+export const DEFAULT_HEDGE_QUANTILE = defaultHedgeQuantile(0.05);
 /** Answers of a kind seen before its delay is trusted (no hedge before). */
 export const HEDGE_MIN_SAMPLES = 20;
 /** Recent answers per kind the quantile is taken over. */
@@ -35,7 +46,7 @@ export interface HedgeOptions {
   minDelayMs?: number;
   /** Default DEFAULT_HEDGE_MAX_DELAY_MS. */
   maxDelayMs?: number;
-  /** Default DEFAULT_HEDGE_QUANTILE. */
+  /** Default defaultHedgeQuantile(budget): 0.975 at the default budget. */
   quantile?: number;
 }
 
@@ -48,7 +59,7 @@ export function parseHedgeOptions(options: HedgeOptions = {}): HedgePolicy {
     budget: options.budget ?? DEFAULT_HEDGE_BUDGET,
     minDelayMs: options.minDelayMs ?? DEFAULT_HEDGE_MIN_DELAY_MS,
     maxDelayMs: options.maxDelayMs ?? DEFAULT_HEDGE_MAX_DELAY_MS,
-    quantile: options.quantile ?? DEFAULT_HEDGE_QUANTILE,
+    quantile: options.quantile ?? defaultHedgeQuantile(options.budget ?? DEFAULT_HEDGE_BUDGET),
   };
   if (typeof p.enabled !== 'boolean') throw new InvalidArgumentError('hedging.enabled', p.enabled, 'must be a boolean');
   if (!(p.budget >= 0 && p.budget <= 1)) throw new InvalidArgumentError('hedging.budget', p.budget, 'must be in 0..1');
@@ -60,7 +71,7 @@ export function parseHedgeOptions(options: HedgeOptions = {}): HedgePolicy {
 
 /** The pair of the parser: the policy as one line, for logs and bench output. */
 export function formatHedgePolicy(p: HedgePolicy): string {
-  return p.enabled && p.budget > 0 ? `hedge after p${Math.round(p.quantile * 100)} in [${p.minDelayMs}, ${p.maxDelayMs}] ms, budget ${p.budget * 100}%` : 'no hedging';
+  return p.enabled && p.budget > 0 ? `hedge after p${Math.round(p.quantile * 1000) / 10} in [${p.minDelayMs}, ${p.maxDelayMs}] ms, budget ${p.budget * 100}%` : 'no hedging';
 }
 
 /** A window of recent latencies and its quantile. */
