@@ -230,7 +230,9 @@ async function main(): Promise<void> {
   console.log(`\ncrossover: ${JSON.stringify(result.crossover)}; thresholds: ${JSON.stringify(result.thresholds)}`);
   // The script as run (a build outside dist/ too), relative to the working directory when inside it.
   const script = relative(process.cwd(), process.argv[1]!);
-  const command = ['node', script.startsWith('..') ? process.argv[1]! : script, ...args].join(' ');
+  // A script outside the working directory is named by its place in the package (dist/bench/…):
+  // no path of this machine goes into the results.
+  const command = ['node', script.startsWith('..') ? 'dist/bench/gather.js' : script, ...args].join(' ');
   console.log(`wrote ${writeResults('gather.json', command, body)}`);
 }
 

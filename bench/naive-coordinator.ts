@@ -177,7 +177,6 @@ async function main(): Promise<void> {
   console.log(`\nnot measured: ${ABSENT.rows.join(', ')} — ${ABSENT.why}`);
 
   const path = writeResults('naive.json', `node dist/bench/naive-coordinator.js ${args.join(' ')}`.trim(), {
-    invokedAs: [process.execPath, ...process.argv.slice(1)].join(' '),
     quick,
     durationS: round((performance.now() - t0) / 1000, 1),
     loadavg: { start: loadStart, oneClientStart: loadOneStart, loadStart: loadLoadStart, end: loadEnd },
