@@ -3,22 +3,28 @@
  * `engram-node`: runs one reference Engram node.
  *
  *   engram-node --id n1 --listen 127.0.0.1:7001 --data-dir ./data/n1 [--metrics 127.0.0.1:9101]
- *               [--gossip 127.0.0.1:7101 [--bootstrap | --seeds 127.0.0.1:7100] --cluster-key KEY] [--replication-factor 2]
+ *               [--gossip 127.0.0.1:7101 [--bootstrap | --seeds 127.0.0.1:7100] --cluster-key-file key.txt] [--replication-factor 2]
  *               [--tls-cert node.pem --tls-key node-key.pem --tls-ca ca.pem | --insecure]
  *
- * Logs JSON lines on stderr (one per start/stop/error). SIGTERM / SIGINT leave the cluster and
+ * Every flag is also an environment variable (`--data-dir` ↔ `ENGRAM_DATA_DIR`; the flag wins).
+ * Logs JSON lines on stderr through pino (`--log-level`). SIGTERM / SIGINT leave the cluster and
  * stop cleanly.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, EngramError } from '../errors.js';
 import { parseHostPort } from './address.js';
 import { EngramNode, type NodeConfig } from './engram-node.js';
-import { jsonLogger } from '../util/logger.js';
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel, jsonLogger, type Logger } from '../util/logger.js';
+import { envName, environmentHelp, nameTheVariable, parseArgsOptions, withEnvironment, type FlagValues, type MergedFlags } from './config-env.js';
+import { resolveClusterKey } from './config-cluster-key.js';
 import { loadTlsConfig } from '../security/tls-config.js';
 import { UUID_PATTERN } from '../cluster/meta/meta-fields.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
-  cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…] [--cluster-key KEY | $ENGRAM_CLUSTER_KEY]
+           [--log-level trace|debug|info|warn|error] (JSON lines on stderr, default info)
+  cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…]
+           [--cluster-key-file FILE | $ENGRAM_CLUSTER_KEY | --cluster-key KEY] (the shared secret; first of:
+            --cluster-key on the command line, the file, $ENGRAM_CLUSTER_KEY; a file keeps it out of ps)
            (--bootstrap makes a new cluster; it is implied without --seeds when the data dir has none)
            [--cluster-id UUID] (only join / belong to this cluster)
            [--meta-voters N] (metadata voters, default 3) [--reassign-after MS] (replace a voter or a space's copy down this long, default 60000)
@@ -49,7 +55,7 @@ function num(name: string, raw: string | undefined): number | undefined {
   return n;
 }
 
-function config(values: Record<string, string | boolean | undefined>): NodeConfig {
+function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger): NodeConfig {
   const s = (k: string) => values[k] as string | undefined;
   const base: NodeConfig = {
     id: s('id')!,
@@ -74,8 +80,8 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
     if (values.bootstrap === true) throw new ConfigError('--bootstrap', 'needs --gossip');
     return base;
   }
-  const clusterKey = s('cluster-key') ?? process.env.ENGRAM_CLUSTER_KEY;
-  if (!clusterKey) throw new ConfigError('--cluster-key', 'a cluster key (or $ENGRAM_CLUSTER_KEY) is required with --gossip');
+  const clusterKey = resolveClusterKey(values, fromEnv, logger);
+  if (!clusterKey) throw new ConfigError('--cluster-key-file', 'a cluster key is required with --gossip (--cluster-key-file FILE, $ENGRAM_CLUSTER_KEY_FILE, $ENGRAM_CLUSTER_KEY or --cluster-key)');
   parseHostPort('--gossip', s('gossip')!);
   const seeds = (s('seeds') ?? '').split(',').filter(Boolean);
   seeds.forEach((seed, i) => parseHostPort(`--seeds[${i}]`, seed));
@@ -123,65 +129,49 @@ function config(values: Record<string, string | boolean | undefined>): NodeConfi
   };
 }
 
+/** A logger before the node's id and level are known: for errors of the configuration itself. */
+function earlyLogger(values: FlagValues): Logger {
+  return jsonLogger(String(values.id ?? process.env[envName('id')] ?? 'engram-node'));
+}
+
+function startFailed(logger: Logger, err: unknown): never {
+  logger.error('start failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof EngramError ? err.code : undefined });
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
-  let values;
+  let argv: FlagValues;
   try {
-    ({ values } = parseArgs({
-      options: {
-        id: { type: 'string' },
-        listen: { type: 'string' },
-        'data-dir': { type: 'string' },
-        metrics: { type: 'string' },
-        'copy-ranking': { type: 'string' },
-        'hedge-budget': { type: 'string' },
-        gossip: { type: 'string' },
-        seeds: { type: 'string' },
-        bootstrap: { type: 'boolean' },
-        'cluster-id': { type: 'string' },
-        'meta-voters': { type: 'string' },
-        'reassign-after': { type: 'string' },
-        rebalance: { type: 'string' },
-        'space-compact-every': { type: 'string' },
-        'raft-tick-ms': { type: 'string' },
-        'join-timeout-ms': { type: 'string' },
-        'cluster-key': { type: 'string' },
-        'replication-factor': { type: 'string' },
-        'partition-threshold': { type: 'string' },
-        'heal-ms': { type: 'string' },
-        'probe-period-ms': { type: 'string' },
-        'probe-timeout-ms': { type: 'string' },
-        'suspect-timeout-ms': { type: 'string' },
-        'enable-faults': { type: 'boolean' },
-        'fault-callers': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        insecure: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
+    ({ values: argv } = parseArgs({ options: parseArgsOptions(), strict: true }));
   } catch (err) {
     console.error(`engram-node: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  if (values.help) {
-    console.log(USAGE);
+  if (argv.help) {
+    console.log(`${USAGE}\n${environmentHelp()}`);
     return;
   }
+  let merged: MergedFlags;
+  try {
+    merged = withEnvironment(argv, process.env);
+  } catch (err) {
+    startFailed(earlyLogger(argv), err);
+  }
+  const { values, fromEnv } = merged;
   for (const required of ['id', 'listen', 'data-dir'] as const) {
     if (!values[required]) {
-      console.error(`engram-node: --${required} is required\n${USAGE}`);
+      console.error(`engram-node: --${required} (or $${envName(required)}) is required\n${USAGE}`);
       process.exit(2);
     }
   }
-  const logger = jsonLogger(values.id!);
+  const level = (values['log-level'] as string | undefined) ?? DEFAULT_LOG_LEVEL;
+  if (!isLogLevel(level)) startFailed(earlyLogger(values), nameTheVariable(new ConfigError('--log-level', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`), fromEnv));
+  const logger = jsonLogger(values.id as string, { level });
   let node: EngramNode;
   try {
-    node = await EngramNode.start({ ...config(values), logger });
+    node = await EngramNode.start({ ...config(values, fromEnv, logger), logger });
   } catch (err) {
-    logger.error('start failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof EngramError ? err.code : undefined });
-    process.exit(1);
+    startFailed(logger, nameTheVariable(err, fromEnv));
   }
   let signalled = false;
   const shutdown = (signal: string) => {
