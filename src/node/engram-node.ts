@@ -14,6 +14,7 @@ import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from '../wire/grpc-errors.js';
 import { jsonLogger, type Logger } from '../util/logger.js';
 import { boundPort, createNodeMetrics, registerMetaGauges, serveMetrics, type NodeMetrics } from './metrics.js';
+import { NodeHealth } from './health.js';
 import { publicHandlers } from './public-service.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
@@ -107,6 +108,8 @@ export class EngramNode {
   private metricsServer: http.Server | undefined;
   /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
   grpcAddress = '';
+  /** SERVING / NOT_SERVING for `grpc.health.v1` and `/readyz`. */
+  readonly health = new NodeHealth();
   /** `HOST:PORT` of `/metrics`, or empty. */
   metricsAddress = '';
   private stopping: Promise<void> | undefined;
@@ -206,6 +209,7 @@ export class EngramNode {
       throw err;
     }
     node.ready = true;
+    node.health.set('serving');
     node.logger.info('started', {
       grpc: node.grpcAddress,
       gossip: node.cluster?.gossipAddress,
@@ -249,6 +253,7 @@ export class EngramNode {
       faults: { enabled: this.enableFaults, callers: this.faultCallers, state: this.faults },
     };
     this.server.addService(publicService, this.wrap(publicHandlers(publicServices)));
+    this.health.addToServer(this.server);
     this.server.addService(internalService, {
       ...this.wrap(internalHandlers(internalServices)),
       // Bidi, outside wrap(): the metadata group's transport authenticates each stream itself.
@@ -269,7 +274,7 @@ export class EngramNode {
     });
     this.grpcAddress = formatHostPort({ host: config.listen.host, port });
     if (config.metrics) {
-      this.metricsServer = await serveMetrics(this.metrics.registry, config.metrics.host, config.metrics.port);
+      this.metricsServer = await serveMetrics(this.metrics.registry, config.metrics.host, config.metrics.port, this.health);
       this.metricsAddress = formatHostPort({ host: config.metrics.host, port: boundPort(this.metricsServer) });
     }
   }
@@ -280,7 +285,9 @@ export class EngramNode {
       out[name] = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
         const end = this.metrics.rpcDuration.startTimer({ method: name });
         this.inFlight++;
+        this.metrics.rpcInFlight.inc();
         const settled = () => {
+          this.metrics.rpcInFlight.dec();
           if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         };
         const { delayMs, delayProbability } = this.faults;
@@ -366,6 +373,8 @@ export class EngramNode {
   }
 
   private async doStop(graceMs: number): Promise<void> {
+    // Probes see NOT_SERVING before anything is refused, so balancers stop sending here first.
+    this.health.set('draining');
     // First the leaderships move (a write sent here now is refused with the new leader's name and
     // taken there), then calls in flight finish while this node's Raft still runs, so a write it
     // proposed as leader is still confirmed when the new leader commits it; then it leaves.

@@ -1,6 +1,7 @@
 /**
  * The node's Prometheus metrics, on its own prom-client Registry (never the global one), and the
- * HTTP endpoint that serves them at `/metrics`.
+ * HTTP endpoint that serves them at `/metrics`, next to the probes `/healthz` (the process
+ * answers) and `/readyz` (the node serves: 200, else 503 with a JSON reason).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,8 @@ export interface NodeMetrics {
   registry: Registry;
   rpcDuration: Histogram<'method' | 'code'>;
   rpcTotal: Counter<'method' | 'code'>;
+  /** Unary RPCs being served now (a draining node waits for this to reach 0). */
+  rpcInFlight: Gauge;
   /** Internal calls refused for want of the cluster key or a node certificate. */
   internalAuthFailures: Counter<'method' | 'reason'>;
   clusterRefused: Counter<'reason'>;
@@ -39,6 +42,11 @@ export function createNodeMetrics(nodeId: string): NodeMetrics {
     labelNames: ['method', 'code'] as const,
     registers: [registry],
   });
+  const rpcInFlight = new Gauge({
+    name: 'engram_rpc_in_flight',
+    help: 'Unary RPCs this node is serving now; a stopping node drains them before it closes.',
+    registers: [registry],
+  });
   const internalAuthFailures = new Counter({
     name: 'engram_internal_auth_failures_total',
     help: 'Node-to-node calls refused as UNAUTHENTICATED, by method and reason (no_client_certificate, missing_tag, bad_tag).',
@@ -51,7 +59,7 @@ export function createNodeMetrics(nodeId: string): NodeMetrics {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  return { registry, rpcDuration, rpcTotal, internalAuthFailures, clusterRefused };
+  return { registry, rpcDuration, rpcTotal, rpcInFlight, internalAuthFailures, clusterRefused };
 }
 
 /** What the metadata gauges read at each scrape. */
@@ -79,10 +87,30 @@ export function registerMetaGauges(registry: Registry, source: MetaGaugeSource):
   gauge('engram_meta_voters_reachable', 'Voters of the metadata group this node reaches, itself included: below a majority it cannot create spaces.', (f) => f.reachable);
 }
 
-/** Serves `GET /metrics` from `registry`; resolves once listening. */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
+/** What `/readyz` asks: ready or not, and why (src/node/health.ts). */
+export interface ReadinessSource {
+  ready(): { ready: boolean; state: string; reason: string };
+}
+
+/**
+ * Serves `GET /metrics` from `registry`, `/healthz` and `/readyz` (from `readiness`; without one,
+ * ready whenever live); resolves once listening.
+ */
+export async function serveMetrics(registry: Registry, host: string, port: number, readiness?: ReadinessSource): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      // Live: the event loop answers. A stopping node is still live until it exits, so a
+      // liveness probe never restarts a node in the middle of its drain.
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"live":true}\n');
+      return;
+    }
+    if (req.method === 'GET' && path === '/readyz') {
+      const r = readiness?.ready() ?? { ready: true, state: 'serving', reason: 'serving' };
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(r)}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
