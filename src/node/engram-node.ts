@@ -13,7 +13,7 @@ import { protos, LEAN_CHANNEL_OPTIONS } from '../wire/proto.js';
 import { formatHostPort, type HostPort } from './address.js';
 import { toGrpcError, isInternal } from '../wire/grpc-errors.js';
 import { jsonLogger, type Logger } from '../util/logger.js';
-import { boundPort, createNodeMetrics, registerMetaGauges, serveMetrics, type NodeMetrics } from './metrics.js';
+import { boundPort, createNodeMetrics, registerClusterGauges, registerMetaGauges, serveMetrics, type NodeMetrics } from './metrics.js';
 import { NodeHealth } from './health.js';
 import { publicHandlers } from './public-service.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
@@ -189,6 +189,16 @@ export class EngramNode {
               learners: st.confState.learners.length,
               reachable: cluster.quorum().reachable,
             };
+          },
+        });
+        registerClusterGauges(node.metrics.registry, {
+          memberStates: () => cluster.members().map((m) => m.state),
+          partitionState: () => cluster.partitionState(),
+          spaceCopies: () => {
+            const table = new Map(cluster.assignments().map((a) => [a.space, 1 + a.replicas.length]));
+            return cluster.spaceGroups.info().map((g) => ({
+              space: g.space, role: g.role, term: g.term, commit: g.commit, applied: g.applied, voters: g.voters.length, intendedCopies: table.get(g.space) ?? 0,
+            }));
           },
         });
         node.writer = new SpaceWriter({ nodeId: config.id, engine, cluster: node.cluster, peers: node.internalCalls, logger: node.logger });

@@ -87,6 +87,91 @@ export function registerMetaGauges(registry: Registry, source: MetaGaugeSource):
   gauge('engram_meta_voters_reachable', 'Voters of the metadata group this node reaches, itself included: below a majority it cannot create spaces.', (f) => f.reachable);
 }
 
+/** This node's copy of one space, as the cluster gauges read it. */
+export interface SpaceCopyFigures {
+  space: string;
+  /** Raft role of this copy: leader, follower, candidate, preCandidate or learner. */
+  role: string;
+  term: number;
+  commit: number;
+  applied: number;
+  /** Voters of the space's group as this copy knows them. */
+  voters: number;
+  /** Copies the assignment table asks for (primary + replicas); 0 when the table has no entry. */
+  intendedCopies: number;
+}
+
+/** What the cluster gauges read at each scrape. */
+export interface ClusterGaugeSource {
+  /** The state of every member this node knows of, itself included. */
+  memberStates(): string[];
+  partitionState(): string;
+  spaceCopies(): SpaceCopyFigures[];
+}
+
+const MEMBER_STATES = ['alive', 'suspect', 'down', 'left'] as const;
+const PARTITION_STATES = ['connected', 'partitioned', 'healing'] as const;
+/** Label values of engram_space_raft_role (Prometheus style: snake_case), by Raft role. */
+const RAFT_ROLES: Record<string, string> = { leader: 'leader', follower: 'follower', candidate: 'candidate', preCandidate: 'pre_candidate', learner: 'learner' };
+
+/**
+ * Gauges of membership, partition state and this node's space copies, read from `source` at
+ * each scrape (nothing is kept between scrapes, so a space that moves away disappears).
+ *
+ * - `engram_cluster_members{state}`: members by SWIM state (alive, suspect, down, left).
+ * - `engram_cluster_partition_state{state}`: 1 for the current state (connected, partitioned, healing), 0 for the others.
+ * - `engram_space_raft_role{space,role}`: 1 for this copy's role (leader, follower, candidate, pre_candidate, learner), 0 for the others.
+ * - `engram_space_raft_term{space}`, `engram_space_commit_lag{space}` (committed − applied entries).
+ * - `engram_space_voters{space}`, `engram_space_under_replicated{space}` (1 while voters < intended copies).
+ */
+export function registerClusterGauges(registry: Registry, source: ClusterGaugeSource): void {
+  new Gauge({
+    name: 'engram_cluster_members',
+    help: 'Members this node knows of, itself included, by SWIM state (alive, suspect, down, left).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const states = source.memberStates();
+      for (const state of MEMBER_STATES) this.set({ state }, states.filter((s) => s === state).length);
+    },
+  });
+  new Gauge({
+    name: 'engram_cluster_partition_state',
+    help: "1 for this node's partition state (connected; partitioned: it reaches too few members; healing: enough again, not yet for long), 0 for the others.",
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const current = source.partitionState();
+      for (const state of PARTITION_STATES) this.set({ state }, state === current ? 1 : 0);
+    },
+  });
+  const perSpace = (name: string, help: string, pick: (c: SpaceCopyFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['space'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of source.spaceCopies()) this.set({ space: c.space }, pick(c));
+      },
+    });
+  new Gauge({
+    name: 'engram_space_raft_role',
+    help: "1 for the Raft role of this node's copy of the space (leader, follower, candidate, pre_candidate, learner), 0 for the others.",
+    labelNames: ['space', 'role'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of source.spaceCopies()) for (const [raw, role] of Object.entries(RAFT_ROLES)) this.set({ space: c.space, role }, raw === c.role ? 1 : 0);
+    },
+  });
+  perSpace('engram_space_raft_term', "Raft term of this node's copy of the space.", (c) => c.term);
+  perSpace('engram_space_commit_lag', "Entries of the space committed but not yet applied to this node's copy.", (c) => Math.max(0, c.commit - c.applied));
+  perSpace('engram_space_voters', "Voters of the space's Raft group as this node's copy knows them.", (c) => c.voters);
+  perSpace('engram_space_under_replicated', '1 while the space has fewer voters than the copies its assignment asks for, else 0.', (c) => (c.intendedCopies > 0 && c.voters < c.intendedCopies ? 1 : 0));
+}
+
 /** What `/readyz` asks: ready or not, and why (src/node/health.ts). */
 export interface ReadinessSource {
   ready(): { ready: boolean; state: string; reason: string };
