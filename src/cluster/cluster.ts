@@ -58,8 +58,13 @@ export interface ClusterOptions {
   nodeId: string;
   /** This node's gRPC address, told to every member. */
   grpcAddress: string;
-  /** HOST:PORT for gossip (UDP); port 0 picks one. */
+  /** HOST:PORT to bind gossip (UDP) to; port 0 picks one. */
   gossipAddress: string;
+  /**
+   * HOST:PORT members send gossip to, when it differs from `gossipAddress` (a wildcard bind,
+   * NAT); port 0 means the bound port. Default: `gossipAddress`, which then must not be a wildcard.
+   */
+  advertiseGossip?: string;
   /** Gossip addresses of members to join through; none bootstraps a new cluster (or restarts this node's own). */
   seeds: string[];
   /** Shared secret authenticating gossip and internal calls. */
@@ -188,6 +193,7 @@ export class Cluster extends EventEmitter implements ClusterView {
       id: options.nodeId,
       grpcAddress: options.grpcAddress,
       gossipAddress: options.gossipAddress,
+      ...(options.advertiseGossip !== undefined ? { advertiseAddress: options.advertiseGossip } : {}),
       clusterKey: options.clusterKey,
       ...options.swim,
     });

@@ -22,8 +22,14 @@ export interface SwimMembershipOptions extends SwimTimingOptions {
   id: string;
   /** HOST:PORT of this node's gRPC services, told to every member. */
   grpcAddress: string;
-  /** HOST:PORT to bind the UDP socket to and advertise; port 0 picks a free port. */
+  /** HOST:PORT to bind the UDP socket to (and advertise, without `advertiseAddress`); port 0 picks a free port. */
   gossipAddress: string;
+  /**
+   * HOST:PORT members are told to send to, when it differs from the bind address (a wildcard
+   * bind, NAT); port 0 means the bound port. Default: the bind address, which then must not be a
+   * wildcard (0.0.0.0 or ::), since no member could send to that.
+   */
+  advertiseAddress?: string;
   /** Shared secret (`--cluster-key`); datagrams without its HMAC tag are dropped. */
   clusterKey: string | Uint8Array;
   /** Must grow across restarts of one node. Default `Date.now()`. */
@@ -32,6 +38,11 @@ export interface SwimMembershipOptions extends SwimTimingOptions {
 
 export type SwimEvent = 'member-up' | 'member-suspect' | 'member-down' | 'member-left';
 const EVENT: Record<MemberState, SwimEvent> = { alive: 'member-up', suspect: 'member-suspect', down: 'member-down', left: 'member-left' };
+
+/** Whether `host` means every interface (a bind address no peer can send to). */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '0:0:0:0:0:0:0:0';
+}
 
 export function parseHostPort(field: string, address: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
@@ -47,7 +58,10 @@ function toMember(v: NativeSwimMemberView): Member {
 
 export class SwimMembership extends EventEmitter {
   readonly timing: SwimTiming;
-  /** Where the socket is bound (HOST:PORT, the real port when 0 was asked for). */
+  /**
+   * The address members know this node by and send to (HOST:PORT, the real port when 0 was
+   * asked for): the advertised address, else where the socket is bound.
+   */
   readonly gossipAddress: string;
   readonly #socket: Socket;
   readonly #key: Uint8Array;
@@ -89,6 +103,9 @@ export class SwimMembership extends EventEmitter {
     if (!options.id) throw new InvalidArgumentError('id', options.id, 'must not be empty');
     parseHostPort('grpcAddress', options.grpcAddress);
     const { host, port } = parseHostPort('gossipAddress', options.gossipAddress);
+    const advertised = options.advertiseAddress !== undefined ? parseHostPort('advertiseAddress', options.advertiseAddress) : undefined;
+    if (advertised && isWildcardHost(advertised.host)) throw new InvalidArgumentError('advertiseAddress', options.advertiseAddress, 'must name an address members can send to, not a wildcard');
+    if (!advertised && isWildcardHost(host)) throw new InvalidArgumentError('gossipAddress', options.gossipAddress, 'a wildcard bind address needs an advertised address (--advertise / advertiseAddress) for members to send to');
     const key = typeof options.clusterKey === 'string' ? Buffer.from(options.clusterKey, 'utf8') : options.clusterKey;
     if (key.byteLength === 0) throw new InvalidArgumentError('clusterKey', '', 'must not be empty');
     const binding = nativeBinding();
@@ -103,7 +120,9 @@ export class SwimMembership extends EventEmitter {
       });
     });
     const bound = socket.address();
-    const gossipAddress = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
+    const told = advertised ?? { host, port: 0 };
+    const toldPort = told.port === 0 ? bound.port : told.port;
+    const gossipAddress = told.host.includes(':') ? `[${told.host}]:${toldPort}` : `${told.host}:${toldPort}`;
     let native: NativeSwimMember;
     try {
       native = new binding.SwimMember(

@@ -15,6 +15,7 @@ import { toGrpcError, isInternal } from '../wire/grpc-errors.js';
 import { jsonLogger, type Logger } from '../util/logger.js';
 import { boundPort, createNodeMetrics, registerClusterGauges, registerMetaGauges, serveMetrics, type NodeMetrics } from './metrics.js';
 import { NodeHealth } from './health.js';
+import { isWildcardHost } from '../cluster/swim-membership.js';
 import { publicHandlers } from './public-service.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
@@ -48,6 +49,13 @@ export interface NodeConfig {
   id: string;
   /** gRPC listen address; port 0 picks a free port. */
   listen: HostPort;
+  /**
+   * The gRPC address peers and clients are told (`--advertise`), when it differs from `listen`
+   * (a wildcard listen, NAT, a container); port 0 means the bound port. Its host is also the
+   * advertised gossip host unless `cluster.advertiseGossip` says otherwise. Default: `listen`,
+   * which in a cluster then must not be a wildcard (0.0.0.0 or ::).
+   */
+  advertise?: HostPort;
   /** Directory of the node's logs (one per memory space). */
   dataDir: string;
   /** Where to serve `/metrics`; unset serves none. */
@@ -106,8 +114,10 @@ export class EngramNode {
   executor: QueryExecutor;
   private readonly server: grpc.Server;
   private metricsServer: http.Server | undefined;
-  /** `HOST:PORT` the gRPC server listens on (the real port when 0 was asked). */
+  /** `HOST:PORT` of gRPC as peers and clients are told it (the advertised address, else the listen address; the real port when 0 was asked). */
   grpcAddress = '';
+  /** `HOST:PORT` the gRPC server is bound to (the real port when 0 was asked). */
+  listenAddress = '';
   /** SERVING / NOT_SERVING for `grpc.health.v1` and `/readyz`. */
   readonly health = new NodeHealth();
   /** `HOST:PORT` of `/metrics`, or empty. */
@@ -151,6 +161,7 @@ export class EngramNode {
     }
     // Before the engine opens: a refused configuration touches nothing.
     checkTransportPolicy(config.listen.host, config.tls !== undefined, config.insecure ?? false);
+    checkAdvertise(config);
     // Made on the directory's first use and never changed: a copy's identity is (node id, storage
     // id), so a node whose disk was wiped comes back as a new copy (DESIGN §5).
     const { storageId } = await openStorageId(config.dataDir);
@@ -165,6 +176,8 @@ export class EngramNode {
             ...config.cluster,
             nodeId: config.id,
             grpcAddress: node.grpcAddress,
+            // Gossip is told at the advertised host too, unless configured apart.
+            ...(config.cluster.advertiseGossip === undefined && config.advertise ? { advertiseGossip: formatHostPort({ host: config.advertise.host, port: 0 }) } : {}),
             dataDir: config.dataDir,
             storageId,
             credentials: channelCredentials(config.tls),
@@ -222,6 +235,7 @@ export class EngramNode {
     node.health.set('serving');
     node.logger.info('started', {
       grpc: node.grpcAddress,
+      ...(node.listenAddress !== node.grpcAddress ? { listen: node.listenAddress } : {}),
       gossip: node.cluster?.gossipAddress,
       clusterId: node.cluster?.clusterId,
       metrics: node.metricsAddress || undefined,
@@ -282,7 +296,8 @@ export class EngramNode {
         err ? reject(err) : resolve(p),
       );
     });
-    this.grpcAddress = formatHostPort({ host: config.listen.host, port });
+    this.listenAddress = formatHostPort({ host: config.listen.host, port });
+    this.grpcAddress = config.advertise ? formatHostPort({ host: config.advertise.host, port: config.advertise.port || port }) : this.listenAddress;
     if (config.metrics) {
       this.metricsServer = await serveMetrics(this.metrics.registry, config.metrics.host, config.metrics.port, this.health);
       this.metricsAddress = formatHostPort({ host: config.metrics.host, port: boundPort(this.metricsServer) });
@@ -417,5 +432,15 @@ export class EngramNode {
     this.pool.close();
     await this.engine.close();
     this.logger.info('stopped', { uptimeS: (Date.now() - this.startedAt) / 1000 });
+  }
+}
+
+/** A cluster node must tell its peers an address they can dial: never a wildcard. */
+function checkAdvertise(config: NodeConfig): void {
+  if (config.advertise && isWildcardHost(config.advertise.host)) {
+    throw new InvalidArgumentError('advertise', formatHostPort(config.advertise), 'must be an address peers and clients can dial, not a wildcard');
+  }
+  if (config.cluster && !config.advertise && isWildcardHost(config.listen.host)) {
+    throw new InvalidArgumentError('listen', formatHostPort(config.listen), 'a cluster node listening on a wildcard address needs --advertise HOST:PORT (the address peers dial)');
   }
 }
