@@ -13,6 +13,7 @@ import { service as healthService } from 'grpc-health-check';
 import * as protoLoader from '@grpc/proto-loader';
 import { createRequire } from 'node:module';
 import { EngramNode } from '../src/node/engram-node.js';
+import { NodeHealth } from '../src/node/health.js';
 import { protos } from '../src/wire/proto.js';
 import { NodeFixture } from './helpers/node.js';
 
@@ -96,6 +97,27 @@ describe('node health', () => {
     roots.push(root);
     return EngramNode.start({ id, listen: { host: '127.0.0.1', port: 0 }, dataDir: join(root, id), metrics: { host: '127.0.0.1', port: 0 }, enableFaults: true });
   }
+
+  it('NodeHealth: NOT_SERVING while starting, SERVING, then NOT_SERVING for good once draining', async () => {
+    const health = new NodeHealth();
+    const server = new grpc.Server();
+    health.addToServer(server);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const address = `127.0.0.1:${port}`;
+    try {
+      assert.equal(await check(address, ''), 'NOT_SERVING');
+      assert.equal(await check(address, 'engram.v1.Engram'), 'NOT_SERVING');
+      assert.deepEqual(health.ready(), { ready: false, state: 'starting', reason: 'the node has not yet joined its cluster and loaded its spaces' });
+      health.set('serving');
+      assert.equal(await check(address, 'engram.v1.Engram'), 'SERVING');
+      health.set('draining');
+      health.set('serving');
+      assert.equal(await check(address, ''), 'NOT_SERVING');
+      assert.equal(health.ready().state, 'draining');
+    } finally {
+      server.forceShutdown();
+    }
+  });
 
   it('grpc.health.v1: SERVING after start, NOT_SERVING from the moment a stop begins (Watch sees it)', async () => {
     const node = await startInProcess('h1');
