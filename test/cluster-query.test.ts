@@ -92,7 +92,9 @@ describe('distributed queries', () => {
     const started = performance.now();
     const r = await c.node('n2').client.query({ kind: 'imagine', spaces: ['space1', 'space2', 'space3'], cue: { embedding: Float32Array.from(vec(DIM, 1)) }, limit: 2 }, { timeoutMs });
     const elapsed = performance.now() - started;
-    assert.ok(elapsed < timeoutMs + 100, `answered after ${elapsed.toFixed(0)} ms`);
+    // A bound, not a speed figure (P7 in bench/timeout.ts measures that): loose enough for a
+    // loaded 2-core machine, far below the 10 s the delayed node would take.
+    assert.ok(elapsed < timeoutMs + 500, `answered after ${elapsed.toFixed(0)} ms`);
     assert.ok(r.kind === 'imagine');
     assert.deepEqual([r.coverage.expected, r.coverage.responding, r.coverage.failed, r.coverage.timedOut], [3, 2, 1, 1]);
     const p1 = r.coverage.partitions.find((p) => p.partition === 'space1')!;
@@ -111,7 +113,7 @@ describe('distributed queries', () => {
       () => assert.fail('expected QueryDeadlineExceeded'),
       (e: unknown) => e,
     );
-    assert.ok(performance.now() - t2 < timeoutMs + 100);
+    assert.ok(performance.now() - t2 < timeoutMs + 500, `failed after ${(performance.now() - t2).toFixed(0)} ms`);
     assert.ok(err instanceof QueryDeadlineExceededError);
     assert.equal(err.code, 'ERR_QUERY_DEADLINE_EXCEEDED');
     assert.equal(err.deadlineMs, timeoutMs);
