@@ -14,6 +14,11 @@ export interface UnaryCallOptions {
   /** absolute deadline, ms since epoch */
   deadline: number;
   signal?: AbortSignal;
+  /**
+   * Extra metadata to send (the W3C trace context). Added after signing and outside the tag; a
+   * key the signer already set (the tag's own headers) is never replaced.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface ConnectionPoolStats {
@@ -65,6 +70,9 @@ export class ConnectionPool {
         body = new EncodedRequest(bytes);
       } else {
         metadata = new grpc.Metadata();
+      }
+      if (options.headers) {
+        for (const key in options.headers) if (metadata.get(key).length === 0) metadata.set(key, options.headers[key]!);
       }
     } catch (err) {
       return Promise.reject(/is not a method of EngramInternal/.test(String(err)) ? new InvalidArgumentError('method', method, 'is not a method of EngramInternal') : err);

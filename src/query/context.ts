@@ -2,6 +2,7 @@
  * What one query carries down every layer (DESIGN §8): execute → plan → scatter → gather → pool
  * all read the same deadline and the same cancellation, built once at the server edge.
  */
+import type { Context } from '@opentelemetry/api';
 import type { Deadline } from './deadline.js';
 import type { ExecutionStrategy } from './planner.js';
 
@@ -16,6 +17,8 @@ export interface ExecuteContext {
   signal?: AbortSignal;
   /** Override the planner's strategy (`broadcast` asks every space). */
   strategy?: ExecutionStrategy;
+  /** The OpenTelemetry context the query's span is a child of (the public edge extracts the caller's). Default: the active one. */
+  trace?: Context;
 }
 
 /** The context as the scatter sees it: always a deadline, always a signal. */

@@ -3,6 +3,7 @@
  * and typed failures only; status codes and wire codecs stay in the implementations (one over
  * the connection pool, `remote-partition-client.ts`, one in-process, `local-partition-client.ts`).
  */
+import type { Context } from '@opentelemetry/api';
 import type { Deadline } from './deadline.js';
 import type { PartitionStatus } from './coverage.js';
 import type { PlannedCopy } from './planner.js';
@@ -38,6 +39,8 @@ export interface PartitionReply {
 export interface PartitionCall {
   deadline: Deadline;
   signal: AbortSignal;
+  /** The call's span context, when the query is traced: a remote client sends it on (tracing.ts). */
+  trace?: Context;
 }
 
 export interface PartitionClient {

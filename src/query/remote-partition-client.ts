@@ -8,11 +8,15 @@ import { AbortError, ConnectionBackoffError, EngramError, RemoteInvalidArgumentE
 import { partitionFromWire } from '../wire/partition-codec.js';
 import { PartitionCallError, type PartitionClient } from './partition-client.js';
 import { queryToWire } from './to-wire.js';
+import { traceHeaders } from './tracing.js';
 
 /** How a remote copy is asked: the internal `ExecuteLocal` call, cancellable through `signal`. */
 export interface PartitionTransport {
-  /** `deadline` is ms since the epoch, as grpc-js takes it. */
-  executeLocal(address: string, request: unknown, options: { deadline: number; signal: AbortSignal }): Promise<unknown>;
+  /**
+   * `deadline` is ms since the epoch, as grpc-js takes it. `headers`, when given, are extra call
+   * metadata to send (the W3C trace context); a transport that cannot send them may drop them.
+   */
+  executeLocal(address: string, request: unknown, options: { deadline: number; signal: AbortSignal; headers?: Readonly<Record<string, string>> }): Promise<unknown>;
 }
 
 /**
@@ -48,16 +52,17 @@ export function remoteFailure(err: unknown, node: string): unknown {
 
 export function remotePartitionClient(transport: PartitionTransport): PartitionClient {
   return {
-    async call(copy, request, { deadline, signal }) {
+    async call(copy, request, { deadline, signal, trace }) {
       const msg = {
         query: queryToWire(request.query),
         partition: request.partition,
         ...(request.consistency === 'leader' ? { consistency: 'CONSISTENCY_LEADER' } : {}),
         ...(request.final ? { final: true, partitioned: request.final.partitioned } : {}),
       };
+      const headers = trace ? traceHeaders(trace) : undefined;
       let res: unknown;
       try {
-        res = await transport.executeLocal(copy.address, msg, { deadline: deadline.wallClock(), signal });
+        res = await transport.executeLocal(copy.address, msg, headers ? { deadline: deadline.wallClock(), signal, headers } : { deadline: deadline.wallClock(), signal });
       } catch (err) {
         throw remoteFailure(err, copy.node);
       }
