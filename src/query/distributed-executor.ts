@@ -22,6 +22,7 @@ import { QueryPlanner, type ExecutionStrategy, type QueryPlan } from './planner.
 import { remotePartitionClient, type PartitionTransport } from './remote-partition-client.js';
 import type { QueryResult } from './result.js';
 import { ScatterExecutor, type ScatterOptions } from './scatter.js';
+import { activeContext, failSpan, SPAN_GATHER, SPAN_PLAN, SPAN_QUERY, traceContext, tracer, type Context } from './tracing.js';
 import type { Query, QueryOptions } from './types.js';
 
 /** What the executor reports about each query (prom-client metrics in the node). */
@@ -98,39 +99,81 @@ export class DistributedExecutor implements QueryExecutor {
 
   async #run(query: Query, options: QueryOptions, context: ExecuteContext, wire: boolean): Promise<WireAnswer> {
     const started = nowMs();
-    const plan = this.planner.plan(query, options, context.strategy);
-    const ctx: QueryContext = {
-      deadline: Deadline.earliest(new Deadline(plan.timeoutMs, started), context.deadline),
-      signal: context.signal ?? NEVER_ABORTED,
-    };
-    const final = wire && plan.partitions.length === 1 ? { partitioned: plan.partitioned } : undefined;
-    const outcomes = await this.scatterer.scatter(plan, {
-      query,
-      context: ctx,
-      ...(options.consistency ? { consistency: options.consistency } : {}),
-      ...(final ? { final } : {}),
-      ...(options.preference === 'local' ? { hedge: false } : {}),
-    });
-    this.#observer?.scatter((nowMs() - started) / 1000, plan.partitions.length);
-    for (const o of outcomes) this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000);
-    if (ctx.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: ctx.signal.reason });
-    const fatal = outcomes.find((o) => o.fatal)?.fatal;
-    if (fatal) throw fatal;
+    // Without an SDK this is the API's no-op span and `traced` is undefined: no other span work.
+    const parent = context.trace ?? activeContext();
+    const span = tracer.startSpan(SPAN_QUERY, undefined, parent);
+    const traced = traceContext(span, parent);
+    let strategy: ExecutionStrategy | undefined;
     try {
+      if (traced) span.setAttribute('engram.query.kind', query.kind);
+      const plan = traced ? this.#tracedPlan(query, options, context, traced) : this.planner.plan(query, options, context.strategy);
+      strategy = plan.strategy;
+      if (traced) span.setAttributes({ 'engram.query.strategy': plan.strategy, 'engram.query.partitions': plan.partitions.length, 'engram.query.timeout_ms': plan.timeoutMs });
+      const ctx: QueryContext = {
+        deadline: Deadline.earliest(new Deadline(plan.timeoutMs, started), context.deadline),
+        signal: context.signal ?? NEVER_ABORTED,
+      };
+      const final = wire && plan.partitions.length === 1 ? { partitioned: plan.partitioned } : undefined;
+      const outcomes = await this.scatterer.scatter(plan, {
+        query,
+        context: ctx,
+        ...(options.consistency ? { consistency: options.consistency } : {}),
+        ...(final ? { final } : {}),
+        ...(options.preference === 'local' ? { hedge: false } : {}),
+        ...(traced ? { trace: traced } : {}),
+      });
+      this.#observer?.scatter((nowMs() - started) / 1000, plan.partitions.length);
+      for (const o of outcomes) this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000);
+      if (ctx.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: ctx.signal.reason });
+      const fatal = outcomes.find((o) => o.fatal)?.fatal;
+      if (fatal) throw fatal;
       const encoded = outcomes.length === 1 && outcomes[0]!.answer?.kind === 'response' ? outcomes[0]! : undefined;
       if (encoded) {
         const coverage = this.#passedOnCoverage(plan, encoded);
         this.#observer?.query(plan.strategy, 'full', (nowMs() - started) / 1000, coverage.penalty);
+        if (traced) span.setAttributes({ 'engram.query.result': 'full', 'engram.query.penalty': coverage.penalty });
         return { kind: 'encoded', body: (encoded.answer as { response: Uint8Array }).response, coverage };
       }
-      const result = await gatherAnswers(query, outcomes, options, plan.partitioned, ctx.deadline.budgetMs, ctx.signal);
-      this.#observer?.query(plan.strategy, result.coverage.full ? 'full' : 'partial', (nowMs() - started) / 1000, result.coverage.penalty);
+      const gathering = traced ? tracer.startSpan(SPAN_GATHER, { attributes: { 'engram.gather.answers': outcomes.filter((o) => o.answer).length } }, traced) : undefined;
+      let result: QueryResult;
+      try {
+        result = await gatherAnswers(query, outcomes, options, plan.partitioned, ctx.deadline.budgetMs, ctx.signal);
+      } catch (err) {
+        if (gathering) failSpan(gathering, err);
+        throw err;
+      } finally {
+        gathering?.end();
+      }
+      const full = result.coverage.full ? 'full' : 'partial';
+      this.#observer?.query(plan.strategy, full, (nowMs() - started) / 1000, result.coverage.penalty);
+      if (traced) span.setAttributes({ 'engram.query.result': full, 'engram.query.penalty': result.coverage.penalty });
       return { kind: 'result', result };
     } catch (err) {
-      if (err instanceof AllPartitionsFailedError || err instanceof InsufficientCoverageError || err instanceof QueryDeadlineExceededError) {
-        this.#observer?.query(plan.strategy, 'failed', (nowMs() - started) / 1000, undefined);
+      if (strategy !== undefined && (err instanceof AllPartitionsFailedError || err instanceof InsufficientCoverageError || err instanceof QueryDeadlineExceededError)) {
+        this.#observer?.query(strategy, 'failed', (nowMs() - started) / 1000, undefined);
+      }
+      if (traced) {
+        span.setAttribute('engram.query.result', 'failed');
+        failSpan(span, err);
       }
       throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Plans under an `engram.plan` span. */
+  #tracedPlan(query: Query, options: QueryOptions, context: ExecuteContext, traced: Context): QueryPlan {
+    const span = tracer.startSpan(SPAN_PLAN, undefined, traced);
+    try {
+      const plan = this.planner.plan(query, options, context.strategy);
+      span.setAttributes({ 'engram.query.strategy': plan.strategy, 'engram.query.partitions': plan.partitions.length });
+      return plan;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
     }
   }
 

@@ -17,6 +17,7 @@ import type { Hedger } from './hedging.js';
 import type { PartitionOutcome } from './outcome.js';
 import { PartitionCallError, type PartitionClient, type PartitionRequest } from './partition-client.js';
 import type { PlannedCopy, PlannedPartition, QueryPlan } from './planner.js';
+import { failSpan, SPAN_PARTITION, SpanKind, tracer, withSpan, type Context, type Span } from './tracing.js';
 import { forPartition, type Consistency, type Query } from './types.js';
 
 /** Calls in flight to one node from this coordinator, at most. */
@@ -48,7 +49,12 @@ export interface ScatterRequest {
   final?: { partitioned: boolean };
   /** Default true; false sends no hedge (QueryOptions.preference `local`). */
   hedge?: boolean;
+  /** The query span's context: each call to a copy gets an `engram.partition` span under it. None: no spans. */
+  trace?: Context;
 }
+
+/** How a call's span ends: its coverage status, or why it stopped without one. */
+type CallSpanStatus = PartitionStatus | 'cancelled' | 'late';
 
 /** Limits calls in flight per node; a waiter gives up when its signal aborts. */
 class NodeLimiter {
@@ -91,6 +97,19 @@ interface Attempt {
   /** Cancels the call; none for this node's own copy (the in-process runner takes no signal). */
   controller: AbortController | undefined;
   startedAt: number;
+  /** The call's `engram.partition` span, when the query is traced. */
+  span?: Span;
+  /** The span's context, sent with the call. */
+  trace?: Context;
+  /** Why the partition stopped waiting for this call, when it did (set before it is cancelled). */
+  stoppedAs?: CallSpanStatus;
+}
+
+/** Ends a call's span with its status; a failure is an ERROR with the exception. */
+function endCallSpan(span: Span, status: CallSpanStatus, err?: unknown): void {
+  span.setAttribute('engram.status', status);
+  if (err !== undefined && status !== 'cancelled') failSpan(span, err);
+  span.end();
 }
 
 export class ScatterExecutor {
@@ -147,6 +166,9 @@ export class ScatterExecutor {
         for (const a of inFlight) a.controller?.abort(reason);
         inFlight.clear();
       };
+      const stopAll = (as: CallSpanStatus) => {
+        for (const a of inFlight) a.stoppedAs = as;
+      };
       const settle = (o: Omit<PartitionOutcome, 'index' | 'partition' | 'latencyMs' | 'hedged'>) => {
         if (settled) return;
         settled = true;
@@ -160,6 +182,7 @@ export class ScatterExecutor {
         resolve({ ...base, ...o, latencyMs: deadline.elapsedMs(this.#now()), ...(hedged ? { hedged } : {}) });
       };
       const onCancel = () => {
+        stopAll('cancelled');
         const copy = [...inFlight][0]?.copy ?? last?.copy ?? p.copies[0]!;
         settle({ node: copy.node, role: copy.role, status: 'error', reason: 'the caller cancelled the query' });
       };
@@ -172,6 +195,7 @@ export class ScatterExecutor {
           return;
         }
         const running = [...inFlight];
+        stopAll('timeout');
         const copy = running[0]?.copy ?? last?.copy ?? p.copies[0]!;
         for (const a of running) this.#ranker?.penalise(a.copy.node, this.#now() - a.startedAt);
         const who = running.length > 0 ? running.map((a) => a.copy.node).join(' or ') : copy.node;
@@ -179,14 +203,23 @@ export class ScatterExecutor {
       };
 
       /** Asks the next copy in order; false when none is left. */
-      const launch = (): boolean => {
+      const launch = (hedge = false): boolean => {
         if (settled || next >= p.copies.length) return false;
         const copy = p.copies[next++]!;
         const attempt: Attempt = { copy, controller: copy.local ? undefined : new AbortController(), startedAt: this.#now() };
+        if (request.trace) {
+          attempt.span = tracer.startSpan(SPAN_PARTITION, {
+            kind: copy.local ? SpanKind.INTERNAL : SpanKind.CLIENT,
+            attributes: { 'engram.partition': p.partition, 'engram.node': copy.node, 'engram.copy.role': copy.role, 'engram.copy.local': copy.local === true, 'engram.attempt': next - 1, 'engram.hedge': hedge },
+          }, request.trace);
+          attempt.trace = withSpan(request.trace, attempt.span);
+          if (hedge) for (const a of inFlight) a.span?.setAttribute('engram.hedged', true);
+        }
         inFlight.add(attempt);
         void this.#attempt(attempt, partitionRequest, deadline).then(
           (reply) => {
             inFlight.delete(attempt);
+            if (attempt.span) endCallSpan(attempt.span, settled ? 'late' : 'ok');
             if (settled) {
               this.#onLate?.(p.partition, copy.node);
               return;
@@ -201,6 +234,10 @@ export class ScatterExecutor {
           },
           (err: unknown) => {
             inFlight.delete(attempt);
+            if (attempt.span) {
+              const status = settled ? (attempt.stoppedAs ?? 'cancelled') : err instanceof PartitionCallError ? err.status : 'error';
+              endCallSpan(attempt.span, status, err);
+            }
             if (settled) return;
             if (err instanceof EngramError && err.code === 'ERR_INVALID_ARGUMENT') {
               settle({ node: copy.node, role: copy.role, status: 'error', reason: err.message, fatal: err });
@@ -234,7 +271,7 @@ export class ScatterExecutor {
           // Only a first call still waiting is hedged; a failover already asked the next copy.
           if (settled || inFlight.size !== 1 || first === undefined || !inFlight.has(first)) return;
           if (!this.#hedger!.take()) return;
-          if (launch()) {
+          if (launch(true)) {
             hedged = true;
             this.#onHedge?.('sent');
           }
@@ -250,7 +287,7 @@ export class ScatterExecutor {
     const release = a.copy.local ? undefined : await this.#limiter.acquire(a.copy.node, signal);
     const end = this.#ranker?.begin(a.copy.node);
     try {
-      const reply = await this.#client.call(a.copy, request, { deadline, signal });
+      const reply = await this.#client.call(a.copy, request, a.trace ? { deadline, signal, trace: a.trace } : { deadline, signal });
       end?.({ responseMs: this.#now() - a.startedAt, ...(reply.load ? { serviceMs: reply.load.serviceMs, queue: reply.load.queue } : {}) });
       return reply;
     } finally {
