@@ -32,6 +32,7 @@ import { requireNodeCertificate, verifyTag, type ReplayGuard } from '../security
 /** The cluster id each authenticated call's tag named (JoinCluster compares it). */
 const tagClusters = new WeakMap<object, string>();
 import { receivedDigest } from '../wire/proto.js';
+import { extractContext, failSpan, SPAN_EXECUTE, SpanKind, tracer } from '../query/tracing.js';
 
 /** Faults a test can inject through SetFault when the node runs with --enable-faults. */
 export interface NodeFaults {
@@ -118,38 +119,62 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
   return out;
 }
 
+type ExecuteLocalMsg = { query: QueryMsg | null; partition: string; consistency?: string | number; final?: boolean; partitioned?: boolean };
+
+/**
+ * ExecuteLocal under an `engram.partition.execute` span, a child of the coordinator's call span
+ * when the call carried its `traceparent` (read only once the call is authenticated).
+ */
+async function tracedExecuteLocal(node: InternalServices, req: ExecuteLocalMsg, call: Parameters<Handler>[1]): Promise<unknown> {
+  const span = tracer.startSpan(SPAN_EXECUTE, { kind: SpanKind.SERVER }, extractContext(call.metadata));
+  if (span.isRecording()) span.setAttributes({ 'engram.partition': req.partition, 'engram.final': req.final === true });
+  try {
+    const answer = await executeLocal(node, req, call);
+    span.setAttribute('engram.status', 'ok');
+    return answer;
+  } catch (err) {
+    span.setAttribute('engram.status', 'error');
+    failSpan(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+async function executeLocal(node: InternalServices, req: ExecuteLocalMsg, call: Parameters<Handler>[1]): Promise<unknown> {
+  const started = performance.now();
+  const queue = Math.max(0, node.load() - 1);
+  const query = forPartition(queryFromWire(req.query), req.partition);
+  // The caller's deadline bounds the work here: a read barrier waits no longer, a query whose
+  // deadline passed meanwhile is not run, and a consolidation stops there with what it found.
+  const deadline = callDeadlineEpochMs(call);
+  const cluster = node.cluster();
+  if (cluster && query.kind !== 'consolidate') cluster.checkReadable(req.partition);
+  if (req.consistency !== undefined && consistencyFromWire(req.consistency) === 'leader') await clusterOf(node, 'ExecuteLocal').readBarrier(req.partition, deadline);
+  stopIfOver(call, deadline);
+  const writer = node.writer();
+  const answer = await answerFromEngine(node.engine, query, req.partition, {
+    ...(deadline !== undefined ? { deadline } : {}),
+    // A consolidation's patterns go through the space's Raft group, from its leader.
+    ...(writer ? { consolidate: (space: string, q: object) => writer.consolidate(space, q) } : {}),
+  });
+  const copy = cluster?.copyState(req.partition);
+  const load = { queue, serviceUs: 0 };
+  if (req.final) {
+    // The client's own answer, merged and penalised as the coordinator would have: it
+    // passes these bytes on with its coverage and decodes nothing (DESIGN §8, no hop tax).
+    const outcome = { index: 0, partition: req.partition, node: '', role: 'primary' as const, status: 'ok' as const, reason: '', latencyMs: 0, answer };
+    const { coverage: _c, ...body } = resultToWire(await gatherAnswers(query, [outcome], {}, req.partitioned ?? false));
+    load.serviceUs = Math.round((performance.now() - started) * 1000);
+    return { ...partitionToWire(req.partition, { kind: 'response', response: encodeQueryResponse(body), ...(copy ? { copy } : {}) }), ...load };
+  }
+  load.serviceUs = Math.round((performance.now() - started) * 1000);
+  return { ...partitionToWire(req.partition, copy ? { ...answer, copy } : answer), ...load };
+}
+
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
-    async ExecuteLocal(req: { query: QueryMsg | null; partition: string; consistency?: string | number; final?: boolean; partitioned?: boolean }, call) {
-      const started = performance.now();
-      const queue = Math.max(0, node.load() - 1);
-      const query = forPartition(queryFromWire(req.query), req.partition);
-      // The caller's deadline bounds the work here: a read barrier waits no longer, a query whose
-      // deadline passed meanwhile is not run, and a consolidation stops there with what it found.
-      const deadline = callDeadlineEpochMs(call);
-      const cluster = node.cluster();
-      if (cluster && query.kind !== 'consolidate') cluster.checkReadable(req.partition);
-      if (req.consistency !== undefined && consistencyFromWire(req.consistency) === 'leader') await clusterOf(node, 'ExecuteLocal').readBarrier(req.partition, deadline);
-      stopIfOver(call, deadline);
-      const writer = node.writer();
-      const answer = await answerFromEngine(node.engine, query, req.partition, {
-        ...(deadline !== undefined ? { deadline } : {}),
-        // A consolidation's patterns go through the space's Raft group, from its leader.
-        ...(writer ? { consolidate: (space: string, q: object) => writer.consolidate(space, q) } : {}),
-      });
-      const copy = cluster?.copyState(req.partition);
-      const load = { queue, serviceUs: 0 };
-      if (req.final) {
-        // The client's own answer, merged and penalised as the coordinator would have: it
-        // passes these bytes on with its coverage and decodes nothing (DESIGN §8, no hop tax).
-        const outcome = { index: 0, partition: req.partition, node: '', role: 'primary' as const, status: 'ok' as const, reason: '', latencyMs: 0, answer };
-        const { coverage: _c, ...body } = resultToWire(await gatherAnswers(query, [outcome], {}, req.partitioned ?? false));
-        load.serviceUs = Math.round((performance.now() - started) * 1000);
-        return { ...partitionToWire(req.partition, { kind: 'response', response: encodeQueryResponse(body), ...(copy ? { copy } : {}) }), ...load };
-      }
-      load.serviceUs = Math.round((performance.now() - started) * 1000);
-      return { ...partitionToWire(req.partition, copy ? { ...answer, copy } : answer), ...load };
-    },
+    ExecuteLocal: (req: ExecuteLocalMsg, call) => tracedExecuteLocal(node, req, call),
 
     async JoinCluster(req: JoinRequestMsg, call) {
       const cluster = clusterOf(node, 'JoinCluster');

@@ -17,6 +17,7 @@ import { DistributedExecutor } from '../query/distributed-executor.js';
 import { coverageToWire } from '../query/coverage.js';
 import { EncodedResponse, encodeQueryResponse } from '../wire/proto.js';
 import { callContext } from './call-context.js';
+import { activeContext, extractContext } from '../query/tracing.js';
 
 /**
  * What the public handlers use, handed in by the composition root (src/node/engram-node.ts).
@@ -134,6 +135,9 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
       const options = optionsFromWire(req.options);
       // One deadline and one cancellation from here down (DESIGN §8).
       const { context, dispose } = callContext(call);
+      // A client's `traceparent` makes the query's span part of its trace (a no-op without an SDK).
+      const parent = extractContext(call.metadata, activeContext());
+      if (parent !== activeContext()) context.trace = parent;
       try {
         const executor = node.executor();
         if (!(executor instanceof DistributedExecutor)) return resultToWire(await executor.execute(query, options, context));
