@@ -11,6 +11,7 @@
  * stop cleanly.
  */
 import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { ConfigError, EngramError } from '../errors.js';
 import { parseHostPort } from './address.js';
 import { EngramNode, type NodeConfig } from './engram-node.js';
@@ -134,6 +135,16 @@ function earlyLogger(values: FlagValues): Logger {
   return jsonLogger(String(values.id ?? process.env[envName('id')] ?? 'engram-node'));
 }
 
+/** grpc-js's own messages (e.g. a port in use) as JSON lines too, so every stderr line parses. */
+function routeGrpcLogs(logger: Logger): void {
+  const line = (args: unknown[]) => ({ detail: args.map(String).join(' ').replace(/^[EID] /, '') });
+  grpc.setLogger({
+    error: (...args: unknown[]) => logger.error('grpc', line(args)),
+    info: (...args: unknown[]) => logger.info('grpc', line(args)),
+    debug: (...args: unknown[]) => logger.debug?.('grpc', line(args)),
+  });
+}
+
 function startFailed(logger: Logger, err: unknown): never {
   logger.error('start failed', { error: err instanceof Error ? err.message : String(err), code: err instanceof EngramError ? err.code : undefined });
   process.exit(1);
@@ -167,6 +178,7 @@ async function main(): Promise<void> {
   const level = (values['log-level'] as string | undefined) ?? DEFAULT_LOG_LEVEL;
   if (!isLogLevel(level)) startFailed(earlyLogger(values), nameTheVariable(new ConfigError('--log-level', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`), fromEnv));
   const logger = jsonLogger(values.id as string, { level });
+  routeGrpcLogs(logger);
   let node: EngramNode;
   try {
     node = await EngramNode.start({ ...config(values, fromEnv, logger), logger });
