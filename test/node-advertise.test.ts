@@ -161,16 +161,31 @@ describe('--advertise and the cluster gauges', () => {
     assert.equal(lint.output.trim(), '', lint.output);
   });
 
+  it('engram-node --listen 0.0.0.0:0 --advertise 127.0.0.1:0 (flags of the process) joins and serves under the advertised address', async () => {
+    assert.ok(cluster);
+    // The harness passes --listen 127.0.0.1:0 first; the later flag wins.
+    const n4 = await cluster.startNode('n4', { extraArgs: ['--listen', '0.0.0.0:0', '--insecure', '--advertise', '127.0.0.1:0', '--advertise-gossip', '127.0.0.1:0'] });
+    assert.match(n4.proc.grpcAddress, /^127\.0\.0\.1:\d+$/);
+    const seen = await until('n1 to see n4 alive at 127.0.0.1', 20_000, async () => {
+      const m = (await cluster!.node('n1').client.status()).members.find((x) => x.id === 'n4');
+      return m?.state === 'alive' ? m : undefined;
+    });
+    assert.equal(seen.grpcAddress, n4.proc.grpcAddress);
+    assert.match(seen.gossipAddress, /^127\.0\.0\.1:\d+$/);
+    const st = await n4.client.status();
+    assert.ok(!JSON.stringify(st).includes('0.0.0.0'), 'no member is known by a wildcard address');
+  });
+
   it('members by state follow a member that stops', async () => {
     assert.ok(node && cluster);
     await cluster.node('n2').proc.stop();
     const url = `http://${node.metricsAddress}/metrics`;
     await until('n2 down in adv\'s view', 20_000, async () => {
       const b = await (await fetch(url)).text();
-      return (sample(b, 'engram_cluster_members', { state: 'alive' }) ?? 0) === 2 ? b : undefined;
+      return (sample(b, 'engram_cluster_members', { state: 'alive' }) ?? 0) === 3 ? b : undefined;
     });
     const b = await (await fetch(url)).text();
-    assert.equal(sample(b, 'engram_cluster_members', { state: 'alive' }), 2);
+    assert.equal(sample(b, 'engram_cluster_members', { state: 'alive' }), 3);
     assert.equal((sample(b, 'engram_cluster_members', { state: 'left' }) ?? 0) + (sample(b, 'engram_cluster_members', { state: 'down' }) ?? 0) + (sample(b, 'engram_cluster_members', { state: 'suspect' }) ?? 0), 1);
   });
 });

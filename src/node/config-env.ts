@@ -17,6 +17,8 @@ export interface NodeFlag {
 export const NODE_FLAGS: readonly NodeFlag[] = [
   { name: 'id', type: 'string' },
   { name: 'listen', type: 'string' },
+  { name: 'advertise', type: 'string' },
+  { name: 'advertise-gossip', type: 'string' },
   { name: 'data-dir', type: 'string' },
   { name: 'metrics', type: 'string' },
   { name: 'log-level', type: 'string' },

@@ -22,12 +22,16 @@ import { loadTlsConfig } from '../security/tls-config.js';
 import { UUID_PATTERN } from '../cluster/meta/meta-fields.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
+           [--advertise HOST:PORT] (the gRPC address peers and clients are told; port 0 = the bound port;
+            required in a cluster when --listen is 0.0.0.0 or ::)
            [--log-level trace|debug|info|warn|error] (JSON lines on stderr, default info)
   cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…]
            [--cluster-key-file FILE | $ENGRAM_CLUSTER_KEY | --cluster-key KEY] (the shared secret; first of:
             --cluster-key on the command line, the file, $ENGRAM_CLUSTER_KEY; a file keeps it out of ps)
            (--bootstrap makes a new cluster; it is implied without --seeds when the data dir has none)
            [--cluster-id UUID] (only join / belong to this cluster)
+           [--advertise-gossip HOST:PORT] (the gossip address members are told; default the --advertise host
+            with the bound gossip port)
            [--meta-voters N] (metadata voters, default 3) [--reassign-after MS] (replace a voter or a space's copy down this long, default 60000)
            [--space-compact-every N] (compact a space group's Raft log every N entries, default 10000)
            [--rebalance on|off] (move copies to a node that joins until copies per node differ by at most one, default on)
@@ -63,6 +67,7 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
     listen: parseHostPort('--listen', s('listen')!),
     dataDir: s('data-dir')!,
     ...(s('metrics') ? { metrics: parseHostPort('--metrics', s('metrics')!) } : {}),
+    ...(s('advertise') ? { advertise: parseHostPort('--advertise', s('advertise')!) } : {}),
     enableFaults: values['enable-faults'] === true,
     ...(s('fault-callers') ? { faultCallers: s('fault-callers')!.split(',').filter(Boolean) } : {}),
     insecure: values.insecure === true,
@@ -77,7 +82,7 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;
   if (!s('gossip')) {
-    for (const flag of ['seeds', 'cluster-id', 'meta-voters', 'reassign-after', 'rebalance', 'space-compact-every', 'raft-tick-ms', 'join-timeout-ms']) if (s(flag)) throw new ConfigError(`--${flag}`, 'needs --gossip');
+    for (const flag of ['seeds', 'advertise-gossip', 'cluster-id', 'meta-voters', 'reassign-after', 'rebalance', 'space-compact-every', 'raft-tick-ms', 'join-timeout-ms']) if (s(flag)) throw new ConfigError(`--${flag}`, 'needs --gossip');
     if (values.bootstrap === true) throw new ConfigError('--bootstrap', 'needs --gossip');
     return base;
   }
@@ -109,6 +114,7 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
     ...base,
     cluster: {
       gossipAddress: s('gossip')!,
+      ...(s('advertise-gossip') ? { advertiseGossip: (parseHostPort('--advertise-gossip', s('advertise-gossip')!), s('advertise-gossip')!) } : {}),
       seeds,
       clusterKey,
       ...(clusterId !== undefined ? { clusterId } : {}),
