@@ -374,6 +374,40 @@ export class UnauthenticatedError extends EngramError {
   }
 }
 
+/** A client role of `--client-tokens`: admin may do what write may, write what read may. */
+export type ClientRole = 'read' | 'write' | 'admin';
+
+/**
+ * A public call without a known bearer token on a node started with `--client-tokens` (no
+ * `authorization` header, or a token the node does not know). `method` names the call.
+ */
+export class ClientUnauthenticatedError extends EngramError {
+  static override readonly code = 'ERR_CLIENT_UNAUTHENTICATED';
+  static override readonly grpcStatus = GrpcStatus.UNAUTHENTICATED;
+  static override readonly wireFields = ['method'];
+  readonly method: string;
+  constructor(method: string, reason: string) {
+    super(ClientUnauthenticatedError.code, `${method}: ${reason}`);
+    this.method = method;
+  }
+}
+
+/** A known client token whose role is below what the call needs (`required`; the token has `role`). */
+export class PermissionDeniedError extends EngramError {
+  static override readonly code = 'ERR_PERMISSION_DENIED';
+  static override readonly grpcStatus = GrpcStatus.PERMISSION_DENIED;
+  static override readonly wireFields = ['method', 'required', 'role'];
+  readonly method: string;
+  readonly required: ClientRole;
+  readonly role: ClientRole;
+  constructor(method: string, required: ClientRole, role: ClientRole) {
+    super(PermissionDeniedError.code, `${method} needs a ${required} token; this token's role is ${role}`);
+    this.method = method;
+    this.required = required;
+    this.role = role;
+  }
+}
+
 /** A caller that may not use the fault switch (disabled, or not on loopback). */
 export class FaultSwitchRefusedError extends EngramError {
   static override readonly code = 'ERR_FAULTS_DISABLED';
@@ -539,7 +573,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   InvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError, DeadlineExceededError,
   AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError,
   NodeUnavailableError, NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError,
-  MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
+  MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, ClientUnauthenticatedError, PermissionDeniedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
 ];

@@ -5,10 +5,10 @@ export {
   EngramError, InvalidArgumentError, RemoteInvalidArgumentError, SpaceNotFoundError, SpaceConflictError, AbortError,
   DeadlineExceededError, AllPartitionsFailedError, InsufficientCoverageError, QueryDeadlineExceededError, NodeUnavailableError,
   NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError, MetadataUnavailableError,
-  ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, FaultSwitchRefusedError,
+  ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, ClientUnauthenticatedError, PermissionDeniedError, FaultSwitchRefusedError,
   EngineClosedError, NodeStartingError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
   ConfigError, NativeUnavailableError, GatherInputError, StorageError,
-  type EngramErrorClass, type RaftPeerRefusal, type AuthFailureReason,
+  type EngramErrorClass, type RaftPeerRefusal, type AuthFailureReason, type ClientRole,
 } from './errors.js';
 export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './native/binding.js';
 

@@ -47,6 +47,8 @@ const SAMPLES: Record<string, () => EngramError> = {
   RaftTransportClosedError: () => new errors.RaftTransportClosedError('the transport is closed'),
   NotInClusterError: () => new errors.NotInClusterError('JoinCluster'),
   UnauthenticatedError: () => new errors.UnauthenticatedError('bad_tag', 'ExecuteLocal: the engram-auth tag of node "x" does not match'),
+  ClientUnauthenticatedError: () => new errors.ClientUnauthenticatedError('Store', 'no authorization: Bearer token (this node requires a client token)'),
+  PermissionDeniedError: () => new errors.PermissionDeniedError('CreateSpace', 'admin', 'write'),
   FaultSwitchRefusedError: () => new errors.FaultSwitchRefusedError('the node runs without --enable-faults'),
   EngineClosedError: () => new errors.EngineClosedError(),
   NodeStartingError: () => new errors.NodeStartingError('ExecuteLocal'),

@@ -51,7 +51,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       throw new UsageError(`--deadline-ms must be a whole number of ms ≥ 1 (got ${JSON.stringify(deadline)})`);
     }
     const nodes = String(flags.node ?? DEFAULT_NODE).split(',').map((n) => n.trim()).filter(Boolean);
-    client = new EngramClient({ nodes, ...(tls ? { tls } : {}), ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+    const token = flags.token as string | undefined;
+    client = new EngramClient({ nodes, ...(tls ? { tls } : {}), ...(deadlineMs !== undefined ? { deadlineMs } : {}), ...(token ? { token } : {}) });
   } catch (err) {
     return usageError((err as Error).message, command);
   }

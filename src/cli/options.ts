@@ -26,6 +26,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'tls-ca', type: 'string', value: 'FILE', env: 'ENGRAM_TLS_CA', help: 'talk TLS to nodes started with --tls-*, verifying them against this CA (PEM)' },
   { name: 'tls-cert', type: 'string', value: 'FILE', env: 'ENGRAM_TLS_CERT', help: 'client certificate (PEM), with --tls-key; optional' },
   { name: 'tls-key', type: 'string', value: 'FILE', env: 'ENGRAM_TLS_KEY', help: 'key of --tls-cert (PEM)' },
+  { name: 'token', type: 'string', value: 'TOKEN', env: 'ENGRAM_TOKEN', help: 'client token for a node started with --client-tokens (prefer $ENGRAM_TOKEN: argv is visible in ps)' },
   { name: 'json', type: 'boolean', env: 'ENGRAM_JSON', help: 'print the answer (and errors, on stderr) as JSON' },
   { name: 'help', type: 'boolean', short: 'h', help: 'print this help' },
   { name: 'version', type: 'boolean', help: 'print the version of engram' },

@@ -34,6 +34,11 @@ export interface EngramClientOptions {
    * DEFAULT_TABLE_REFRESH_MS. A copy holder that failed is also skipped for this long.
    */
   tableRefreshMs?: number;
+  /**
+   * Bearer token sent as `authorization: Bearer TOKEN` on every call (including the Status calls
+   * that learn the table), for a node started with `--client-tokens`. Default none.
+   */
+  token?: string;
 }
 
 /** Options of one call. */
@@ -50,6 +55,7 @@ export interface ClientSettings {
   deadlineMs: number;
   routing: RoutingMode;
   tableRefreshMs: number;
+  token: string | undefined;
 }
 
 export function checkMs(field: string, value: unknown): number {
@@ -66,8 +72,11 @@ export function parseClientOptions(options: EngramClientOptions): ClientSettings
   });
   const routing = options.routing ?? 'owner';
   if (routing !== 'owner' && routing !== 'any') throw new InvalidArgumentError('routing', routing, "must be 'owner' or 'any'");
+  const token: unknown = options.token;
+  if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) throw new InvalidArgumentError('token', token, 'must be a non-empty string without spaces');
   return {
     nodes: [...(nodes as string[])],
+    token: token as string | undefined,
     tls: options.tls,
     deadlineMs: options.deadlineMs === undefined ? DEFAULT_CLIENT_DEADLINE_MS : checkMs('deadlineMs', options.deadlineMs),
     routing,

@@ -94,6 +94,8 @@ export class EngramClient {
   readonly routing: RoutingMode;
   readonly #deadlineMs: number;
   readonly #credentials: grpc.ChannelCredentials;
+  /** The `token` option as call metadata (empty without one). */
+  readonly #metadata: grpc.Metadata;
   /** One channel per address, opened on first use: the configured nodes and the copy holders routed to. */
   readonly #clients = new Map<string, AnyClient>();
   /** Calls in flight from this client, per address (copy choice prefers the least busy copy). */
@@ -113,6 +115,8 @@ export class EngramClient {
     this.routing = settings.routing;
     this.#deadlineMs = settings.deadlineMs;
     this.#credentials = channelCredentials(settings.tls);
+    this.#metadata = new grpc.Metadata();
+    if (settings.token !== undefined) this.#metadata.set('authorization', `Bearer ${settings.token}`);
     this.#placement = new PlacementCache({
       refreshMs: settings.tableRefreshMs,
       fetch: (deadlineMs, signal) => this.#call<NodeStatus>('Status', {}, { deadlineMs, ...(signal ? { signal } : {}) }),
@@ -220,7 +224,7 @@ export class EngramClient {
     return new Promise((resolve, reject) => {
       const client = this.#client(address);
       const onAbort = () => call.cancel();
-      const call = client[method]!(request, { deadline: deadline.wallClock() }, (err: grpc.ServiceError | null, res: T) => {
+      const call = client[method]!(request, this.#metadata.clone(), { deadline: deadline.wallClock() }, (err: grpc.ServiceError | null, res: T) => {
         signal?.removeEventListener('abort', onAbort);
         this.#inFlight.delete(call);
         const busy = (this.#busy.get(address) ?? 1) - 1;

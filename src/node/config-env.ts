@@ -48,6 +48,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   { name: 'tls-key', type: 'string' },
   { name: 'tls-ca', type: 'string' },
   { name: 'insecure', type: 'boolean' },
+  { name: 'client-tokens', type: 'string' },
   { name: 'help', type: 'boolean', short: 'h', noEnv: true },
 ];
 

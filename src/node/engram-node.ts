@@ -17,6 +17,8 @@ import { boundPort, createNodeMetrics, registerClusterGauges, registerMetaGauges
 import { NodeHealth } from './health.js';
 import { isWildcardHost } from '../cluster/swim-membership.js';
 import { publicHandlers } from './public-service.js';
+import { withClientTokens } from './public-auth.js';
+import type { ClientTokens } from '../security/client-tokens.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
 import { LocalExecutor } from '../query/local-executor.js';
@@ -77,6 +79,8 @@ export interface NodeConfig {
   insecure?: boolean;
   /** How the coordinator picks copies (DESIGN §8). Default: ranked by measurement, hedged with a 5% budget. */
   query?: { ranking?: boolean; hedging?: HedgeOptions };
+  /** Bearer tokens public calls must carry (`--client-tokens`); unset serves every client. Internal calls are not affected. */
+  clientTokens?: ClientTokens;
 }
 
 export type { NodeFaults } from './internal-service.js';
@@ -276,7 +280,7 @@ export class EngramNode {
       auth: { tls: this.tls, clusterKey: this.clusterKey, replay: this.replay },
       faults: { enabled: this.enableFaults, callers: this.faultCallers, state: this.faults },
     };
-    this.server.addService(publicService, this.wrap(publicHandlers(publicServices)));
+    this.server.addService(publicService, this.wrap(withClientTokens(publicHandlers(publicServices), config.clientTokens)));
     this.health.addToServer(this.server);
     this.server.addService(internalService, {
       ...this.wrap(internalHandlers(internalServices)),

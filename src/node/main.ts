@@ -19,6 +19,7 @@ import { DEFAULT_LOG_LEVEL, LOG_LEVELS, isLogLevel, jsonLogger, type Logger } fr
 import { envName, environmentHelp, nameTheVariable, parseArgsOptions, withEnvironment, type FlagValues, type MergedFlags } from './config-env.js';
 import { resolveClusterKey } from './config-cluster-key.js';
 import { loadTlsConfig } from '../security/tls-config.js';
+import { ClientTokens } from '../security/client-tokens.js';
 import { UUID_PATTERN } from '../cluster/meta/meta-fields.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
@@ -43,6 +44,8 @@ const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--m
            [--hedge-budget X] (extra calls hedged requests may add, share of calls 0..1, default 0.05; 0 turns hedging off)
   security: --tls-cert FILE --tls-key FILE --tls-ca FILE (PEM; mutual TLS between nodes, clients need the CA)
            --insecure (plaintext on a non-loopback --listen; loopback is plaintext by default)
+           [--client-tokens FILE] (public calls need "authorization: Bearer TOKEN"; the file has one
+            "TOKEN ROLE" a line, ROLE read|write|admin, # comments; read at start)
   testing: --enable-faults (the SetFault switch, loopback callers only)
            [--fault-callers ADDR,…] (more caller addresses allowed, e.g. a test bridge of this machine)`;
 
@@ -79,6 +82,7 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
   if (ranking !== undefined || hedgeBudget !== undefined) {
     base.query = { ...(ranking !== undefined ? { ranking: ranking === 'on' } : {}), ...(hedgeBudget !== undefined ? { hedging: { budget: hedgeBudget } } : {}) };
   }
+  if (s('client-tokens')) base.clientTokens = ClientTokens.load(s('client-tokens')!);
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;
   if (!s('gossip')) {
