@@ -25,7 +25,7 @@ const DEPLOY = join(ROOT, 'deploy');
 // The compiled code the node runs: the metric names it registers are string literals there.
 const DIST_SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
-// js-yaml comes with the dev dependencies (@napi-rs/cli). Kubernetes reads manifests as YAML 1.1.
+// js-yaml is a dev dependency of its own (package.json). Kubernetes reads manifests as YAML 1.1.
 const yaml = createRequire(join(ROOT, 'package.json'))('js-yaml') as {
   loadAll(text: string, onDoc?: undefined, options?: { schema?: unknown }): unknown[];
   load(text: string, options?: { schema?: unknown }): unknown;
