@@ -556,6 +556,24 @@ export class StorageError extends EngramError {
   }
 }
 
+/**
+ * The data directory's filesystem has less free space than the node's floor (`--min-free-disk`):
+ * the write is refused before anything is logged (nothing stored is lost; reads go on), and
+ * writes succeed again once space is freed.
+ */
+export class DiskFullError extends EngramError {
+  static override readonly code = 'ERR_DISK_FULL';
+  static override readonly grpcStatus = GrpcStatus.RESOURCE_EXHAUSTED;
+  static override readonly wireFields = ['freeBytes', 'floorBytes'];
+  readonly freeBytes: number;
+  readonly floorBytes: number;
+  constructor(path: string, freeBytes: number, floorBytes: number) {
+    super(DiskFullError.code, `writes refused: ${path} has ${freeBytes} bytes free, below the floor of ${floorBytes} (--min-free-disk); writes resume once space is freed`);
+    this.freeBytes = freeBytes;
+    this.floorBytes = floorBytes;
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') {
     return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value);
@@ -575,7 +593,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   NodeUnavailableError, NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError,
   MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, ClientUnauthenticatedError, PermissionDeniedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
-  ConfigError, NativeUnavailableError, GatherInputError, StorageError,
+  ConfigError, NativeUnavailableError, GatherInputError, StorageError, DiskFullError,
 ];
 
 const BY_CODE = new Map(CLASSES.map((c) => [c.code, c]));

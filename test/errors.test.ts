@@ -59,6 +59,7 @@ const SAMPLES: Record<string, () => EngramError> = {
   ConfigError: () => new errors.ConfigError('ENGRAM_GATHER', 'must be auto, native or reference'),
   NativeUnavailableError: () => new errors.NativeUnavailableError('the addon did not load', new Error('dlopen failed')),
   GatherInputError: () => new errors.GatherInputError('partition 3 sent offsets past its blob'),
+  DiskFullError: () => new errors.DiskFullError('/data/n1', 1048576, 268435456),
   StorageError: () => new errors.StorageError('/data/kept.log', 'bad CRC at byte 4096'),
 };
 

@@ -8,6 +8,7 @@
  * nothing can have been written: a refusal, or a leader that could not be reached at all; a
  * write proposed but not confirmed in time is `WriteOutcomeUnknownError`, never retried here.
  */
+import type { WriteGuard } from '../storage/disk-floor.js';
 import { performance } from 'node:perf_hooks';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
@@ -51,6 +52,8 @@ export interface SpaceWriterOptions {
   cluster: Cluster;
   peers: InternalCalls;
   logger: Logger;
+  /** Refuses a proposal while the disk is below the node's floor (DiskFullError); committed entries are always applied. */
+  writeGuard?: WriteGuard;
 }
 
 export class SpaceWriter {
@@ -161,6 +164,8 @@ export class SpaceWriter {
     const associations = batch.associations?.length ?? 0;
     const payload = this.#o.engine.prepareStore(space, batch);
     if (memories === 0 && associations === 0) return { memories, associations, copies: 0, logPosition: groups.applied(space) };
+    // The proposal side only: a follower applying a committed entry never refuses it.
+    await this.#o.writeGuard?.check();
     const index = await groups.propose(space, payload, deadline - ANSWER_MARGIN_MS);
     const copies = await this.#acknowledged(space, index, ack, deadline);
     return { memories, associations, copies, logPosition: index };
@@ -174,6 +179,7 @@ export class SpaceWriter {
     const groups = this.#o.cluster.spaceGroups;
     if (!groups.has(space) || !groups.isLeader(space)) throw new NotSpaceLeaderError(space, groups.has(space) ? groups.leaderOf(space) : '');
     const started = performance.now();
+    await this.#o.writeGuard?.check();
     const found = await this.#o.engine.preparePatterns(space, q);
     const deadline = q.deadline !== undefined ? performance.now() + Math.max(0, q.deadline - Date.now()) + ANSWER_MARGIN_MS : performance.now() + DEFAULT_WRITE_TIMEOUT_MS;
     for (const payload of found.payloads) await groups.propose(space, payload, deadline);

@@ -49,6 +49,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   { name: 'tls-ca', type: 'string' },
   { name: 'insecure', type: 'boolean' },
   { name: 'client-tokens', type: 'string' },
+  { name: 'min-free-disk', type: 'string' },
   { name: 'help', type: 'boolean', short: 'h', noEnv: true },
 ];
 

@@ -18,6 +18,7 @@ import { NodeHealth } from './health.js';
 import { isWildcardHost } from '../cluster/swim-membership.js';
 import { publicHandlers } from './public-service.js';
 import { withClientTokens } from './public-auth.js';
+import { DiskFloor, type DiskFloorSetting } from '../storage/disk-floor.js';
 import type { ClientTokens } from '../security/client-tokens.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
@@ -79,6 +80,8 @@ export interface NodeConfig {
   insecure?: boolean;
   /** How the coordinator picks copies (DESIGN §8). Default: ranked by measurement, hedged with a 5% budget. */
   query?: { ranking?: boolean; hedging?: HedgeOptions };
+  /** Free space below which writes are refused (`--min-free-disk`). Default DEFAULT_MIN_FREE_DISK_BYTES. */
+  minFreeDisk?: DiskFloorSetting;
   /** Bearer tokens public calls must carry (`--client-tokens`); unset serves every client. Internal calls are not affected. */
   clientTokens?: ClientTokens;
 }
@@ -91,6 +94,8 @@ export class EngramNode {
   /** The data directory's storage id (src/cluster/identity.ts): a wiped directory gets a new one. */
   storageId = '';
   readonly engine: Engine;
+  /** Refuses writes while the data disk is below `--min-free-disk`. */
+  readonly diskFloor: DiskFloor;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   readonly startedAt = Date.now();
@@ -143,6 +148,7 @@ export class EngramNode {
     this.id = config.id;
     this.queryOptions = config.query ?? {};
     this.engine = engine;
+    this.diskFloor = new DiskFloor({ path: config.dataDir, ...(config.minFreeDisk ? { floor: config.minFreeDisk } : {}) });
     this.logger = config.logger ?? jsonLogger(config.id);
     this.metrics = createNodeMetrics(config.id);
     this.enableFaults = config.enableFaults ?? false;
@@ -218,7 +224,7 @@ export class EngramNode {
             }));
           },
         });
-        node.writer = new SpaceWriter({ nodeId: config.id, engine, cluster: node.cluster, peers: node.internalCalls, logger: node.logger });
+        node.writer = new SpaceWriter({ nodeId: config.id, engine, cluster: node.cluster, peers: node.internalCalls, logger: node.logger, writeGuard: node.diskFloor });
         node.executor = node.distributedExecutor(node.cluster);
       }
     } catch (err) {
@@ -269,6 +275,7 @@ export class EngramNode {
       cluster: () => this.cluster,
       writer: () => this.writer,
       executor: () => this.executor,
+      writeGuard: this.diskFloor,
     };
     const internalServices = {
       engine: this.engine,

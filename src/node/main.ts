@@ -20,12 +20,15 @@ import { envName, environmentHelp, nameTheVariable, parseArgsOptions, withEnviro
 import { resolveClusterKey } from './config-cluster-key.js';
 import { loadTlsConfig } from '../security/tls-config.js';
 import { ClientTokens } from '../security/client-tokens.js';
+import { parseDiskFloor } from '../storage/disk-floor.js';
 import { UUID_PATTERN } from '../cluster/meta/meta-fields.js';
 
 const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--metrics HOST:PORT]
            [--advertise HOST:PORT] (the gRPC address peers and clients are told; port 0 = the bound port;
             required in a cluster when --listen is 0.0.0.0 or ::)
            [--log-level trace|debug|info|warn|error] (JSON lines on stderr, default info)
+           [--min-free-disk BYTES|PERCENT] (refuse writes with RESOURCE_EXHAUSTED while the data dir's disk has
+            less free, e.g. 256MiB, 1GiB, 2%; default 256MiB; 0 turns it off)
   cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…]
            [--cluster-key-file FILE | $ENGRAM_CLUSTER_KEY | --cluster-key KEY] (the shared secret; first of:
             --cluster-key on the command line, the file, $ENGRAM_CLUSTER_KEY; a file keeps it out of ps)
@@ -82,6 +85,7 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
   if (ranking !== undefined || hedgeBudget !== undefined) {
     base.query = { ...(ranking !== undefined ? { ranking: ranking === 'on' } : {}), ...(hedgeBudget !== undefined ? { hedging: { budget: hedgeBudget } } : {}) };
   }
+  if (s('min-free-disk') !== undefined) base.minFreeDisk = parseDiskFloor(s('min-free-disk')!);
   if (s('client-tokens')) base.clientTokens = ClientTokens.load(s('client-tokens')!);
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);
   if (tls) base.tls = tls;

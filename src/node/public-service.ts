@@ -7,6 +7,7 @@ import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
 import type { Query } from '../query/types.js';
 import type { Handler } from './handler.js';
+import type { WriteGuard } from '../storage/disk-floor.js';
 import type { Engine } from '../engine/engine.js';
 import type { StoreBatch } from '../engine/store-batch.js';
 import type { Logger } from '../util/logger.js';
@@ -34,6 +35,8 @@ export interface PublicServices {
   /** Writes through the space groups (undefined for a node without a cluster). */
   writer(): SpaceWriter | undefined;
   executor(): QueryExecutor;
+  /** The free-disk floor: checked before a Store or CreateSpace is taken (DiskFullError). */
+  readonly writeGuard: WriteGuard;
 }
 import { VERSION } from '../util/version.js';
 import { checkSpaceId } from '../engine/ids.js';
@@ -97,6 +100,7 @@ function checkQuerySpaces(query: Query): void {
 export function publicHandlers(node: PublicServices): Record<string, Handler> {
   return {
     async CreateSpace(req: CreateSpaceMsg) {
+      await node.writeGuard.check();
       const cluster = node.cluster();
       if (cluster) {
         checkSpaceId(req.space);
@@ -123,6 +127,7 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
       checkSpaceId(req.space);
       const ack = ackLevel(req.ack);
       const batch = batchFromWire(req);
+      await node.writeGuard.check();
       const writer = node.writer();
       if (writer) return writer.store(req, batch, ack, writeDeadline(call));
       const out = await node.engine.store(req.space, batch);
