@@ -574,6 +574,23 @@ export class DiskFullError extends EngramError {
   }
 }
 
+/**
+ * CreateSpace of a new space when the cluster already holds `maxSpaces` (`--max-spaces`): each
+ * space holds a log, a Raft group and file handles for life, so their number is capped.
+ */
+export class TooManySpacesError extends EngramError {
+  static override readonly code = 'ERR_TOO_MANY_SPACES';
+  static override readonly grpcStatus = GrpcStatus.RESOURCE_EXHAUSTED;
+  static override readonly wireFields = ['space', 'maxSpaces'];
+  readonly space: string;
+  readonly maxSpaces: number;
+  constructor(space: string, maxSpaces: number) {
+    super(TooManySpacesError.code, `create memory space "${space}": the cluster holds its cap of ${maxSpaces} spaces (--max-spaces)`);
+    this.space = space;
+    this.maxSpaces = maxSpaces;
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') {
     return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value);
@@ -593,7 +610,7 @@ const CLASSES: readonly EngramErrorClass[] = [
   NodeUnavailableError, NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError,
   MetadataUnavailableError, ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, ClientUnauthenticatedError, PermissionDeniedError, FaultSwitchRefusedError, EngineClosedError, NodeStartingError,
   ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
-  ConfigError, NativeUnavailableError, GatherInputError, StorageError, DiskFullError,
+  ConfigError, NativeUnavailableError, GatherInputError, StorageError, DiskFullError, TooManySpacesError,
 ];
 
 const BY_CODE = new Map(CLASSES.map((c) => [c.code, c]));

@@ -7,7 +7,7 @@ export {
   NotSpaceLeaderError, WriteUnavailableError, WriteOutcomeUnknownError, ReplicationTimeoutError, ConsistencyUnavailableError, MetadataUnavailableError,
   ClusterMismatchError, RaftPeerRefusedError, RaftTransportClosedError, NotInClusterError, UnauthenticatedError, ClientUnauthenticatedError, PermissionDeniedError, FaultSwitchRefusedError,
   EngineClosedError, NodeStartingError, ConnectionBackoffError, PoolClosedError, MalformedPartitionResultError, EngramRpcError,
-  ConfigError, NativeUnavailableError, GatherInputError, StorageError, DiskFullError,
+  ConfigError, NativeUnavailableError, GatherInputError, StorageError, DiskFullError, TooManySpacesError,
   type EngramErrorClass, type RaftPeerRefusal, type AuthFailureReason, type ClientRole,
 } from './errors.js';
 export { nativeBinding, nativeMode, gatherBackend, type NativeMode } from './native/binding.js';

@@ -60,6 +60,7 @@ const SAMPLES: Record<string, () => EngramError> = {
   NativeUnavailableError: () => new errors.NativeUnavailableError('the addon did not load', new Error('dlopen failed')),
   GatherInputError: () => new errors.GatherInputError('partition 3 sent offsets past its blob'),
   DiskFullError: () => new errors.DiskFullError('/data/n1', 1048576, 268435456),
+  TooManySpacesError: () => new errors.TooManySpacesError('one-too-many', 10000),
   StorageError: () => new errors.StorageError('/data/kept.log', 'bad CRC at byte 4096'),
 };
 

@@ -16,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../engine/engine.js';
-import { ClusterMismatchError, ConsistencyUnavailableError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError } from '../errors.js';
+import { ClusterMismatchError, ConsistencyUnavailableError, InvalidArgumentError, MetadataUnavailableError, SpaceConflictError, SpaceNotFoundError, TooManySpacesError } from '../errors.js';
+import { DEFAULT_MAX_SPACES } from '../engine/limits.js';
 import type { Logger } from '../util/logger.js';
 import type { MetaStatus } from '../client/engram-client.js';
 import { fromGrpcError, isServiceError } from '../wire/grpc-errors.js';
@@ -79,6 +80,8 @@ export interface ClusterOptions {
   replicationFactor?: number;
   /** Voters of the metadata group (`--meta-voters`). Default 3. */
   metaVoters?: number;
+  /** Spaces the cluster may hold (`--max-spaces`): CreateSpace of one more is refused. Default DEFAULT_MAX_SPACES. */
+  maxSpaces?: number;
   /** A voter down this long is replaced by a live member (`--reassign-after`), ms. Default 60,000. */
   reassignAfterMs?: number;
   /** Applied entries past a space group's snapshot before its log is compacted (`--space-compact-every`). Default 10,000. */
@@ -128,6 +131,8 @@ export class Cluster extends EventEmitter implements ClusterView {
   readonly membership: SwimMembership;
   readonly detector: PartitionDetector;
   readonly replicationFactor: number;
+  /** See ClusterOptions.maxSpaces. */
+  readonly maxSpaces: number;
   readonly meta: MetaGroup;
   /** This node's copies of the space groups. */
   readonly spaceGroups: SpaceGroups;
@@ -166,6 +171,7 @@ export class Cluster extends EventEmitter implements ClusterView {
     this.spaceGroups = spaceGroups;
     this.#self = self;
     this.replicationFactor = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
+    this.maxSpaces = options.maxSpaces ?? DEFAULT_MAX_SPACES;
     this.#maxVoters = options.metaVoters ?? DEFAULT_META_VOTERS;
     this.#reassignAfterMs = options.reassignAfterMs ?? DEFAULT_REASSIGN_AFTER_MS;
     this.#rebalance = options.rebalance ?? true;
@@ -414,6 +420,9 @@ export class Cluster extends EventEmitter implements ClusterView {
     for (let attempt = 0; ; attempt++) {
       const existing = this.meta.state.space(space);
       if (existing) return { assignment: this.#checkSame(existing, dimension), created: false };
+      // Against the committed table before proposing: creations racing each other may pass the
+      // cap by as many as run at once, which bounds the growth all the same.
+      if (this.meta.state.spaces().length >= this.maxSpaces) throw new TooManySpacesError(space, this.maxSpaces);
       const q = this.quorum();
       if (q.reachable < majority(q.total)) throw new MetadataUnavailableError(q.reachable, q.total, what);
       const placement = resolvePlacement(space, this.members(), { replicationFactor: this.replicationFactor, ...request });

@@ -7,6 +7,8 @@
 export const DEFAULT_DIMENSION = 768;
 /** Largest embedding dimension of a space. */
 export const MAX_DIMENSION = 4096;
+/** Spaces a node (alone) or a cluster holds before CreateSpace of a new one is refused (`--max-spaces`). */
+export const DEFAULT_MAX_SPACES = 10_000;
 /** Space ids: 3–64 characters of `[a-z0-9_-]`. */
 export const SPACE_ID_PATTERN = /^[a-z0-9_-]{3,64}$/;
 

@@ -50,6 +50,7 @@ export const NODE_FLAGS: readonly NodeFlag[] = [
   { name: 'insecure', type: 'boolean' },
   { name: 'client-tokens', type: 'string' },
   { name: 'min-free-disk', type: 'string' },
+  { name: 'max-spaces', type: 'string' },
   { name: 'help', type: 'boolean', short: 'h', noEnv: true },
 ];
 

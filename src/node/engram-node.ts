@@ -19,6 +19,7 @@ import { isWildcardHost } from '../cluster/swim-membership.js';
 import { publicHandlers } from './public-service.js';
 import { withClientTokens } from './public-auth.js';
 import { DiskFloor, type DiskFloorSetting } from '../storage/disk-floor.js';
+import { DEFAULT_MAX_SPACES } from '../engine/limits.js';
 import type { ClientTokens } from '../security/client-tokens.js';
 import { internalHandlers, type NodeFaults } from './internal-service.js';
 import type { Handler } from './handler.js';
@@ -80,6 +81,8 @@ export interface NodeConfig {
   insecure?: boolean;
   /** How the coordinator picks copies (DESIGN §8). Default: ranked by measurement, hedged with a 5% budget. */
   query?: { ranking?: boolean; hedging?: HedgeOptions };
+  /** Spaces this node (alone) or its cluster may hold (`--max-spaces`). Default DEFAULT_MAX_SPACES. */
+  maxSpaces?: number;
   /** Free space below which writes are refused (`--min-free-disk`). Default DEFAULT_MIN_FREE_DISK_BYTES. */
   minFreeDisk?: DiskFloorSetting;
   /** Bearer tokens public calls must carry (`--client-tokens`); unset serves every client. Internal calls are not affected. */
@@ -184,6 +187,7 @@ export class EngramNode {
         node.cluster = await Cluster.start(
           {
             ...config.cluster,
+            ...(config.maxSpaces !== undefined ? { maxSpaces: config.maxSpaces } : {}),
             nodeId: config.id,
             grpcAddress: node.grpcAddress,
             // Gossip is told at the advertised host too, unless configured apart.
@@ -276,6 +280,7 @@ export class EngramNode {
       writer: () => this.writer,
       executor: () => this.executor,
       writeGuard: this.diskFloor,
+      maxSpaces: config.maxSpaces ?? DEFAULT_MAX_SPACES,
     };
     const internalServices = {
       engine: this.engine,

@@ -29,6 +29,8 @@ const USAGE = `usage: engram-node --id ID --listen HOST:PORT --data-dir DIR [--m
            [--log-level trace|debug|info|warn|error] (JSON lines on stderr, default info)
            [--min-free-disk BYTES|PERCENT] (refuse writes with RESOURCE_EXHAUSTED while the data dir's disk has
             less free, e.g. 256MiB, 1GiB, 2%; default 256MiB; 0 turns it off)
+           [--max-spaces N] (CreateSpace of a new space is refused with RESOURCE_EXHAUSTED once the node, or its
+            cluster, holds N; default 10000)
   cluster: --gossip HOST:PORT [--bootstrap | --seeds HOST:PORT,…]
            [--cluster-key-file FILE | $ENGRAM_CLUSTER_KEY | --cluster-key KEY] (the shared secret; first of:
             --cluster-key on the command line, the file, $ENGRAM_CLUSTER_KEY; a file keeps it out of ps)
@@ -85,6 +87,9 @@ function config(values: FlagValues, fromEnv: ReadonlySet<string>, logger: Logger
   if (ranking !== undefined || hedgeBudget !== undefined) {
     base.query = { ...(ranking !== undefined ? { ranking: ranking === 'on' } : {}), ...(hedgeBudget !== undefined ? { hedging: { budget: hedgeBudget } } : {}) };
   }
+  const maxSpaces = int('max-spaces', s('max-spaces'));
+  if (maxSpaces === 0) throw new ConfigError('--max-spaces', 'must be at least 1');
+  if (maxSpaces !== undefined) base.maxSpaces = maxSpaces;
   if (s('min-free-disk') !== undefined) base.minFreeDisk = parseDiskFloor(s('min-free-disk')!);
   if (s('client-tokens')) base.clientTokens = ClientTokens.load(s('client-tokens')!);
   const tls = loadTlsConfig({ ca: s('tls-ca'), cert: s('tls-cert'), key: s('tls-key') }, true);

@@ -1,7 +1,7 @@
 /** Handlers of the public `Engram` service: create space, store, execute query, status. */
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, TooManySpacesError } from '../errors.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
@@ -37,6 +37,8 @@ export interface PublicServices {
   executor(): QueryExecutor;
   /** The free-disk floor: checked before a Store or CreateSpace is taken (DiskFullError). */
   readonly writeGuard: WriteGuard;
+  /** Spaces a node of its own may hold (a cluster's cap is the cluster's own). */
+  readonly maxSpaces: number;
 }
 import { VERSION } from '../util/version.js';
 import { checkSpaceId } from '../engine/ids.js';
@@ -118,6 +120,11 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
       // A node of its own: explicit placement may only name this node.
       for (const [field, value] of [['primary', req.primary], ...req.replicas.map((r, i) => [`replicas[${i}]`, r])] as [string, string][]) {
         if (value !== '' && value !== node.id) throw new InvalidArgumentError(field, value, 'not a member of this cluster');
+      }
+      const spaces = node.engine.spaces();
+      if (spaces.length >= node.maxSpaces && !spaces.some((s) => s.id === req.space)) {
+        checkSpaceId(req.space);
+        throw new TooManySpacesError(req.space, node.maxSpaces);
       }
       const out = await node.engine.createSpace(req.space, req.dimension === 0 ? undefined : req.dimension);
       return { space: req.space, dimension: out.dimension, created: out.created, primary: node.id, replicas: [] };
