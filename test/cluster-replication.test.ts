@@ -178,6 +178,12 @@ describe('replication on Raft', () => {
         const g = await copiesAgree(c, space, 3);
         if (!g || g.some((x) => x.voters.length !== 3 || x.learners.length > 0)) return undefined;
       }
+      // n4's engine holds what it was sent. Waited for, not asserted at the first agreement: a
+      // copy seeded by a snapshot can be a voter with the leader's digest a moment before its
+      // engine has loaded the records (seen once in a full run under load; the known gap of
+      // promoting a learner before its engine caught up, see the session notes).
+      const n4 = await c.node('n4').client.status();
+      if (n4.groups.some((g) => n4.spaces.find((x) => x.id === g.space)?.memories !== 20)) return undefined;
       return count;
     });
     assert.equal(load.get('n4'), 2);
