@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError, DiskFullError } from '../src/errors.js';
+import { ConfigError, DiskFullError, WriteUnavailableError } from '../src/errors.js';
+import { TestCluster } from './helpers/cluster.js';
 import { DEFAULT_MIN_FREE_DISK_BYTES, DiskFloor, parseDiskFloor, type DiskStats } from '../src/storage/disk-floor.js';
 import { NodeFixture, vec } from './helpers/node.js';
 
@@ -113,4 +114,29 @@ describe('engram-node --min-free-disk above the free space', () => {
       await full.proc.stop();
     });
   }
+});
+
+describe('the disk floor on the leader of a space group', () => {
+  let cluster: TestCluster | undefined;
+  after(() => cluster?.stop());
+
+  it('refuses a write forwarded from a node with room, at the proposal: RESOURCE_EXHAUSTED back to the client, nothing lost', async () => {
+    const c = (cluster = await new TestCluster().start(2));
+    const memory = (id: string, seed: number) => ({ id, embedding: Float32Array.from(vec(8, seed)), content: id });
+    // One copy, on n1: n2 holds none, so its Store goes to n1's group leader as ForwardStore.
+    await c.node('n2').client.createSpace('solo', { dimension: 8, primary: 'n1', copies: 1 });
+    await c.node('n2').client.store('solo', { memories: [memory('kept', 1)] });
+    await c.node('n1').proc.stop();
+    await c.startNode('n1', { extraArgs: ['--min-free-disk', '100%'] });
+    const refused = await c.until('the forwarded write to be refused for disk space', 30_000, async () => {
+      const err = await c.node('n2').client.store('solo', { memories: [memory('more', 2)] }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err !== undefined, 'the write was taken by a leader below its disk floor');
+      // n1 may still be electing itself or rejoining: then the write was not taken, ask again.
+      return err instanceof WriteUnavailableError ? undefined : err;
+    });
+    assert.ok(refused instanceof DiskFullError, String(refused));
+    assert.equal(refused.grpcStatus, grpc.status.RESOURCE_EXHAUSTED);
+    const recall = await c.node('n2').client.query({ kind: 'recall', space: 'solo', cue: { embedding: Float32Array.from(vec(8, 1)) }, limit: 5 });
+    assert.deepEqual(recall.memories.map((m) => m.id), ['kept']);
+  });
 });
