@@ -6,13 +6,27 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { EngramClient } from '../src/client/engram-client.js';
 import { ClientUnauthenticatedError, ConfigError, PermissionDeniedError } from '../src/errors.js';
 import { ClientTokens } from '../src/security/client-tokens.js';
 import { requiredRole } from '../src/node/public-auth.js';
 import { NodeFixture, vec } from './helpers/node.js';
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+/** The `engram` CLI with only `env` of the ENGRAM_* variables set. */
+function engram(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENGRAM_')));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...base, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 const TOKENS = `# tokens of the test
 reader-token-1 read
@@ -104,6 +118,16 @@ describe('engram-node --client-tokens', () => {
     // Consolidate writes: admin only.
     await assert.rejects(writer.query({ kind: 'consolidate', space: 'kept' }), PermissionDeniedError);
     await admin.query({ kind: 'consolidate', space: 'kept' });
+  });
+
+  it('the CLI sends $ENGRAM_TOKEN or --token', async () => {
+    const viaEnv = await engram(['status'], { ENGRAM_NODE: address, ENGRAM_TOKEN: 'reader-token-1', ENGRAM_JSON: '1' });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const viaFlag = await engram(['--token', 'reader-token-1', 'status'], { ENGRAM_NODE: address });
+    assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    const without = await engram(['status'], { ENGRAM_NODE: address, ENGRAM_JSON: '1' });
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /ERR_CLIENT_UNAUTHENTICATED/);
   });
 });
 
