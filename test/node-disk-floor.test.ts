@@ -88,7 +88,7 @@ describe('engram-node --min-free-disk above the free space', () => {
   after(() => fx.cleanup());
 
   for (const [label, extra] of [['alone', []], ['in a one-node cluster', ['--gossip', '127.0.0.1:0', '--bootstrap', '--cluster-key', 'disk-floor-test-key']]] as const) {
-    it(`${label}: refuses Store and CreateSpace with RESOURCE_EXHAUSTED, keeps what was stored and still answers reads`, async () => {
+    it(`${label}: refuses Store, CreateSpace and Consolidate with RESOURCE_EXHAUSTED, keeps what was stored and still answers reads`, async () => {
       const dir = join(await fx.tempDir(), 'n');
       const memory = (id: string, seed: number) => ({ id, embedding: Float32Array.from(vec(8, seed)), content: id });
       const first = await fx.start('d1', dir, { extraArgs: [...extra] });
@@ -106,6 +106,7 @@ describe('engram-node --min-free-disk above the free space', () => {
         return true;
       });
       await assert.rejects(full.client.createSpace('more', { dimension: 8 }), DiskFullError);
+      await assert.rejects(full.client.query({ kind: 'consolidate', space: 'kept' }), DiskFullError);
       const status = await full.client.status();
       assert.equal(status.spaces.find((s) => s.id === 'kept')?.memories, 2);
       assert.ok(!status.spaces.some((s) => s.id === 'more'));

@@ -144,6 +144,8 @@ export function publicHandlers(node: PublicServices): Record<string, Handler> {
     async ExecuteQuery(req: { query: QueryMsg | null; options: QueryOptionsMsg | null }, call) {
       const query = queryFromWire(req.query);
       checkQuerySpaces(query);
+      // Consolidate writes patterns: refused below the disk floor like a Store.
+      if (query.kind === 'consolidate') await node.writeGuard.check();
       const options = optionsFromWire(req.options);
       // One deadline and one cancellation from here down (DESIGN §8).
       const { context, dispose } = callContext(call);
