@@ -21,7 +21,7 @@ import { AllPartitionsFailedError, InvalidArgumentError } from '../src/errors.js
 import { buildCoverage, coverageToWire } from '../src/query/coverage.js';
 import { protos } from '../src/wire/proto.js';
 import { TestCluster } from './helpers/cluster.js';
-import { vec } from './helpers/node.js';
+import { deadAddress, vec } from './helpers/node.js';
 import { TestPki } from './helpers/security-certs.js';
 
 type MemberState = 'alive' | 'suspect' | 'down' | 'left';
@@ -396,15 +396,6 @@ describe('EngramClient routing, against servers in this process', () => {
     }
   });
 });
-
-/** An address nothing listens on: a port the kernel handed out and that was closed again. */
-async function deadAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `127.0.0.1:${port}`;
-}
 
 describe('EngramClient routing, against servers in this process: a dead copy holder', () => {
   let a: FakeNode | undefined;

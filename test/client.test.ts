@@ -16,7 +16,7 @@ import {
 import { toGrpcError } from '../src/wire/grpc-errors.js';
 import { LEAN_CHANNEL_OPTIONS, protos } from '../src/wire/proto.js';
 import { TestCluster } from './helpers/cluster.js';
-import { NodeFixture, vec, type TestNode } from './helpers/node.js';
+import { NodeFixture, deadAddress, vec, type TestNode } from './helpers/node.js';
 
 const DIM = 8;
 
@@ -44,15 +44,6 @@ class FakeNode {
     this.address = `127.0.0.1:${port}`;
     return this;
   }
-}
-
-/** An address nothing listens on: a port the kernel handed out and that was closed again. */
-async function deadAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `127.0.0.1:${port}`;
 }
 
 /** The transport's own words, or an address of a node: what a client must never see. */

@@ -1,4 +1,5 @@
 /** Real node processes for tests: temp data dirs, no fixed ports, everything stopped after. */
+import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -48,4 +49,13 @@ export function vec(dim: number, seed: number): number[] {
     out.push((x / 2147483648) * 2 - 1);
   }
   return out;
+}
+
+/** An address nothing listens on: a port the kernel handed out and that was closed again. */
+export async function deadAddress(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return `127.0.0.1:${port}`;
 }
