@@ -1,7 +1,9 @@
 //! Validation and zero-copy reading of the columnar wire format (docs/gather-spec.md).
 //!
 //! Columns are little-endian bytes that may start at any address (a view into a received
-//! message), so every read goes through `from_le_bytes` on 4-byte chunks instead of a cast.
+//! message), so every read goes through `from_le_bytes` on 4- or 8-byte chunks instead of a cast.
+
+use std::marker::PhantomData;
 
 use crate::reject::{code, Rejection};
 use crate::text::js_number;
@@ -14,9 +16,34 @@ fn u32_at(chunk: &[u8]) -> u32 {
     u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])
 }
 
-#[inline]
-fn f32_at(chunk: &[u8]) -> f32 {
-    f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])
+/// A float type of the value columns: f32 (Recall, Spread, Imagine) or f64 (pulses).
+pub trait Float: Copy + PartialOrd + Into<f64> + 'static {
+    /// Bytes per value on the wire.
+    const WIDTH: usize;
+    const ZERO: Self;
+    const ONE: Self;
+    /// The value of the first `WIDTH` bytes of `chunk`, little-endian.
+    fn read(chunk: &[u8]) -> Self;
+}
+
+impl Float for f32 {
+    const WIDTH: usize = 4;
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline]
+    fn read(chunk: &[u8]) -> f32 {
+        f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])
+    }
+}
+
+impl Float for f64 {
+    const WIDTH: usize = 8;
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    #[inline]
+    fn read(chunk: &[u8]) -> f64 {
+        f64::from_le_bytes(chunk[..8].try_into().unwrap())
+    }
 }
 
 /// Ids of one validated partition: a UTF-8 blob cut by `n + 1` offsets.
@@ -66,31 +93,37 @@ impl<'a> IdColumn<'a> {
     }
 }
 
-/// One f32 LE column of a validated partition.
+/// One LE value column of a validated partition.
 #[derive(Clone, Copy, Debug)]
-pub struct F32Column<'a>(&'a [u8]);
+pub struct Column<'a, T>(&'a [u8], PhantomData<T>);
 
-impl<'a> F32Column<'a> {
-    pub fn get(&self, i: usize) -> f32 {
-        f32_at(&self.0[4 * i..])
+/// An f32 LE column.
+pub type F32Column<'a> = Column<'a, f32>;
+/// An f64 LE column.
+pub type F64Column<'a> = Column<'a, f64>;
+
+impl<'a, T: Float> Column<'a, T> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Column(bytes, PhantomData)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = f32> + 'a {
-        self.0.chunks_exact(4).map(f32_at)
+    pub fn get(&self, i: usize) -> T {
+        T::read(&self.0[T::WIDTH * i..])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = T> + 'a {
+        self.0.chunks_exact(T::WIDTH).map(T::read)
     }
 
     /// First row whose value is not finite or outside [0, 1], with that value.
-    fn first_out_of_unit(&self) -> Option<(usize, f32)> {
+    fn first_out_of_unit(&self) -> Option<(usize, T)> {
+        let unit = T::ZERO..=T::ONE;
         // A branch-free pass first, so the common all-valid column stays vectorizable.
-        let all_ok = self
-            .iter()
-            .fold(true, |ok, v| ok & (0.0..=1.0).contains(&v));
+        let all_ok = self.iter().fold(true, |ok, v| ok & unit.contains(&v));
         if all_ok {
             return None;
         }
-        self.iter()
-            .enumerate()
-            .find(|&(_, v)| !(0.0..=1.0).contains(&v))
+        self.iter().enumerate().find(|&(_, v)| !unit.contains(&v))
     }
 }
 
@@ -103,8 +136,8 @@ pub struct RawIds<'a> {
 }
 
 /// Checks 1-5 of the spec (offsets, size cap, column lengths, offsets content, UTF-8) in that
-/// order; `values` are the partition's value columns with their names for messages.
-pub fn validate_ids<'a>(
+/// order; `values` are the partition's value columns of `T` with their names for messages.
+pub fn validate_ids<'a, T: Float>(
     raw: RawIds<'a>,
     values: &[(&str, &'a [u8])],
     cap: usize,
@@ -129,13 +162,13 @@ pub fn validate_ids<'a>(
         return reject(code::TOO_LARGE, format!("{n} rows > cap {cap}"));
     }
     for &(name, column) in values {
-        if column.len() != 4 * n {
+        if column.len() != T::WIDTH * n {
             return reject(
                 code::COLUMN_LENGTH,
                 format!(
                     "{name} column has {} bytes, expected {}",
                     column.len(),
-                    4 * n
+                    T::WIDTH * n
                 ),
             );
         }
@@ -216,18 +249,18 @@ fn check_offsets(
 }
 
 /// Check 6 for one column: every value finite and in [0, 1].
-pub fn validate_unit<'a>(
+pub fn validate_unit<'a, T: Float>(
     index: u32,
     name: &str,
     column: &'a [u8],
-) -> Result<F32Column<'a>, Rejection> {
-    let column = F32Column(column);
+) -> Result<Column<'a, T>, Rejection> {
+    let column = Column::new(column);
     match column.first_out_of_unit() {
         None => Ok(column),
         Some((row, v)) => Err(Rejection::new(
             index,
             code::BAD_VALUE,
-            format!("{name}[{row}]={} is not in [0, 1]", js_number(v as f64)),
+            format!("{name}[{row}]={} is not in [0, 1]", js_number(v.into())),
         )),
     }
 }
@@ -247,7 +280,7 @@ mod tests {
         cap: usize,
     ) -> Result<usize, Rejection> {
         let named: Vec<(&str, &[u8])> = values.iter().map(|v| ("value", *v)).collect();
-        validate_ids(
+        validate_ids::<f32>(
             RawIds {
                 index: 3,
                 ids: blob,
@@ -268,7 +301,7 @@ mod tests {
         let mut buf = vec![0xEEu8];
         buf.extend(le32(&[0, 1, 3]));
         let blob = b"abc";
-        let (ids, n) = validate_ids(
+        let (ids, n) = validate_ids::<f32>(
             RawIds {
                 index: 0,
                 ids: blob,
@@ -283,7 +316,10 @@ mod tests {
         assert_eq!(ids.get(1), b"bc");
         let mut vals = vec![0u8];
         vals.extend(0.25f32.to_le_bytes());
-        assert_eq!(F32Column(&vals[1..]).get(0), 0.25);
+        assert_eq!(F32Column::new(&vals[1..]).get(0), 0.25);
+        let mut wide = vec![0u8];
+        wide.extend(0.1f64.to_le_bytes());
+        assert_eq!(F64Column::new(&wide[1..]).get(0), 0.1);
     }
 
     #[test]
@@ -389,11 +425,40 @@ mod tests {
     #[test]
     fn unit_values() {
         for bad in [f32::NAN, f32::INFINITY, -0.5, 1.5] {
-            let r = validate_unit(1, "activation", &bad.to_le_bytes()).unwrap_err();
+            let r = validate_unit::<f32>(1, "activation", &bad.to_le_bytes()).unwrap_err();
             assert_eq!(r.code, code::BAD_VALUE);
         }
         for good in [0.0f32, -0.0, 1.0, 0.3] {
-            assert!(validate_unit(1, "activation", &good.to_le_bytes()).is_ok());
+            assert!(validate_unit::<f32>(1, "activation", &good.to_le_bytes()).is_ok());
         }
+    }
+
+    #[test]
+    fn f64_columns_are_8_bytes_a_row_and_keep_every_bit() {
+        let blob = b"ab";
+        let offsets = le32(&[0, 1, 2]);
+        let raw = RawIds {
+            index: 2,
+            ids: blob,
+            offsets: &offsets,
+        };
+        assert!(validate_ids::<f64>(raw, &[("values", &[0; 16])], 5).is_ok());
+        let r = validate_ids::<f64>(raw, &[("values", &[0; 8])], 5).unwrap_err();
+        assert_eq!(r.code, code::COLUMN_LENGTH);
+        assert_eq!(
+            r.message,
+            "partition 2: values column has 8 bytes, expected 16"
+        );
+        // Just above 1 in f64, though it rounds to 1 in f32.
+        let above = 1.0f64 + f64::EPSILON;
+        let r = validate_unit::<f64>(2, "values", &above.to_le_bytes()).unwrap_err();
+        assert_eq!(
+            r.message,
+            "partition 2: values[0]=1.0000000000000002 is not in [0, 1]"
+        );
+        let tiny = f64::MIN_POSITIVE / 4.0;
+        let bytes = tiny.to_le_bytes();
+        let col = validate_unit::<f64>(2, "values", &bytes).unwrap();
+        assert_eq!(col.get(0).to_bits(), tiny.to_bits());
     }
 }

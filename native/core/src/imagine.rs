@@ -87,7 +87,7 @@ fn validate<'a>(part: &ImaginePart<'a>, max_rows: usize) -> Result<Valid<'a>, Re
         ids: part.ids,
         offsets: part.offsets,
     };
-    let (ids, _) = validate_ids(raw, &[("confidence", part.confidence)], max_rows)?;
+    let (ids, _) = validate_ids::<f32>(raw, &[("confidence", part.confidence)], max_rows)?;
     let confidence = validate_unit(part.index, "confidence", part.confidence)?;
     Ok(Valid {
         index: part.index,

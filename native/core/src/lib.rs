@@ -10,6 +10,7 @@ pub mod membership;
 pub mod penalty;
 pub mod pick;
 pub mod plan;
+pub mod pulse;
 pub mod raft;
 pub mod recall;
 pub mod reject;
@@ -24,6 +25,10 @@ pub use columns::MAX_PARTITION_ROWS;
 pub use imagine::{merge_imagine, ImagineMerged, ImaginePart};
 pub use pick::pick_one;
 pub use plan::checked_u32;
+pub use pulse::{
+    merge_pulses, merge_pulses_with, write_pulse_columns, PulseLayout, PulseMerged, PulseOutput,
+    PulsePart,
+};
 pub use recall::{merge_recall, RecallMerged, RecallPart};
 pub use reject::{code, InputError, Rejection};
 pub use spread::{merge_spread, merge_spread_with, SpreadMerged, SpreadOutput, SpreadPart};

@@ -91,7 +91,7 @@ fn validate<'a>(part: &RecallPart<'a>, limit: usize) -> Result<Valid<'a>, Reject
         offsets: part.offsets,
     };
     let columns = [("lower", part.lower), ("upper", part.upper)];
-    let (ids, _) = validate_ids(raw, &columns, limit)?;
+    let (ids, _) = validate_ids::<f32>(raw, &columns, limit)?;
     let lower = validate_unit(part.index, "lower", part.lower)?;
     let upper = validate_unit(part.index, "upper", part.upper)?;
     let inverted = lower.iter().zip(upper.iter()).position(|(l, u)| l > u);

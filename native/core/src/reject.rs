@@ -45,7 +45,8 @@ impl Rejection {
     }
 }
 
-/// A programming error in the caller's input (duplicate or invalid partition index).
+/// A programming error in the caller's input (duplicate or invalid partition index), or an
+/// input too large to merge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
     pub message: String,
@@ -59,6 +60,13 @@ impl InputError {
         let got = crate::text::js_number(value);
         InputError {
             message: format!("{name} must be an integer in [0, 4294967295] (got {got})"),
+        }
+    }
+
+    /// Merged ids whose blob `u32` offsets cannot address.
+    pub(crate) fn ids_too_long(bytes: usize) -> Self {
+        InputError {
+            message: format!("merged ids take {bytes} bytes, more than u32 offsets address"),
         }
     }
 }

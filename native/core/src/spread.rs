@@ -1,9 +1,12 @@
 //! Spread merge: sum the activations of an id across partitions (DESIGN §2, gather-spec).
+//!
+//! The merge is generic over the float type of the value column: Spread's activations are
+//! f32, the pulses of a multi-space Spread ([`crate::pulse`]) are f64. Both sum in f64.
 
 use std::cell::RefCell;
 
 use crate::columns::{
-    validate_ids, validate_unit, F32Column, IdColumn, RawIds, MAX_PARTITION_ROWS,
+    validate_ids, validate_unit, Column, Float, IdColumn, RawIds, MAX_PARTITION_ROWS,
 };
 use crate::plan;
 use crate::reject::{InputError, Rejection};
@@ -35,17 +38,42 @@ pub struct SpreadMerged {
     pub rejected: Vec<Rejection>,
 }
 
+/// A partition of a sum merge: ids and one value column of `Value`, as wire bytes.
+pub(crate) trait Summand<'a> {
+    type Value: Float;
+    /// Name of the value column in messages.
+    const COLUMN: &'static str;
+    fn ids(&self) -> RawIds<'a>;
+    fn values(&self) -> &'a [u8];
+}
+
+impl<'a> Summand<'a> for SpreadPart<'a> {
+    type Value = f32;
+    const COLUMN: &'static str = "activation";
+    fn ids(&self) -> RawIds<'a> {
+        RawIds {
+            index: self.index,
+            ids: self.ids,
+            offsets: self.offsets,
+        }
+    }
+    fn values(&self) -> &'a [u8] {
+        self.activation
+    }
+}
+
 /// A finished merge, still in the merge's working memory: the caller decides where its
 /// columns go (a JS ArrayBuffer, Vecs), so they are written once, straight to their place.
-pub struct SpreadOutput<'a> {
-    valid: &'a [Valid<'a>],
+/// `V` is the float type the partitions sent (f32 for Spread, f64 for pulses).
+pub struct SpreadOutput<'a, V: Float = f32> {
+    valid: &'a [Valid<'a, V>],
     records: &'a [Acc],
     firsts: &'a [First],
     /// Rejected partitions, in ascending partition index.
     pub rejected: Vec<Rejection>,
 }
 
-impl SpreadOutput<'_> {
+impl<V: Float> SpreadOutput<'_, V> {
     /// Distinct ids: the length of each column.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -65,16 +93,36 @@ impl SpreadOutput<'_> {
         self.firsts.iter().map(|f| f.row)
     }
 
-    /// `min(sum, 1)` of each id's activations, summed in f64 in partition index order.
-    pub fn activation(&self) -> impl ExactSizeIterator<Item = f32> + '_ {
-        self.records.iter().map(|r| r.sum.min(1.0) as f32)
+    /// Each distinct id's UTF-8 bytes, read where it first appeared.
+    pub fn ids(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.firsts.iter().zip(self.records).map(|(f, r)| {
+            let blob = self.valid[f.pos as usize].ids.blob();
+            &blob[f.start as usize..][..r.len as usize]
+        })
+    }
+
+    /// Bytes of all distinct ids together.
+    pub fn id_bytes(&self) -> usize {
+        self.records.iter().map(|r| r.len as usize).sum()
+    }
+
+    /// `min(sum, 1)` of each id's values, summed in f64 in partition index order.
+    pub fn sums(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
+        self.records.iter().map(|r| r.sum.min(1.0))
     }
 }
 
-struct Valid<'a> {
+impl SpreadOutput<'_, f32> {
+    /// `min(sum, 1)` of each id's activations, summed in f64 in partition index order.
+    pub fn activation(&self) -> impl ExactSizeIterator<Item = f32> + '_ {
+        self.sums().map(|s| s as f32)
+    }
+}
+
+struct Valid<'a, V> {
     index: u32,
     ids: IdColumn<'a>,
-    activation: F32Column<'a>,
+    values: Column<'a, V>,
 }
 
 /// Running sum of one distinct id, with the id's fingerprint, so that finding an id and adding
@@ -166,7 +214,15 @@ pub fn merge_spread_with<T>(
     parts: &[SpreadPart<'_>],
     finish: impl FnOnce(SpreadOutput<'_>) -> T,
 ) -> Result<T, InputError> {
-    let indices: Vec<u32> = parts.iter().map(|p| p.index).collect();
+    merge_sums(parts, finish)
+}
+
+/// The Spread merge over parts of any [`Summand`] type.
+pub(crate) fn merge_sums<'a, P: Summand<'a>, T>(
+    parts: &[P],
+    finish: impl FnOnce(SpreadOutput<'_, P::Value>) -> T,
+) -> Result<T, InputError> {
+    let indices: Vec<u32> = parts.iter().map(|p| p.ids().index).collect();
     let order = plan::ascending(&indices)?;
     let mut rejected = Vec::new();
     let mut valid = Vec::with_capacity(parts.len());
@@ -195,18 +251,15 @@ pub fn merge_spread_with<T>(
     }))
 }
 
-fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
-    let raw = RawIds {
-        index: part.index,
-        ids: part.ids,
-        offsets: part.offsets,
-    };
-    let (ids, _) = validate_ids(raw, &[("activation", part.activation)], MAX_PARTITION_ROWS)?;
-    let activation = validate_unit(part.index, "activation", part.activation)?;
+fn validate<'a, P: Summand<'a>>(part: &P) -> Result<Valid<'a, P::Value>, Rejection> {
+    let raw = part.ids();
+    let column = [(P::COLUMN, part.values())];
+    let (ids, _) = validate_ids::<P::Value>(raw, &column, MAX_PARTITION_ROWS)?;
+    let values = validate_unit(raw.index, P::COLUMN, part.values())?;
     Ok(Valid {
-        index: part.index,
+        index: raw.index,
         ids,
-        activation,
+        values,
     })
 }
 
@@ -214,7 +267,7 @@ fn validate<'a>(part: &SpreadPart<'a>) -> Result<Valid<'a>, Rejection> {
 const AHEAD: usize = 8;
 
 /// One pass over the accepted partitions; `Err((position, row))` names a repeated id.
-fn sum(valid: &[Valid<'_>], scratch: &mut Scratch) -> Result<(), (usize, usize)> {
+fn sum<V: Float>(valid: &[Valid<'_, V>], scratch: &mut Scratch) -> Result<(), (usize, usize)> {
     let Scratch {
         table,
         records,
@@ -235,7 +288,7 @@ fn sum(valid: &[Valid<'_>], scratch: &mut Scratch) -> Result<(), (usize, usize)>
         for &h in hashes.iter().take(AHEAD) {
             table.prefetch(h);
         }
-        let rows = part.ids.spans().zip(part.activation.iter());
+        let rows = part.ids.spans().zip(part.values.iter());
         for (row, ((start, end), a)) in rows.enumerate() {
             if let Some(&h) = hashes.get(row + AHEAD) {
                 table.prefetch(h);
@@ -258,7 +311,7 @@ fn sum(valid: &[Valid<'_>], scratch: &mut Scratch) -> Result<(), (usize, usize)>
                     records.push(Acc {
                         head: fp.head,
                         tail: fp.tail,
-                        sum: a as f64,
+                        sum: a.into(),
                         len: fp.len,
                         last: pos32,
                     });
@@ -274,7 +327,7 @@ fn sum(valid: &[Valid<'_>], scratch: &mut Scratch) -> Result<(), (usize, usize)>
                         return Err((pos, row));
                     }
                     acc.last = pos32;
-                    acc.sum += a as f64;
+                    acc.sum += a.into();
                 }
             }
         }

@@ -1,13 +1,14 @@
 //! Property tests: the merges against a naive model of docs/gather-spec.md written with
 //! String keys and ordered maps, on random partitions with cross-partition repeats, empty
-//! partitions, tied values, multi-byte ids, corrupted columns and shuffled input order.
+//! partitions, tied values, multi-byte ids, corrupted columns and shuffled input order. The
+//! pulse merge runs on the same partitions with f64 values of its own.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use engram_core::{
-    code, merge_imagine, merge_recall, merge_spread, ImaginePart, RecallPart, Rejection,
-    SpreadPart, MAX_PARTITION_ROWS,
+    code, merge_imagine, merge_pulses, merge_recall, merge_spread, ImaginePart, PulsePart,
+    RecallPart, Rejection, SpreadPart, MAX_PARTITION_ROWS,
 };
 use proptest::prelude::*;
 
@@ -77,6 +78,29 @@ fn encode(p: &Part) -> Wire {
     Wire(p.index, blob, offsets, first, second)
 }
 
+/// Wire columns of a part sending f64 `values` (one per row) instead of its f32 ones, with the
+/// same damage at 8 bytes a row; the second value column is left empty.
+fn encode_pulses(p: &Part, values: &[f64]) -> Wire {
+    let Wire(index, blob, offsets, _, _) = encode(&Part {
+        damage: match p.damage {
+            Damage::ShortColumn | Damage::BadValue => Damage::None,
+            d => d,
+        },
+        ..p.clone()
+    });
+    let mut column: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    match p.damage {
+        Damage::ShortColumn if values.is_empty() => column.extend([0; 8]),
+        Damage::ShortColumn => column.truncate(column.len() - 8),
+        Damage::BadValue => {
+            let at = column.len() - 8;
+            column[at..].copy_from_slice(&f64::NAN.to_le_bytes());
+        }
+        _ => {}
+    }
+    Wire(index, blob, offsets, column, Vec::new())
+}
+
 /// The spec's rejection code for a part, or None when it is accepted.
 fn model_code(p: &Part, cap: usize) -> Option<&'static str> {
     let distinct: BTreeSet<&str> = p.rows.iter().map(|r| r.0.as_str()).collect();
@@ -139,6 +163,69 @@ fn model_spread(parts: &[Part]) -> (Rows, Codes) {
         })
         .collect();
     (rows, rejected)
+}
+
+/// (id bytes, value bits) per output row of a pulse merge.
+type Pulses = Vec<(Vec<u8>, u64)>;
+
+/// Pulse values of row `row` of the `k`-th generated part, drawn from `pool`.
+fn pulse_of(pool: &[f64], k: usize, row: usize) -> f64 {
+    pool[(k * 12 + row) % pool.len()]
+}
+
+fn model_pulses(parts: &[Part], pool: &[f64]) -> (Pulses, Codes) {
+    let (accepted, rejected) = model_split(parts, MAX_PARTITION_ROWS);
+    let position = |p: &Part| parts.iter().position(|q| q.index == p.index).unwrap();
+    let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut order = Vec::new();
+    for p in accepted {
+        let k = position(p);
+        for (row, (id, _, _)) in p.rows.iter().enumerate() {
+            let v = pulse_of(pool, k, row);
+            match sums.get_mut(id.as_str()) {
+                Some(sum) => *sum += v,
+                None => {
+                    sums.insert(id, v);
+                    order.push(id.as_str());
+                }
+            }
+        }
+    }
+    let rows = order
+        .iter()
+        .map(|id| (id.as_bytes().to_vec(), sums[id].min(1.0).to_bits()))
+        .collect();
+    (rows, rejected)
+}
+
+fn run_pulses(parts: &[Part], pool: &[f64]) -> (Pulses, Codes) {
+    let wire: Vec<Wire> = parts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let values: Vec<f64> = (0..p.rows.len()).map(|r| pulse_of(pool, k, r)).collect();
+            encode_pulses(p, &values)
+        })
+        .collect();
+    let parts: Vec<PulsePart> = wire
+        .iter()
+        .map(|w| PulsePart {
+            index: w.0,
+            ids: &w.1,
+            offsets: &w.2,
+            values: &w.3,
+        })
+        .collect();
+    let m = merge_pulses(&parts).unwrap();
+    assert_eq!(m.offsets.len(), m.values.len() + 1);
+    assert_eq!(m.offsets.last().map(|&o| o as usize), Some(m.ids.len()));
+    let rows = m
+        .offsets
+        .windows(2)
+        .zip(&m.values)
+        .map(|(w, v)| (m.ids[w[0] as usize..w[1] as usize].to_vec(), v.to_bits()))
+        .collect();
+    (rows, codes(&m.rejected))
 }
 
 fn model_recall(parts: &[Part], limit: u32) -> (Vec<RecallRow>, Codes) {
@@ -290,6 +377,14 @@ fn value() -> impl Strategy<Value = f32> {
     ]
 }
 
+/// f64 pulses: ties (including -0), sums that f32 would round (0.1 + 0.2), arbitrary values.
+fn pulse_value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        3 => prop::sample::select(vec![0.0f64, -0.0, 0.1, 0.2, 0.3, 0.5, 1.0]),
+        2 => 0.0f64..=1.0,
+    ]
+}
+
 fn damage() -> impl Strategy<Value = Damage> {
     prop_oneof![
         12 => Just(Damage::None),
@@ -357,6 +452,11 @@ proptest! {
     fn spread_matches_model(parts in parts()) {
         let wire: Vec<Wire> = parts.iter().map(encode).collect();
         prop_assert_eq!(run_spread(&wire), model_spread(&parts));
+    }
+
+    #[test]
+    fn pulses_match_model(parts in parts(), pool in prop::collection::vec(pulse_value(), 1..40)) {
+        prop_assert_eq!(run_pulses(&parts, &pool), model_pulses(&parts, &pool));
     }
 
     #[test]
