@@ -7,9 +7,10 @@ use napi::Env;
 
 use crate::errors::{input_error, napi_error};
 use crate::parts::{
-    imagine_parts, indices, recall_parts, spread_parts, ImaginePart, RecallPart, SpreadPart,
+    imagine_parts, indices, pulse_parts, recall_parts, spread_parts, ImaginePart, PulsePart,
+    RecallPart, SpreadPart,
 };
-use crate::results::{ImagineMerged, RecallMerged, SpreadMerged};
+use crate::results::{ImagineMerged, PulseMerged, RecallMerged, SpreadMerged};
 
 /// Recall: dedup by id keeping the most confident copy, sort by `lower` desc / id asc, cut to `limit`.
 #[napi]
@@ -28,6 +29,16 @@ pub fn merge_spread(env: Env, parts: Vec<SpreadPart<'_>>) -> Result<SpreadMerged
     let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
     let parts = spread_parts(&parts, &at);
     engram_core::merge_spread_with(&parts, |out| SpreadMerged::from_output(&env, out))
+        .map_err(input_error)?
+        .map_err(napi_error)
+}
+
+/// Pulses: Spread over f64 values, returned as wire columns (ids, offsets, values).
+#[napi]
+pub fn merge_pulses(env: Env, parts: Vec<PulsePart<'_>>) -> Result<PulseMerged, &'static str> {
+    let at = indices(parts.iter().map(|p| p.index)).map_err(input_error)?;
+    let parts = pulse_parts(&parts, &at);
+    engram_core::merge_pulses_with(&parts, |out| PulseMerged::from_output(&env, out))
         .map_err(input_error)?
         .map_err(napi_error)
 }

@@ -16,10 +16,10 @@ use engram_core::InputError;
 
 use crate::errors::{js_error, ABORTED};
 use crate::parts::{
-    held_spread_parts, imagine_parts, indices, recall_parts, HeldSpreadPart, ImaginePart,
-    RecallPart, SpreadPart,
+    held_pulse_parts, held_spread_parts, imagine_parts, indices, recall_parts, HeldPulsePart,
+    HeldSpreadPart, ImaginePart, PulsePart, RecallPart, SpreadPart,
 };
-use crate::results::{ImagineMerged, RecallMerged, SpreadMerged};
+use crate::results::{ImagineMerged, PulseMerged, RecallMerged, SpreadMerged};
 
 /// One kind of merge, run from owned parts.
 pub trait Merge: Send + 'static {
@@ -105,6 +105,7 @@ fn with_signal<M: Merge>(
 
 pub struct Recall;
 pub struct Spread;
+pub struct Pulses;
 pub struct Imagine;
 
 impl Merge for Recall {
@@ -149,6 +150,29 @@ impl Merge for Spread {
     }
     fn to_js(env: &Env, output: Self::Output) -> napi::Result<SpreadMerged> {
         SpreadMerged::from_merged(env, output)
+    }
+}
+
+impl Merge for Pulses {
+    type Part = HeldPulsePart;
+    type Output = engram_core::PulseMerged;
+    type Js = PulseMerged;
+    /// The pulse merge has no limit.
+    fn check_arg(_: f64) -> std::result::Result<u32, InputError> {
+        Ok(0)
+    }
+    fn index(part: &HeldPulsePart) -> f64 {
+        part.index
+    }
+    fn run(
+        parts: &[HeldPulsePart],
+        indices: &[u32],
+        _: u32,
+    ) -> std::result::Result<Self::Output, InputError> {
+        engram_core::merge_pulses(&held_pulse_parts(parts, indices))
+    }
+    fn to_js(env: &Env, output: Self::Output) -> napi::Result<PulseMerged> {
+        PulseMerged::from_merged(env, output)
     }
 }
 
@@ -202,6 +226,21 @@ pub fn merge_spread_async(
     let parts = parts.into_iter().map(|p| p.hold(&env));
     let parts = parts.collect::<napi::Result<Vec<_>>>()?;
     with_signal(&env, MergeTask::new(parts, unused.unwrap_or(0.0)), signal)
+}
+
+/// `mergePulses` on the thread pool.
+#[napi(
+    ts_args_type = "parts: Array<PulsePart>, signal?: AbortSignal | undefined | null",
+    ts_return_type = "Promise<PulseMerged>"
+)]
+pub fn merge_pulses_async(
+    env: Env,
+    parts: Vec<PulsePart<'_>>,
+    signal: Option<Object<'_>>,
+) -> napi::Result<AsyncTask<MergeTask<Pulses>>> {
+    let parts = parts.into_iter().map(|p| p.hold(&env));
+    let parts = parts.collect::<napi::Result<Vec<_>>>()?;
+    with_signal(&env, MergeTask::new(parts, 0.0), signal)
 }
 
 /// `mergeImagine` on the thread pool.

@@ -1,8 +1,8 @@
 //! Partition results as JS hands them over: `Uint8Array` views of the wire bytes, read in
 //! place (never copied). A Recall or Imagine part holds a reference to each of its arrays, so
-//! the bytes stay alive while a pool thread runs an async merge over them. A Spread part only
-//! borrows its arrays for the synchronous call (references cost ~0.5 µs each to make and drop);
-//! the async Spread merge holds them ([`HeldSpreadPart`]).
+//! the bytes stay alive while a pool thread runs an async merge over them. A Spread or pulse
+//! part only borrows its arrays for the synchronous call (references cost ~0.5 µs each to make
+//! and drop); the async merges hold them ([`HeldSpreadPart`], [`HeldPulsePart`]).
 
 use napi::bindgen_prelude::*;
 use napi::Env;
@@ -46,6 +46,35 @@ impl SpreadPart<'_> {
             ids: self.ids.into_typed_array(env)?,
             offsets: self.offsets.into_typed_array(env)?,
             activation: self.activation.into_typed_array(env)?,
+        })
+    }
+}
+
+/// Pulses of one partition: ids (UTF-8 blob + u32 LE offsets) and f64 LE `values`.
+#[napi(object, object_to_js = false)]
+pub struct PulsePart<'a> {
+    /// Stable index of the partition in the query plan (u32).
+    pub index: f64,
+    pub ids: Uint8ArraySlice<'a>,
+    pub offsets: Uint8ArraySlice<'a>,
+    pub values: Uint8ArraySlice<'a>,
+}
+
+/// A [`PulsePart`] whose arrays are held by references, for a merge that outlives the call.
+pub struct HeldPulsePart {
+    pub index: f64,
+    pub ids: Uint8Array,
+    pub offsets: Uint8Array,
+    pub values: Uint8Array,
+}
+
+impl PulsePart<'_> {
+    pub fn hold(self, env: &Env) -> Result<HeldPulsePart> {
+        Ok(HeldPulsePart {
+            index: self.index,
+            ids: self.ids.into_typed_array(env)?,
+            offsets: self.offsets.into_typed_array(env)?,
+            values: self.values.into_typed_array(env)?,
         })
     }
 }
@@ -102,6 +131,32 @@ pub fn held_spread_parts<'a>(
         ids: &p.ids,
         offsets: &p.offsets,
         activation: &p.activation,
+    };
+    parts.iter().zip(indices).map(view).collect()
+}
+
+pub fn pulse_parts<'a>(
+    parts: &'a [PulsePart<'_>],
+    indices: &[u32],
+) -> Vec<engram_core::PulsePart<'a>> {
+    let view = |(p, &index): (&'a PulsePart<'_>, &u32)| engram_core::PulsePart {
+        index,
+        ids: &p.ids,
+        offsets: &p.offsets,
+        values: &p.values,
+    };
+    parts.iter().zip(indices).map(view).collect()
+}
+
+pub fn held_pulse_parts<'a>(
+    parts: &'a [HeldPulsePart],
+    indices: &[u32],
+) -> Vec<engram_core::PulsePart<'a>> {
+    let view = |(p, &index): (&'a HeldPulsePart, &u32)| engram_core::PulsePart {
+        index,
+        ids: &p.ids,
+        offsets: &p.offsets,
+        values: &p.values,
     };
     parts.iter().zip(indices).map(view).collect()
 }

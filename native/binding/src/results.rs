@@ -1,5 +1,6 @@
 //! Merge results as JS receives them. Recall and Imagine columns move into external
-//! ArrayBuffers (no copy); Spread's are written straight into one Node Buffer's ArrayBuffer.
+//! ArrayBuffers (no copy); Spread's and the pulse merge's are written straight into one Node
+//! Buffer's ArrayBuffer.
 
 use napi::bindgen_prelude::*;
 use napi::Env;
@@ -32,6 +33,18 @@ pub struct SpreadMerged {
     pub partition: Uint32Array,
     pub row: Uint32Array,
     pub activation: Float32Array,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Pulses: one row per distinct id, in order of first appearance, as wire columns (f64 LE
+/// `values`, u32 LE `offsets`, UTF-8 `ids`), views of one ArrayBuffer; `values` starts at a
+/// multiple of 8 bytes in it.
+#[napi(object, object_from_js = false)]
+pub struct PulseMerged {
+    pub ids: Uint8Array,
+    pub offsets: Uint8Array,
+    pub values: Uint8Array,
+    pub rows: u32,
     pub rejected: Vec<Rejection>,
 }
 
@@ -86,11 +99,8 @@ impl SpreadMerged {
     }
 }
 
-/// The three columns of `n` rows as views of one ArrayBuffer: partition, row, activation, back
-/// to back. The buffer is a Node Buffer's, which V8's GC frees, not an external one over a
-/// Rust allocation: Node runs the finalizers of external buffers on a later turn of the event
-/// loop, so a caller merging in a loop would hold on to every result's memory until it
-/// yields, and each merge would write into freshly mapped pages.
+/// The three columns of `n` rows as views of one ArrayBuffer (see [`node_bytes`]): partition,
+/// row, activation, back to back.
 fn spread_to_js(
     env: &Env,
     n: usize,
@@ -101,33 +111,7 @@ fn spread_to_js(
     ),
     rejected: Vec<engram_core::Rejection>,
 ) -> Result<SpreadMerged> {
-    let (mut data, mut node_buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
-    let (mut buffer, mut at) = (std::ptr::null_mut(), 0);
-    // SAFETY: on the JS thread with a live env. A Node Buffer, unlike napi_create_arraybuffer,
-    // is not zero-filled first; its `12 * n` bytes at `data` are all written below, before any
-    // JS can see them. Its ArrayBuffer (at byte `at`) backs the three views.
-    let bytes: &mut [u8] = unsafe {
-        check_status!(napi::sys::napi_create_buffer(
-            env.raw(),
-            12 * n,
-            &mut data,
-            &mut node_buffer
-        ))?;
-        check_status!(napi::sys::napi_get_typedarray_info(
-            env.raw(),
-            node_buffer,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut buffer,
-            &mut at,
-        ))?;
-        if n == 0 {
-            &mut []
-        } else {
-            std::slice::from_raw_parts_mut(data.cast(), 12 * n)
-        }
-    };
+    let JsBytes { buffer, at, bytes } = node_bytes(env, 12 * n)?;
     let (head, tail) = bytes.split_at_mut(4 * n);
     let (middle, tail) = tail.split_at_mut(4 * n);
     for (at, v) in head.chunks_exact_mut(4).zip(partition) {
@@ -145,6 +129,130 @@ fn spread_to_js(
         activation: view(env, buffer, TypedArrayType::Float32, at + 8 * n, n)?,
         rejected: rejections(rejected),
     })
+}
+
+impl PulseMerged {
+    /// A finished merge, written straight into JS memory.
+    pub fn from_output(env: &Env, mut out: engram_core::PulseOutput<'_>) -> Result<Self> {
+        let rejected = std::mem::take(&mut out.rejected);
+        let layout = engram_core::PulseLayout::new(out.len(), out.id_bytes());
+        pulses_to_js(env, layout, out.ids(), out.sums(), rejected)
+    }
+
+    /// A merge made off the JS thread, copied into JS memory.
+    pub fn from_merged(env: &Env, m: engram_core::PulseMerged) -> Result<Self> {
+        let layout = engram_core::PulseLayout::new(m.values.len(), m.ids.len());
+        let ids = m
+            .offsets
+            .windows(2)
+            .map(|w| &m.ids[w[0] as usize..w[1] as usize]);
+        pulses_to_js(env, layout, ids, m.values.iter().copied(), m.rejected)
+    }
+}
+
+/// The pulse columns as views of one ArrayBuffer: values, offsets, ids, back to back, with
+/// `values` at a multiple of 8 bytes so a caller can view it as a Float64Array.
+fn pulses_to_js<'i>(
+    env: &Env,
+    layout: engram_core::PulseLayout,
+    ids: impl Iterator<Item = &'i [u8]>,
+    values: impl Iterator<Item = f64>,
+    rejected: Vec<engram_core::Rejection>,
+) -> Result<PulseMerged> {
+    let mut js = node_bytes(env, layout.total())?;
+    if js.at % 8 != 0 {
+        // Node starts a Buffer it allocates at offset 0 of its own ArrayBuffer, so this does
+        // not happen today; if it ever did, a plain ArrayBuffer keeps the promise.
+        js = array_buffer(env, layout.total())?;
+    }
+    let JsBytes { buffer, at, bytes } = js;
+    engram_core::write_pulse_columns(bytes, layout, ids, values);
+    let (values_at, offsets_at) = (at, at + layout.values);
+    let ids_at = offsets_at + layout.offsets;
+    Ok(PulseMerged {
+        values: view(env, buffer, TypedArrayType::Uint8, values_at, layout.values)?,
+        offsets: view(
+            env,
+            buffer,
+            TypedArrayType::Uint8,
+            offsets_at,
+            layout.offsets,
+        )?,
+        ids: view(env, buffer, TypedArrayType::Uint8, ids_at, layout.ids)?,
+        rows: layout.rows as u32,
+        rejected: rejections(rejected),
+    })
+}
+
+/// `len` bytes of JS memory: an ArrayBuffer and where in it the bytes start.
+struct JsBytes<'e> {
+    buffer: napi::sys::napi_value,
+    at: usize,
+    /// Not initialised (for a Node Buffer): the caller writes every byte before JS sees them.
+    bytes: &'e mut [u8],
+}
+
+/// `len` bytes in a new Node Buffer's ArrayBuffer. The buffer is a Node Buffer's, which V8's GC
+/// frees, not an external one over a Rust allocation: Node runs the finalizers of external
+/// buffers on a later turn of the event loop, so a caller merging in a loop would hold on to
+/// every result's memory until it yields, and each merge would write into freshly mapped pages.
+fn node_bytes(env: &Env, len: usize) -> Result<JsBytes<'_>> {
+    let (mut data, mut node_buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
+    let (mut buffer, mut at) = (std::ptr::null_mut(), 0);
+    // SAFETY: on the JS thread with a live env. A Node Buffer, unlike napi_create_arraybuffer,
+    // is not zero-filled first; its `len` bytes at `data` lie in its ArrayBuffer at byte `at`.
+    unsafe {
+        check_status!(napi::sys::napi_create_buffer(
+            env.raw(),
+            len,
+            &mut data,
+            &mut node_buffer
+        ))?;
+        check_status!(napi::sys::napi_get_typedarray_info(
+            env.raw(),
+            node_buffer,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut buffer,
+            &mut at,
+        ))?;
+        Ok(JsBytes {
+            buffer,
+            at,
+            bytes: bytes_at(data, len),
+        })
+    }
+}
+
+/// `len` zeroed bytes at the start of a new ArrayBuffer.
+fn array_buffer(env: &Env, len: usize) -> Result<JsBytes<'_>> {
+    let (mut data, mut buffer) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: on the JS thread with a live env; the ArrayBuffer's `len` bytes are at `data`.
+    unsafe {
+        check_status!(napi::sys::napi_create_arraybuffer(
+            env.raw(),
+            len,
+            &mut data,
+            &mut buffer
+        ))?;
+        Ok(JsBytes {
+            buffer,
+            at: 0,
+            bytes: bytes_at(data, len),
+        })
+    }
+}
+
+/// # Safety
+/// `data` points at `len` writable bytes that outlive `'e` (JS memory of the current call).
+unsafe fn bytes_at<'e>(data: *mut std::ffi::c_void, len: usize) -> &'e mut [u8] {
+    if len == 0 {
+        // A zero-length buffer's data pointer may be null, which a slice may not be.
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(data.cast(), len)
+    }
 }
 
 /// A typed array of `len` elements of `kind` at `byte_offset` in `buffer`.
