@@ -46,7 +46,7 @@ export { gatherAnswers } from './query/gather-answers.js';
 
 // The gather engine (native addon with the pure-TS reference as fallback).
 export {
-  mergeRecall, mergeSpread, mergeImagine, mergeRecallAsync, mergeSpreadAsync, mergeImagineAsync,
+  mergeRecall, mergeSpread, mergeImagine, mergeRecallAsync, mergeSpreadAsync, mergeImagineAsync, mergePulses, mergePulsesAsync,
   pickOne, penalty, applyPenalty, gatherBackendSetting,
   DEFAULT_NATIVE_MIN_ROWS, DEFAULT_ASYNC_MIN_ROWS, DEFAULT_NATIVE_PENALTY_MIN_VALUES,
   type GatherOptions, type GatherBackend,
@@ -55,7 +55,7 @@ export { GatherRows } from './gather/gather-rows.js';
 export { MAX_PENALTY, PARTITIONED_PENALTY } from './gather/reference-penalty.js';
 export {
   MAX_PARTITION_ROWS, REJECTION_CODES,
-  type PartBase, type RecallPart, type SpreadPart, type ImaginePart,
+  type PartBase, type RecallPart, type SpreadPart, type ImaginePart, type PulsePart, type PulseMerged,
   type MergedRows, type RecallMerged, type SpreadMerged, type ImagineMerged, type Rejection, type RejectionCode,
 } from './gather/gather-types.js';
 export type { RecallColumns, SpreadColumns, ImagineColumns } from './wire/columns.js';

@@ -17,6 +17,8 @@ import type {
   ImagineMerged,
   ImaginePart,
   PartBase,
+  PulseMerged,
+  PulsePart,
   RecallMerged,
   RecallPart,
   SpreadMerged,
@@ -24,6 +26,7 @@ import type {
 } from './gather-types.js';
 import { referenceMergeImagine } from './reference-imagine.js';
 import { referenceApplyPenalty, referencePenalty, referencePickOne } from './reference-penalty.js';
+import { referenceMergePulses } from './reference-pulses.js';
 import { referenceMergeRecall } from './reference-recall.js';
 import { referenceMergeSpread } from './reference-spread.js';
 
@@ -96,6 +99,12 @@ export function mergeSpread(parts: SpreadPart[], options: GatherOptions = {}): S
   return native ? callNative(() => native.mergeSpread(parts)) : referenceMergeSpread(parts);
 }
 
+/** Merges the f64 pulses of a Spread over several spaces: sums per id, clamped to 1, as wire columns. */
+export function mergePulses(parts: PulsePart[], options: GatherOptions = {}): PulseMerged {
+  const native = chooseNative(totalRows(parts), options.nativeMinRows ?? DEFAULT_NATIVE_MIN_ROWS, options);
+  return native ? callNative(() => native.mergePulses(parts)) : referenceMergePulses(parts);
+}
+
 /** Merges Imagine items: all rows sorted by confidence desc; `maxRows` caps each partition. */
 export function mergeImagine(parts: ImaginePart[], maxRows: number, options: GatherOptions = {}): ImagineMerged {
   const native = chooseNative(totalRows(parts), options.nativeMinRows ?? DEFAULT_NATIVE_MIN_ROWS, options);
@@ -110,6 +119,11 @@ export function mergeRecallAsync(parts: RecallPart[], limit: number, options: Ga
 /** mergeSpread, off the JS thread from `asyncMinRows` rows on; cancellable through `signal`. */
 export function mergeSpreadAsync(parts: SpreadPart[], options: GatherOptions = {}): Promise<SpreadMerged> {
   return runAsync(parts, options, (n, s) => n.mergeSpreadAsync(parts, 0, s), () => mergeSpread(parts, options));
+}
+
+/** mergePulses, off the JS thread from `asyncMinRows` rows on; cancellable through `signal`. */
+export function mergePulsesAsync(parts: PulsePart[], options: GatherOptions = {}): Promise<PulseMerged> {
+  return runAsync(parts, options, (n, s) => n.mergePulsesAsync(parts, s), () => mergePulses(parts, options));
 }
 
 /** mergeImagine, off the JS thread from `asyncMinRows` rows on; cancellable through `signal`. */

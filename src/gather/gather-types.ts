@@ -55,6 +55,11 @@ export interface SpreadPart extends PartBase {
   activation: Uint8Array;
 }
 
+/** Pulses of one partition (a Spread over several spaces): f64 LE value per row, each finite and in [0, 1]. */
+export interface PulsePart extends PartBase {
+  values: Uint8Array;
+}
+
 /** Imagine partition result: confidence per row (f32 LE). */
 export interface ImaginePart extends PartBase {
   confidence: Uint8Array;
@@ -76,6 +81,27 @@ export interface RecallMerged extends MergedRows {
 /** Spread merge: one row per distinct id, in order of first appearance. */
 export interface SpreadMerged extends MergedRows {
   activation: Float32Array;
+}
+
+/**
+ * Pulse merge: one row per distinct id, in order of first appearance (partition index asc, row
+ * asc), as wire columns ready to send. Value `i` = min(Σ of the id's pulses in partition index
+ * order, summed in f64, 1). `values` starts at a multiple of 8 bytes of its `buffer` (`offsets`
+ * at a multiple of 4), so `new Float64Array(values.buffer, values.byteOffset, rows)` works on a
+ * little-endian host; the native merge puts the three columns in one ArrayBuffer (values,
+ * offsets, ids), so code that reads `.buffer` must honour `byteOffset` and `byteLength`.
+ */
+export interface PulseMerged {
+  /** UTF-8 blob of the ids. */
+  ids: Uint8Array;
+  /** u32 LE offsets into `ids`, `rows + 1` of them, the first 0 (4 bytes when there are no rows). */
+  offsets: Uint8Array;
+  /** f64 LE per row, in [0, 1]. */
+  values: Uint8Array;
+  /** Distinct ids. */
+  rows: number;
+  /** In ascending partition index. */
+  rejected: Rejection[];
 }
 
 /** Imagine merge: every accepted row, sorted by confidence desc. */

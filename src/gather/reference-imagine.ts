@@ -5,14 +5,14 @@
 import type { ImagineMerged, ImaginePart, Rejection } from './gather-types.js';
 import { descendingOrder } from './reference-sort.js';
 import { IdTable } from './reference-id-table.js';
-import { checkAll, checkU32, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { checkAll, checkU32, duplicateRejection, F32, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const imagineColumns = (p: ImaginePart) => [['confidence', p.confidence]] as const;
 
 /** Every accepted row, sorted by confidence desc, then partition index asc, then row asc. */
 export function referenceMergeImagine(parts: readonly ImaginePart[], maxRows: number): ImagineMerged {
   checkU32('maxRows', maxRows);
-  const { checked, rejected } = checkAll(parts, maxRows, imagineColumns, false);
+  const { checked, rejected } = checkAll(parts, maxRows, imagineColumns, false, F32);
   return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, rejected, duplicates));
 }
 

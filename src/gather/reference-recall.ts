@@ -5,14 +5,14 @@
 import type { RecallMerged, RecallPart, Rejection } from './gather-types.js';
 import { descendingOrder } from './reference-sort.js';
 import { IdTable } from './reference-id-table.js';
-import { checkAll, checkU32, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { checkAll, checkU32, duplicateRejection, F32, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const recallColumns = (p: RecallPart) => [['lower', p.lower], ['upper', p.upper]] as const;
 
 /** Dedups by id (highest `lower`, then `upper`, then lower index), sorts by `lower` desc, id asc, keeps `limit` rows. */
 export function referenceMergeRecall(parts: readonly RecallPart[], limit: number): RecallMerged {
   checkU32('limit', limit);
-  const { checked, rejected } = checkAll(parts, limit, recallColumns, true);
+  const { checked, rejected } = checkAll(parts, limit, recallColumns, true, F32);
   return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, limit, rejected, duplicates));
 }
 

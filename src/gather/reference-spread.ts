@@ -4,13 +4,13 @@
  */
 import { MAX_PARTITION_ROWS, type Rejection, type SpreadMerged, type SpreadPart } from './gather-types.js';
 import { IdTable } from './reference-id-table.js';
-import { checkAll, duplicateRejection, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { checkAll, duplicateRejection, F32, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const spreadColumns = (p: SpreadPart) => [['activation', p.activation]] as const;
 
 /** Sums each id's activations over partitions (f64, index order), clamps to 1; rows in order of first appearance. */
 export function referenceMergeSpread(parts: readonly SpreadPart[]): SpreadMerged {
-  const { checked, rejected } = checkAll(parts, MAX_PARTITION_ROWS, spreadColumns, false);
+  const { checked, rejected } = checkAll(parts, MAX_PARTITION_ROWS, spreadColumns, false, F32);
   return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, rejected, duplicates));
 }
 

@@ -5,18 +5,32 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { GatherInputError } from '../errors.js';
-import { f32Column, u32Column } from '../wire/columns.js';
+import { f32Column, f64Column, u32Column } from '../wire/columns.js';
 import type { PartBase, Rejection, RejectionCode } from './gather-types.js';
 
+/** Typed array of a value column. */
+export type FloatArray = Float32Array | Float64Array;
+
+/** The float type of a part's value columns: bytes per value and an aligned reader. */
+export interface FloatColumn<V extends FloatArray> {
+  width: 4 | 8;
+  read(bytes: Uint8Array): V;
+}
+
+/** f32 LE values (Recall, Spread, Imagine). */
+export const F32: FloatColumn<Float32Array> = { width: 4, read: f32Column };
+/** f64 LE values (pulses). */
+export const F64: FloatColumn<Float64Array> = { width: 8, read: f64Column };
+
 /** A partition that passed steps 1-6, with its columns as aligned typed arrays. */
-export interface CheckedPart {
+export interface CheckedPart<V extends FloatArray = Float32Array> {
   index: number;
   n: number;
   blob: Uint8Array;
   /** `n + 1` offsets (a single 0 when n = 0). */
   offsets: Uint32Array;
   /** One array per value column, in the order they were given. */
-  values: Float32Array[];
+  values: V[];
 }
 
 const ZERO_OFFSETS = new Uint32Array(1);
@@ -49,22 +63,24 @@ function reject(index: number, code: RejectionCode, problem: string): Rejection 
 }
 
 /**
- * Steps 1-6 for one part. `columns` are its value columns with their names (for messages);
- * `ordered` makes the first two columns a `lower <= upper` pair (Recall).
+ * Steps 1-6 for one part. `columns` are its value columns with their names (for messages), of
+ * `float` values; `ordered` makes the first two columns a `lower <= upper` pair (Recall).
  */
-export function checkPart(
+export function checkPart<V extends FloatArray>(
   part: PartBase,
   cap: number,
   columns: ReadonlyArray<readonly [string, Uint8Array]>,
   ordered: boolean,
-): CheckedPart | Rejection {
+  float: FloatColumn<V>,
+): CheckedPart<V> | Rejection {
   const { index, ids: blob } = part;
   const offsetBytes = part.offsets.byteLength;
   if (offsetBytes % 4 !== 0) return reject(index, 'BAD_OFFSETS', `offsets column has ${offsetBytes} bytes, not a multiple of 4`);
   const n = offsetBytes === 0 ? 0 : offsetBytes / 4 - 1;
   if (n > cap) return reject(index, 'TOO_LARGE', `${n} rows > cap ${cap}`);
+  const width = float.width;
   for (const [name, col] of columns) {
-    if (col.byteLength !== 4 * n) return reject(index, 'COLUMN_LENGTH', `${name} column has ${col.byteLength} bytes, expected ${4 * n}`);
+    if (col.byteLength !== width * n) return reject(index, 'COLUMN_LENGTH', `${name} column has ${col.byteLength} bytes, expected ${width * n}`);
   }
 
   let offsets: Uint32Array;
@@ -90,9 +106,9 @@ export function checkPart(
     }
   }
 
-  const values: Float32Array[] = [];
+  const values: V[] = [];
   for (const [name, col] of columns) {
-    const v = f32Column(col);
+    const v = float.read(col);
     for (let i = 0; i < n; i++) {
       const x = v[i]!;
       // Written so that NaN fails too.
@@ -111,26 +127,26 @@ export function checkPart(
 }
 
 /** Whether `r` is a rejection rather than a checked part. */
-export function isRejection(r: CheckedPart | Rejection): r is Rejection {
+export function isRejection<V extends FloatArray>(r: CheckedPart<V> | Rejection): r is Rejection {
   return (r as Rejection).code !== undefined;
 }
 
 /** A rejection for step 7: row `row` repeats an id seen earlier in the same partition. */
-export function duplicateRejection(part: CheckedPart, row: number): Rejection {
+export function duplicateRejection(part: CheckedPart<FloatArray>, row: number): Rejection {
   return reject(part.index, 'DUPLICATE_ID', `row ${row} repeats id ${JSON.stringify(idAt(part, row))}`);
 }
 
 const decoder = new TextDecoder();
 
-function idAt(part: CheckedPart, row: number): string {
+function idAt(part: CheckedPart<FloatArray>, row: number): string {
   return decoder.decode(part.blob.subarray(part.offsets[row]!, part.offsets[row + 1]!));
 }
 
 /** Merges the accepted parts; re-runs without the parts step 7 rejects, as the spec says. */
-export function withoutDuplicates<R>(
-  checked: CheckedPart[],
+export function withoutDuplicates<P extends CheckedPart<FloatArray>, R>(
+  checked: P[],
   rejected: Rejection[],
-  merge: (parts: CheckedPart[], duplicates: Rejection[]) => R,
+  merge: (parts: P[], duplicates: Rejection[]) => R,
 ): R {
   const duplicates: Rejection[] = [];
   let result = merge(checked, duplicates);
@@ -144,16 +160,17 @@ export function withoutDuplicates<R>(
 }
 
 /** Runs steps 1-6 over the parts in index order, splitting accepted from rejected. */
-export function checkAll<P extends PartBase>(
+export function checkAll<P extends PartBase, V extends FloatArray>(
   parts: readonly P[],
   cap: number,
   columnsOf: (p: P) => ReadonlyArray<readonly [string, Uint8Array]>,
   ordered: boolean,
-): { checked: CheckedPart[]; rejected: Rejection[] } {
-  const checked: CheckedPart[] = [];
+  float: FloatColumn<V>,
+): { checked: CheckedPart<V>[]; rejected: Rejection[] } {
+  const checked: CheckedPart<V>[] = [];
   const rejected: Rejection[] = [];
   for (const p of byIndex(parts)) {
-    const r = checkPart(p, cap, columnsOf(p), ordered);
+    const r = checkPart(p, cap, columnsOf(p), ordered, float);
     if (isRejection(r)) rejected.push(r);
     else checked.push(r);
   }

@@ -36,6 +36,11 @@ export interface NativeSpreadPart extends NativePartBase {
   activation: Uint8Array;
 }
 
+/** Pulse part: f64 LE value per row. */
+export interface NativePulsePart extends NativePartBase {
+  values: Uint8Array;
+}
+
 /** Imagine part: f32 LE confidence per row. */
 export interface NativeImaginePart extends NativePartBase {
   confidence: Uint8Array;
@@ -60,6 +65,19 @@ export interface NativeSpreadMerged extends NativeMergedRows {
 
 export interface NativeImagineMerged extends NativeMergedRows {
   confidence: Float32Array;
+}
+
+/**
+ * Pulse merge as wire columns, views of one ArrayBuffer: f64 LE `values` (at a multiple of 8
+ * bytes in it), u32 LE `offsets` (`rows + 1`, the first 0), then the UTF-8 `ids`.
+ */
+export interface NativePulseMerged {
+  ids: Uint8Array;
+  offsets: Uint8Array;
+  values: Uint8Array;
+  rows: number;
+  /** In ascending partition index. */
+  rejected: NativeRejection[];
 }
 
 /** A node as the SWIM member is created with it (see src/cluster/swim-membership.ts). */
@@ -118,6 +136,8 @@ export interface NativeBinding {
   mergeRecall(parts: NativeRecallPart[], limit: number): NativeRecallMerged;
   /** Per distinct id: activations summed in f64 in partition index order, clamped to 1; first-appearance order. */
   mergeSpread(parts: NativeSpreadPart[]): NativeSpreadMerged;
+  /** Spread over f64 pulses: per distinct id, summed in f64 in partition index order, clamped to 1, as wire columns. */
+  mergePulses(parts: NativePulsePart[]): NativePulseMerged;
   /** Every accepted row by confidence desc, partition index asc, row asc; each part capped at `maxRows`. */
   mergeImagine(parts: NativeImaginePart[], maxRows: number): NativeImagineMerged;
   /**
@@ -128,6 +148,7 @@ export interface NativeBinding {
   /** `unused` only aligns the arguments with the other two async merges (Spread has no limit). */
   mergeSpreadAsync(parts: NativeSpreadPart[], unused?: number | null, signal?: AbortSignal | null): Promise<NativeSpreadMerged>;
   mergeImagineAsync(parts: NativeImaginePart[], maxRows: number, signal?: AbortSignal | null): Promise<NativeImagineMerged>;
+  mergePulsesAsync(parts: NativePulsePart[], signal?: AbortSignal | null): Promise<NativePulseMerged>;
   /** Index of the first primary copy, else 0; -1 for an empty list. */
   pickOne(primary: boolean[]): number;
   /** `min(missing/expected + (partitioned ? 0.1 : 0), 0.5)` in f64, rounded to f32; counts are u32 partitions. */

@@ -1,0 +1,70 @@
+/**
+ * Pure-TS pulse merge (docs/gather-spec.md): the Spread merge over f64 values, for a Spread over
+ * several spaces, returning the merged columns themselves. The test oracle, the benchmark
+ * baseline and the fallback when the addon is missing or the input is too small for the FFI call.
+ */
+import { GatherInputError } from '../errors.js';
+import { MAX_PARTITION_ROWS, type PulseMerged, type PulsePart, type Rejection } from './gather-types.js';
+import { IdTable } from './reference-id-table.js';
+import { checkAll, duplicateRejection, F64, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+
+const pulseColumns = (p: PulsePart) => [['values', p.values]] as const;
+const MAX_U32 = 0xffff_ffff;
+
+/** Sums each id's pulses over partitions (f64, index order), clamps to 1; columns in order of first appearance. */
+export function referenceMergePulses(parts: readonly PulsePart[]): PulseMerged {
+  const { checked, rejected } = checkAll(parts, MAX_PARTITION_ROWS, pulseColumns, false, F64);
+  return withoutDuplicates(checked, rejected, (accepted, duplicates) => merge(accepted, rejected, duplicates));
+}
+
+function merge(parts: CheckedPart<Float64Array>[], rejected: Rejection[], duplicates: Rejection[]): PulseMerged {
+  let total = 0;
+  for (const p of parts) total += p.n;
+  const slots = new IdTable(total);
+  // Where each distinct id first appeared: position of its part among `parts`, and its row.
+  const from = new Uint32Array(total);
+  const row = new Uint32Array(total);
+  const sum = new Float64Array(total);
+  const seenIn = new Int32Array(total);
+  let count = 0;
+  let idBytes = 0;
+  for (let k = 0; k < parts.length; k++) {
+    const p = parts[k]!;
+    const b = slots.addBlob(p.blob);
+    const off = p.offsets;
+    const vals = p.values[0]!;
+    for (let i = 0; i < p.n; i++) {
+      const s = slots.intern(b, p.blob, off[i]!, off[i + 1]!);
+      if (slots.inserted) {
+        from[count] = k;
+        row[count] = i;
+        // Starts from the value itself, not 0 + value: a lone -0 stays -0, as on the native side.
+        sum[count] = vals[i]!;
+        seenIn[count] = k;
+        idBytes += off[i + 1]! - off[i]!;
+        count++;
+      } else if (seenIn[s] === k) {
+        duplicates.push(duplicateRejection(p, i));
+        break;
+      } else {
+        seenIn[s] = k;
+        sum[s] = sum[s]! + vals[i]!;
+      }
+    }
+  }
+  if (idBytes > MAX_U32) throw new GatherInputError(`merged ids take ${idBytes} bytes, more than u32 offsets address`);
+  const ids = new Uint8Array(idBytes);
+  // Typed arrays are host-endian; like the rest of the TS gather this assumes a little-endian host.
+  const offsets = new Uint32Array(count + 1);
+  const values = new Float64Array(count);
+  let at = 0;
+  for (let s = 0; s < count; s++) {
+    const p = parts[from[s]!]!;
+    const r = row[s]!;
+    ids.set(p.blob.subarray(p.offsets[r]!, p.offsets[r + 1]!), at);
+    at += p.offsets[r + 1]! - p.offsets[r]!;
+    offsets[s + 1] = at;
+    values[s] = Math.min(sum[s]!, 1);
+  }
+  return { ids, offsets: new Uint8Array(offsets.buffer), values: new Uint8Array(values.buffer), rows: count, rejected };
+}
