@@ -4,6 +4,9 @@
  * columns, over partitions × entries. Also measures the crossover (total rows below which the
  * TS merge is as fast as the FFI call) that the facade's thresholds come from.
  *
+ * The pulse merge (f64 values in, merged wire columns out, for a Spread over several spaces)
+ * runs on P1's shape, native and TS side by side.
+ *
  * P1's figures come from alternating rounds of the TS and native merges on one input (see
  * `sideBySide`), reported with the machine they ran on: CPU model, cores and load average
  * before and after, since on a shared machine the ratio moves with the load.
@@ -15,7 +18,8 @@ import { relative } from 'node:path';
 import { loadavg, measure, printTable, writeResults, type Measured } from './common.js';
 import { encodeStrings } from '../src/wire/columns.js';
 import { gatherNative } from '../src/gather/gather-engine.js';
-import type { GatherNative, RecallPart, SpreadPart } from '../src/gather/gather-types.js';
+import type { GatherNative, PulsePart, RecallPart, SpreadPart } from '../src/gather/gather-types.js';
+import { referenceMergePulses } from '../src/gather/reference-pulses.js';
 import { referenceMergeRecall } from '../src/gather/reference-recall.js';
 import { referenceMergeSpread } from '../src/gather/reference-spread.js';
 import { referenceApplyPenalty } from '../src/gather/reference-penalty.js';
@@ -38,7 +42,7 @@ const P1_ROUNDS = quick ? 3 : 9;
 const native: GatherNative | null = gatherNative();
 
 /** One partition's columns in one buffer behind a 1-byte header, so every view is unaligned. */
-function wire(ids: string[], values: Float32Array[]): { ids: Uint8Array; offsets: Uint8Array; cols: Uint8Array[] } {
+function wire(ids: string[], values: Array<Float32Array | Float64Array>): { ids: Uint8Array; offsets: Uint8Array; cols: Uint8Array[] } {
   const enc = encodeStrings(ids);
   const sizes = [enc.blob.byteLength, enc.offsets.byteLength, ...values.map((v) => v.byteLength)];
   const buf = new Uint8Array(1 + sizes.reduce((a, b) => a + b, 0));
@@ -60,6 +64,15 @@ function spreadParts(partitions: number, entries: number): SpreadPart[] {
     const ids = Array.from({ length: entries }, (_, j) => (j % 2 === 0 ? `memory-${j}` : `memory-${k}-${j}`));
     const w = wire(ids, [Float32Array.from(ids, () => rnd() * 0.5)]);
     return { index: k, ids: w.ids, offsets: w.offsets, activation: w.cols[0]! };
+  });
+}
+
+/** Pulse input: P1's ids, with f64 values. */
+function pulseParts(partitions: number, entries: number): PulsePart[] {
+  return Array.from({ length: partitions }, (_, k) => {
+    const ids = Array.from({ length: entries }, (_, j) => (j % 2 === 0 ? `memory-${j}` : `memory-${k}-${j}`));
+    const w = wire(ids, [Float64Array.from(ids, () => rnd() * 0.5)]);
+    return { index: k, ids: w.ids, offsets: w.offsets, values: w.cols[0]! };
   });
 }
 
@@ -151,6 +164,17 @@ async function sideBySide(partitions: number, entries: number): Promise<{ cell: 
   return { cell, rounds };
 }
 
+async function pulseCell(partitions: number, entries: number): Promise<Cell> {
+  const parts = pulseParts(partitions, entries);
+  const tsRun = () => referenceMergePulses(parts);
+  const nativeRun = native ? () => native.mergePulses(parts) : null;
+  if (nativeRun && Buffer.compare(Buffer.from(nativeRun().values), Buffer.from(tsRun().values)) !== 0) throw new Error('pulses: native and TS disagree');
+  const label = `pulses ${partitions}x${entries}`;
+  const ts = timing(await time(`${label} ts`, tsRun), partitions);
+  const nat = nativeRun ? timing(await time(`${label} native`, nativeRun), partitions) : null;
+  return { kind: 'pulses', partitions, entries, totalRows: partitions * entries, native: nat, ts, ratio: nat ? nat.p50 / ts.p50 : null };
+}
+
 async function penaltyCell(values: number): Promise<Cell> {
   const data = Float32Array.from({ length: values }, () => rnd());
   // A penalty of 0 is a no-op, so a tiny one keeps every iteration doing the full multiply.
@@ -187,6 +211,7 @@ async function main(): Promise<void> {
   const penalties: Cell[] = [];
   for (const n of PENALTY_SIZES) penalties.push(await penaltyCell(n));
   const p3 = await penaltyCell(P3_VALUES);
+  const pulses = await pulseCell(10, 10_000);
   const hop = await asyncOverhead();
 
   const rows = (cells: Cell[]) => cells.map((c) => ({
@@ -203,6 +228,7 @@ async function main(): Promise<void> {
   printTable(`gather grid (native: ${native ? 'loaded' : 'unavailable'}; ratio < 1 = native faster)`, rows(grid));
   printTable('crossover sweep (3 partitions)', rows(sweep));
   printTable('applyPenalty (in place)', rows([...penalties, p3]));
+  printTable('pulse merge (f64 in, wire columns out), 50% overlap', rows([pulses]));
 
   const all = [...grid, ...sweep];
   const result = summarize({ grid, sweep, penalties, p3, p1: p1.cell, asyncHopMs: hop, crossover: {
@@ -211,7 +237,7 @@ async function main(): Promise<void> {
     penaltyValues: crossover([...penalties, p3]),
   } });
   const targets = { ...result.targets, P1: result.targets.P1 && { ...result.targets.P1, rounds: p1.rounds, host: p1Host } };
-  const body = { quick, nativeAvailable: !!native, durationS: (performance.now() - started) / 1000, loadavgAfter: loadavg(), ...result, targets };
+  const body = { quick, nativeAvailable: !!native, durationS: (performance.now() - started) / 1000, loadavgAfter: loadavg(), ...result, targets, pulses };
   const measured = Object.entries(result.targets).filter((e): e is [string, Target] => e[1] !== null);
   printTable('targets (DESIGN §6)', measured.map(([id, t]) => ({
     id, 'p50 ms': t.p50, 'p99 ms': t.p99, 'ms/part': t.msPerPartition ?? '-', 'native/ts': t.ratio ?? 'n/a',
@@ -238,7 +264,7 @@ async function main(): Promise<void> {
 
 interface Timing { p50: number; p99: number; mean: number; samples: number; msPerPartition: number }
 interface Cell {
-  kind: 'spread' | 'recall' | 'penalty';
+  kind: 'spread' | 'recall' | 'penalty' | 'pulses';
   partitions: number;
   entries: number;
   totalRows: number;
