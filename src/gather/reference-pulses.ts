@@ -60,9 +60,10 @@ function merge(parts: CheckedPart<Float64Array>[], rejected: Rejection[], duplic
   let at = 0;
   for (let s = 0; s < count; s++) {
     const p = parts[from[s]!]!;
+    const blob = p.blob;
     const r = row[s]!;
-    ids.set(p.blob.subarray(p.offsets[r]!, p.offsets[r + 1]!), at);
-    at += p.offsets[r + 1]! - p.offsets[r]!;
+    // A byte loop: ids are short, and a subarray per id would cost more than its copy.
+    for (let i = p.offsets[r]!, end = p.offsets[r + 1]!; i < end; i++) ids[at++] = blob[i]!;
     offsets[s + 1] = at;
     values[s] = Math.min(sum[s]!, 1);
   }
