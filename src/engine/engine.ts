@@ -21,6 +21,7 @@ import { replaySpace } from './replay.js';
 import { decodeReplicated } from './replicated-record.js';
 import { SpaceState } from './space-state.js';
 import { spread, type SpreadInput } from './spread.js';
+import { spreadRound, type SpreadRoundInput, type SpreadRoundOutput } from './spread-round.js';
 import { checkSources, validateBatch, type StoreBatch } from './store-batch.js';
 
 /** Options of `Engine.open`. */
@@ -237,6 +238,11 @@ export class Engine {
 
   spread(space: string, q: SpreadInput): SpreadColumns {
     return spread(this.space(space).state, query(q));
+  }
+
+  /** One hop of a Spread over several spaces, on this space (spread-round.ts, DESIGN §10). */
+  spreadRound(space: string, q: SpreadRoundInput): SpreadRoundOutput {
+    return spreadRound(this.space(space).state, q);
   }
 
   complete(space: string, q: CompleteInput): CompleteOutput {

@@ -12,6 +12,20 @@ export interface Adjacency {
   weights: Float64Array;
 }
 
+/**
+ * Cross-space edges of stored memories, CSR over slots: the edges of slot i are
+ * `offsets[i] … offsets[i+1]`, each to memory `to[e]` of space `spaces[space[e]]`. The target
+ * may not exist (its space is another partition): the receiving partition drops such pulses.
+ */
+export interface CrossAdjacency {
+  offsets: Uint32Array;
+  /** Index into `spaces` per edge. */
+  space: Uint32Array;
+  to: string[];
+  weights: Float64Array;
+  spaces: string[];
+}
+
 export class SpaceState {
   readonly id: string;
   readonly dimension: number;
@@ -24,6 +38,7 @@ export class SpaceState {
   private readonly edges = new Map<string, LoggedAssociation>();
   /** Rebuilt on the first spread after a write: writes come in batches, spreads in bursts. */
   private adjacencyCache: Adjacency | null = null;
+  private crossCache: CrossAdjacency | null = null;
 
   constructor(id: string, dimension: number, logPosition: number) {
     this.id = id;
@@ -43,7 +58,10 @@ export class SpaceState {
       // Restating an edge replaces its weight rather than adding a parallel edge.
       this.edges.set(JSON.stringify([a.from, a.toSpace, a.to]), a);
     }
-    if (record.memories.length > 0 || record.associations.length > 0) this.adjacencyCache = null;
+    if (record.memories.length > 0 || record.associations.length > 0) {
+      this.adjacencyCache = null;
+      this.crossCache = null;
+    }
     this.logPosition = position;
     this.#noteIndex(record.index);
   }
@@ -68,9 +86,9 @@ export class SpaceState {
   }
 
   /**
-   * Same-space edges between stored memories. Cross-space edges are left out (spreading across
-   * partitions is later work, DESIGN §7), and so are edges to an id not stored yet: they join
-   * the graph once that memory is stored.
+   * Same-space edges between stored memories. Cross-space edges are left out (they are
+   * `crossAdjacency()`), and so are edges to an id not stored yet: they join the graph once that
+   * memory is stored.
    */
   adjacency(): Adjacency {
     if (this.adjacencyCache !== null) return this.adjacencyCache;
@@ -104,5 +122,43 @@ export class SpaceState {
     }
     this.adjacencyCache = { offsets, targets, weights };
     return this.adjacencyCache;
+  }
+
+  /** Edges from a stored memory to another space's memory (a Spread over several spaces, DESIGN §10). */
+  crossAdjacency(): CrossAdjacency {
+    if (this.crossCache !== null) return this.crossCache;
+    const table = this.memories;
+    const n = table.size;
+    const counts = new Uint32Array(n + 1);
+    const edges: { from: number; space: number; to: string; weight: number }[] = [];
+    const spaceIndex = new Map<string, number>();
+    const spaces: string[] = [];
+    for (const e of this.edges.values()) {
+      if (e.toSpace === '') continue;
+      const f = table.slotOf(e.from);
+      if (f === undefined) continue;
+      let s = spaceIndex.get(e.toSpace);
+      if (s === undefined) {
+        s = spaces.length;
+        spaces.push(e.toSpace);
+        spaceIndex.set(e.toSpace, s);
+      }
+      edges.push({ from: f, space: s, to: e.to, weight: e.weight });
+      counts[f + 1]!++;
+    }
+    const offsets = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + counts[i + 1]!;
+    const cursor = offsets.slice(0, n);
+    const space = new Uint32Array(edges.length);
+    const to: string[] = new Array(edges.length);
+    const weights = new Float64Array(edges.length);
+    for (const e of edges) {
+      const at = cursor[e.from]!++;
+      space[at] = e.space;
+      to[at] = e.to;
+      weights[at] = e.weight;
+    }
+    this.crossCache = { offsets, space, to, weights, spaces };
+    return this.crossCache;
   }
 }

@@ -119,3 +119,48 @@ const decoder = new TextDecoder();
 export function stringAt(blob: Uint8Array, offsets: Uint32Array, i: number): string {
   return decoder.decode(blob.subarray(offsets[i]!, offsets[i + 1]!));
 }
+
+/**
+ * Pulses of one round of a Spread over several spaces (DESIGN §10): memory id → value, f64 LE
+ * per row (not f32: a pulse is compared with the threshold after it is summed, and f32 rounding
+ * would move it across the threshold where the single-engine Spread does not).
+ */
+export interface PulseColumns {
+  ids: Uint8Array;
+  idOffsets: Uint8Array;
+  /** f64 LE per row, in [0, 1]. */
+  values: Uint8Array;
+}
+
+/** Pulse columns of `ids` with `values` (same length). */
+export function encodePulses(ids: readonly string[], values: Float64Array): PulseColumns {
+  const col = encodeStrings(ids);
+  return { ids: col.blob, idOffsets: col.offsets, values: bytesOf(values) };
+}
+
+/** No pulses. */
+export const NO_PULSES: PulseColumns = Object.freeze({ ids: new Uint8Array(0), idOffsets: new Uint8Array(0), values: new Uint8Array(0) }) as PulseColumns;
+
+/** Rows of a pulse column after checking it is well-formed, or why it is not. */
+export function pulseRows(c: PulseColumns): { ids: string[]; values: Float64Array } | string {
+  const n = rowCount(c.idOffsets);
+  if (c.idOffsets.byteLength % 4 !== 0) return `id offsets have ${c.idOffsets.byteLength} bytes, not a multiple of 4`;
+  if (c.values.byteLength !== 8 * n) return `values have ${c.values.byteLength} bytes for ${n} rows`;
+  if (n === 0) return c.ids.byteLength === 0 ? { ids: [], values: new Float64Array(0) } : 'ids have bytes but no rows';
+  const o = u32Column(c.idOffsets);
+  if (o[0] !== 0 || o[n] !== c.ids.byteLength) return 'id offsets do not span the blob';
+  const ids: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (o[i + 1]! < o[i]!) return `id offsets decrease at ${i}`;
+    try {
+      ids[i] = strictDecoder.decode(c.ids.subarray(o[i]!, o[i + 1]!));
+    } catch {
+      return `id ${i} is not UTF-8`;
+    }
+  }
+  const values = f64Column(c.values);
+  for (let i = 0; i < n; i++) if (!(values[i]! >= 0 && values[i]! <= 1)) return `value ${i} (${values[i]}) is not in [0, 1]`;
+  return { ids, values };
+}
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
