@@ -191,7 +191,7 @@ export class LocalCluster {
   }
 
   /** The test-only fault switch of a node (needs `faults: true`); `collectGarbage` only runs a full GC. */
-  async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number; delayProbability?: number; collectGarbage?: boolean }): Promise<void> {
+  async setFault(id: string, fault: { cutOff?: boolean; delayMs?: number; delayProbability?: number; delaySpreadRound?: number; collectGarbage?: boolean }): Promise<void> {
     // With a real network, a cut is the link going down (after telling the node the rest, while
     // it can still be reached) and a heal the link coming back (before).
     const network = this.options.network;
@@ -211,12 +211,12 @@ export class LocalCluster {
     await this.#sendFault(id, fault);
   }
 
-  async #sendFault(id: string, fault: { cutOff?: boolean; delayMs?: number; delayProbability?: number; collectGarbage?: boolean }): Promise<void> {
+  async #sendFault(id: string, fault: { cutOff?: boolean; delayMs?: number; delayProbability?: number; delaySpreadRound?: number; collectGarbage?: boolean }): Promise<void> {
     const { InternalClient } = protos();
     const client = new InternalClient(this.node(id).proc.grpcAddress, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
     try {
       await new Promise<void>((resolve, reject) =>
-        client.SetFault!({ cutOff: fault.cutOff ?? false, delayMs: fault.delayMs ?? 0, delayProbability: fault.delayProbability ?? 0, collectGarbage: fault.collectGarbage ?? false }, { deadline: Date.now() + 5_000 }, (err: Error | null) => (err ? reject(err) : resolve())),
+        client.SetFault!({ cutOff: fault.cutOff ?? false, delayMs: fault.delayMs ?? 0, delayProbability: fault.delayProbability ?? 0, delaySpreadRound: fault.delaySpreadRound ?? 0, collectGarbage: fault.collectGarbage ?? false }, { deadline: Date.now() + 5_000 }, (err: Error | null) => (err ? reject(err) : resolve())),
       );
     } finally {
       client.close();

@@ -11,11 +11,13 @@ import { checkClusterKey } from './internal-transport.js';
 import { toGrpcError } from '../wire/grpc-errors.js';
 import { queryFromWire } from '../query/from-wire.js';
 import type { LocalRunner } from '../query/local-partition-client.js';
-import { forPartition } from '../query/types.js';
+import { forPartition, type PartitionQuery } from '../query/types.js';
 import { ReplayGuard, requireNodeCertificate, verifyInternalCall } from '../security/internal-auth.js';
-import { partitionToWire } from '../wire/partition-codec.js';
+import { partitionToWire, spreadRoundFromWire, type SpreadRoundMsg } from '../wire/partition-codec.js';
 import type { QueryMsg } from '../wire/messages.js';
 import { protos, receivedDigest } from '../wire/proto.js';
+
+type ExecuteLocalMsg = { query: QueryMsg | null; partition: string; spreadRound?: SpreadRoundMsg | null };
 
 export interface PartitionServiceOptions {
   /** Answers one partition from this node's engine (typed errors become gRPC statuses). */
@@ -37,7 +39,7 @@ export interface PartitionServiceOptions {
 export function partitionServiceImplementation(options: PartitionServiceOptions): grpc.UntypedServiceImplementation {
   checkClusterKey(options.clusterKey);
   const replay = new ReplayGuard();
-  const ExecuteLocal = (call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  const ExecuteLocal = (call: grpc.ServerUnaryCall<ExecuteLocalMsg, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     answer(options, replay, call).then(
       (response) => callback(null, response),
       (err: unknown) => callback(toGrpcError(err), null),
@@ -51,7 +53,7 @@ export function addPartitionService(server: grpc.Server, options: PartitionServi
   server.addService(protos().internalService, partitionServiceImplementation(options));
 }
 
-async function answer(options: PartitionServiceOptions, replay: ReplayGuard, call: grpc.ServerUnaryCall<{ query: QueryMsg | null; partition: string }, unknown>): Promise<unknown> {
+async function answer(options: PartitionServiceOptions, replay: ReplayGuard, call: grpc.ServerUnaryCall<ExecuteLocalMsg, unknown>): Promise<unknown> {
   try {
     if (options.requireClientCertificate) requireNodeCertificate(call, 'ExecuteLocal');
     verifyInternalCall(options.clusterKey, call.metadata, 'ExecuteLocal', { clusterId: options.clusterId ?? '', digest: receivedDigest(call.request), replay });
@@ -60,7 +62,8 @@ async function answer(options: PartitionServiceOptions, replay: ReplayGuard, cal
     throw err;
   }
   const { partition } = call.request;
-  const query = forPartition(queryFromWire(call.request.query), partition);
+  const round = call.request.spreadRound;
+  const query: PartitionQuery = round ? spreadRoundFromWire(partition, round) : forPartition(queryFromWire(call.request.query), partition);
   const answered = await options.local(query, partition);
   if (call.cancelled) throw new AbortError('the caller cancelled the call');
   return partitionToWire(partition, answered);

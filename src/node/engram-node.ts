@@ -109,7 +109,7 @@ export class EngramNode {
   readonly tls: boolean;
   /** The shared secret whose HMAC tags authenticate internal calls; undefined without a cluster. */
   readonly clusterKey: string | undefined;
-  readonly faults: NodeFaults = { delayMs: 0, delayProbability: 0 };
+  readonly faults: NodeFaults = { delayMs: 0, delayProbability: 0, delaySpreadRound: 0 };
   /** Nonces of internal calls seen within the replay window (src/security/internal-auth.ts). */
   readonly replay = new ReplayGuard();
   /** The metadata group's Raft transport, as soon as the group exists (before `cluster` is set). */
@@ -331,8 +331,11 @@ export class EngramNode {
           this.metrics.rpcInFlight.dec();
           if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         };
-        const { delayMs, delayProbability } = this.faults;
-        const delayed = delayMs > 0 && name !== 'SetFault' && (delayProbability === 0 || Math.random() < delayProbability) ? this.delay(call) : Promise.resolve();
+        const { delayMs, delayProbability, delaySpreadRound } = this.faults;
+        // A round of a Spread over several spaces is `hop + 1` (the seeds' round is 1).
+        const round = name === 'ExecuteLocal' ? call.request?.spreadRound : undefined;
+        const targeted = delaySpreadRound === 0 || (round != null && round.hop + 1 === delaySpreadRound);
+        const delayed = delayMs > 0 && name !== 'SetFault' && targeted && (delayProbability === 0 || Math.random() < delayProbability) ? this.delay(call) : Promise.resolve();
         delayed.then(() => {
           if (call.cancelled) return Promise.reject(new AbortError('the caller cancelled the call'));
           // A call whose deadline passed while it waited is not started (its caller stopped waiting).

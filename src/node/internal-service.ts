@@ -11,8 +11,8 @@
 import type { QueryMsg } from '../wire/messages.js';
 import { consistencyFromWire, queryFromWire } from '../query/from-wire.js';
 import { answerFromEngine } from '../query/engine-partition.js';
-import { forPartition } from '../query/types.js';
-import { partitionToWire } from '../wire/partition-codec.js';
+import { forPartition, type PartitionQuery } from '../query/types.js';
+import { partitionToWire, spreadRoundFromWire, type SpreadRoundMsg } from '../wire/partition-codec.js';
 import type { Handler } from './handler.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../util/logger.js';
@@ -40,6 +40,8 @@ export interface NodeFaults {
   delayMs: number;
   /** Share of calls the delay applies to, 0..1; 0 means all. */
   delayProbability: number;
+  /** When > 0, the delay applies only to that round of a Spread over several spaces (1: the seeds' round). */
+  delaySpreadRound: number;
 }
 
 /** A call whose caller stopped waiting is not worth starting: its answer would be thrown away. */
@@ -119,7 +121,7 @@ function authenticated(node: InternalServices, handlers: Record<string, Handler>
   return out;
 }
 
-type ExecuteLocalMsg = { query: QueryMsg | null; partition: string; consistency?: string | number; final?: boolean; partitioned?: boolean };
+type ExecuteLocalMsg = { query: QueryMsg | null; partition: string; consistency?: string | number; final?: boolean; partitioned?: boolean; spreadRound?: SpreadRoundMsg | null };
 
 /**
  * ExecuteLocal under an `engram.partition.execute` span, a child of the coordinator's call span
@@ -144,7 +146,7 @@ async function tracedExecuteLocal(node: InternalServices, req: ExecuteLocalMsg, 
 async function executeLocal(node: InternalServices, req: ExecuteLocalMsg, call: Parameters<Handler>[1]): Promise<unknown> {
   const started = performance.now();
   const queue = Math.max(0, node.load() - 1);
-  const query = forPartition(queryFromWire(req.query), req.partition);
+  const query: PartitionQuery = req.spreadRound ? spreadRoundFromWire(req.partition, req.spreadRound) : forPartition(queryFromWire(req.query), req.partition);
   // The caller's deadline bounds the work here: a read barrier waits no longer, a query whose
   // deadline passed meanwhile is not run, and a consolidation stops there with what it found.
   const deadline = callDeadlineEpochMs(call);
@@ -160,7 +162,7 @@ async function executeLocal(node: InternalServices, req: ExecuteLocalMsg, call: 
   });
   const copy = cluster?.copyState(req.partition);
   const load = { queue, serviceUs: 0 };
-  if (req.final) {
+  if (req.final && query.kind !== 'spread-round') {
     // The client's own answer, merged and penalised as the coordinator would have: it
     // passes these bytes on with its coverage and decodes nothing (DESIGN §8, no hop tax).
     const outcome = { index: 0, partition: req.partition, node: '', role: 'primary' as const, status: 'ok' as const, reason: '', latencyMs: 0, answer };
@@ -218,7 +220,7 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       return writer.lead(req.space, batchFromWire(req), ackLevel(req.ack), writeDeadline(call));
     },
 
-    async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean; delayProbability?: number }, call) {
+    async SetFault(req: { cutOff: boolean; delayMs: number; collectGarbage: boolean; delayProbability?: number; delaySpreadRound?: number }, call) {
       if (!node.faults.enabled) throw new FaultSwitchRefusedError('the node runs without --enable-faults');
       if (!isLoopbackPeer(call.getPeer()) && !node.faults.callers.has(peerHost(call.getPeer()))) {
         throw new FaultSwitchRefusedError(`caller ${call.getPeer()} is not on loopback (nor named by --fault-callers)`);
@@ -233,8 +235,9 @@ export function internalHandlers(node: InternalServices): Record<string, Handler
       if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError('delayProbability', p, 'must be in 0..1');
       node.faults.state.delayMs = req.delayMs;
       node.faults.state.delayProbability = p;
+      node.faults.state.delaySpreadRound = req.delaySpreadRound ?? 0;
       node.cluster()?.setCutOff(req.cutOff);
-      node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs, delayProbability: p });
+      node.logger.warn('fault injected', { cutOff: req.cutOff, delayMs: req.delayMs, delayProbability: p, delaySpreadRound: req.delaySpreadRound ?? 0 });
       return {};
     },
   });

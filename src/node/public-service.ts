@@ -5,7 +5,7 @@ import { InvalidArgumentError, TooManySpacesError } from '../errors.js';
 import type { AssociationMsg, MemoryMsg, QueryMsg, QueryOptionsMsg } from '../wire/messages.js';
 import { optionsFromWire, queryFromWire } from '../query/from-wire.js';
 import { resultToWire } from '../query/result-wire.js';
-import type { Query } from '../query/types.js';
+import { isCrossSpread, type Query } from '../query/types.js';
 import type { Handler } from './handler.js';
 import type { WriteGuard } from '../storage/disk-floor.js';
 import type { Engine } from '../engine/engine.js';
@@ -91,6 +91,10 @@ export function writeDeadline(call: grpc.ServerUnaryCall<unknown, unknown> | und
  * caller's whole connection instead of answering.
  */
 function checkQuerySpaces(query: Query): void {
+  if (isCrossSpread(query)) {
+    if (query.spaces !== 'all') query.spaces.forEach((s, i) => checkSpaceId(s, `query.spread.spaces[${i}]`));
+    return;
+  }
   if (query.kind !== 'imagine') {
     checkSpaceId(query.space, `query.${query.kind}.space`);
     return;

@@ -24,6 +24,12 @@ export interface PartitionCoverage {
   behind?: number;
   /** A second copy was asked because the first was slow (hedged request); `node` answered. */
   hedged?: boolean;
+  /**
+   * A Spread over several spaces: rounds this partition answered (across rounds, `node` is the
+   * copy that answered the last, `latencyMs` the sum). 0: no pulse reached it, so it was not
+   * asked and could not change the answer; it counts as responding.
+   */
+  rounds?: number;
 }
 
 export interface Coverage {
@@ -38,6 +44,8 @@ export interface Coverage {
   /** True when every expected partition answered. */
   full: boolean;
   partitions: PartitionCoverage[];
+  /** A Spread over several spaces: rounds run, the seeds' round first. */
+  rounds?: number;
 }
 
 /** Builds the block from per-partition outcomes (in plan order) and the penalty already computed. */
@@ -75,12 +83,16 @@ export function coverageToWire(c: Coverage): CoverageMsg {
 export function coverageFromWire(c: CoverageMsg): Coverage {
   const status = (s: string): PartitionStatus =>
     (Object.keys(STATUS_TO_WIRE) as PartitionStatus[]).find((k) => STATUS_TO_WIRE[k] === s) ?? 'error';
+  const { rounds: total, ...block } = c;
   return {
-    ...c,
+    ...block,
+    ...(total ? { rounds: total } : {}),
     // `_behind` is proto-loader's name of the synthetic oneof of `optional behind`: not a field.
-    partitions: c.partitions.map(({ raftRole, behind, hedged, _behind: _o, ...p }: PartitionCoverageMsg & { _behind?: unknown }) => ({
+    partitions: c.partitions.map(({ raftRole, behind, hedged, rounds, _behind: _o, ...p }: PartitionCoverageMsg & { _behind?: unknown }) => ({
       ...p,
       ...(hedged ? { hedged: true } : {}),
+      // Only a Spread over several spaces counts rounds (its coverage has rounds > 0).
+      ...(total ? { rounds: rounds ?? 0 } : {}),
       status: status(p.status),
       role: p.role === 'ROLE_REPLICA' ? 'replica' : 'primary',
       // proto3 sends '' for a copy whose Raft role is not known: the field is then left out.

@@ -23,7 +23,8 @@ import { remotePartitionClient, type PartitionTransport } from './remote-partiti
 import type { QueryResult } from './result.js';
 import { ScatterExecutor, type ScatterOptions } from './scatter.js';
 import { activeContext, failSpan, SPAN_GATHER, SPAN_PLAN, SPAN_QUERY, traceContext, tracer, type Context } from './tracing.js';
-import type { Query, QueryOptions } from './types.js';
+import { isCrossSpread, type Query, type QueryOptions } from './types.js';
+import { crossSpread, type CrossSpreadStats } from './cross-spread.js';
 
 /** What the executor reports about each query (prom-client metrics in the node). */
 export interface QueryObserver {
@@ -32,6 +33,8 @@ export interface QueryObserver {
   query(strategy: ExecutionStrategy, result: 'full' | 'partial' | 'failed', durationS: number, penalty: number | undefined): void;
   /** A hedge was sent, or a hedge's answer won. */
   hedge?(event: 'sent' | 'won'): void;
+  /** A Spread over several spaces answered: its rounds, pulse bytes and merge time. */
+  crossSpread?(stats: CrossSpreadStats): void;
 }
 
 export interface DistributedExecutorOptions extends Omit<ScatterOptions, 'client' | 'ranker' | 'hedger' | 'onHedge'> {
@@ -113,6 +116,14 @@ export class DistributedExecutor implements QueryExecutor {
         deadline: Deadline.earliest(new Deadline(plan.timeoutMs, started), context.deadline),
         signal: context.signal ?? NEVER_ABORTED,
       };
+      if (isCrossSpread(query)) {
+        const { result, stats } = await crossSpread({ scatterer: this.scatterer, plan, query, options, context: ctx, ...(traced ? { trace: traced } : {}) });
+        this.#observer?.crossSpread?.(stats);
+        const full = result.coverage.full ? 'full' : 'partial';
+        this.#observer?.query(plan.strategy, full, (nowMs() - started) / 1000, result.coverage.penalty);
+        if (traced) span.setAttributes({ 'engram.query.result': full, 'engram.query.penalty': result.coverage.penalty, 'engram.spread.rounds': stats.rounds });
+        return { kind: 'result', result };
+      }
       const final = wire && plan.partitions.length === 1 ? { partitioned: plan.partitioned } : undefined;
       const outcomes = await this.scatterer.scatter(plan, {
         query,

@@ -1,7 +1,8 @@
 /** Runs the single-partition form of a query on this node's engine. */
 import type { Engine } from '../engine/engine.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ConsolidateInput, ConsolidateOutput } from '../engine/consolidate.js';
-import type { PartitionAnswer, Query } from './types.js';
+import type { PartitionAnswer, PartitionQuery } from './types.js';
 
 /**
  * Answers `query` for partition `space` from the local engine (throws the engine's typed errors).
@@ -11,7 +12,7 @@ import type { PartitionAnswer, Query } from './types.js';
  */
 export async function answerFromEngine(
   engine: Engine,
-  query: Query,
+  query: PartitionQuery,
   space: string,
   options: { deadline?: number; consolidate?: (space: string, q: ConsolidateInput) => Promise<ConsolidateOutput> } = {},
 ): Promise<PartitionAnswer> {
@@ -19,7 +20,10 @@ export async function answerFromEngine(
     case 'recall':
       return { kind: 'recall', columns: engine.recall(space, query) };
     case 'spread':
+      if (query.spaces !== undefined) throw new InvalidArgumentError('query.spread.spaces', query.spaces, 'a copy answers a Spread over several spaces round by round (spread_round)');
       return { kind: 'spread', columns: engine.spread(space, query) };
+    case 'spread-round':
+      return { kind: 'spread-round', round: engine.spreadRound(space, query) };
     case 'complete':
       return { kind: 'complete', complete: engine.complete(space, query) };
     case 'consolidate':

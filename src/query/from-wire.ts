@@ -24,9 +24,12 @@ export function queryFromWire(msg: QueryMsg | null | undefined): Query {
     }
     case 'spread': {
       const q = msg.spread!;
+      const spaces = q.allSpaces ? 'all' : q.spaces?.length ? q.spaces : undefined;
+      if (spaces !== undefined && q.space) throw new InvalidArgumentError('query.spread.space', q.space, 'leave it empty in a Spread over several spaces (spaces or all_spaces)');
+      if (q.allSpaces && q.spaces?.length) throw new InvalidArgumentError('query.spread.spaces', q.spaces, 'leave it empty with all_spaces');
       return {
         kind: 'spread',
-        space: q.space,
+        ...(spaces !== undefined ? { spaces } : { space: q.space }),
         seeds: q.seeds,
         ...(q.hops !== undefined ? { hops: q.hops } : {}),
         ...(q.decay !== undefined ? { decay: q.decay } : {}),

@@ -85,7 +85,7 @@ function applyRejections(outcomes: PartitionOutcome[], rejected: Rejection[]): v
 }
 
 /** Coverage after the merge, or the typed error when too little answered. */
-function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, partitioned: boolean, budgetMs: number | undefined): Coverage {
+export function checkCoverage(outcomes: PartitionOutcome[], options: QueryOptions, partitioned: boolean, budgetMs: number | undefined): Coverage {
   const responding = outcomes.filter((o) => o.status === 'ok').length;
   const missing = outcomes.length - responding;
   const pen = gather.penalty(outcomes.length, missing, partitioned);

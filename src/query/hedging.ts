@@ -7,7 +7,7 @@
  * share of calls are extra whatever the fault.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { QueryKind } from './types.js';
+import type { PartitionQueryKind } from './types.js';
 
 /** Extra calls hedging may add, as a share of first calls. */
 export const DEFAULT_HEDGE_BUDGET = 0.05;
@@ -101,7 +101,7 @@ class LatencyWindow {
 
 export class Hedger {
   readonly policy: HedgePolicy;
-  readonly #windows = new Map<QueryKind, LatencyWindow>();
+  readonly #windows = new Map<PartitionQueryKind, LatencyWindow>();
   #tokens = 0;
 
   constructor(options?: HedgeOptions) {
@@ -109,7 +109,7 @@ export class Hedger {
   }
 
   /** An answering call of `kind` took `ms` (the answer's own call, hedged or not). */
-  record(kind: QueryKind, ms: number): void {
+  record(kind: PartitionQueryKind, ms: number): void {
     let w = this.#windows.get(kind);
     if (!w) this.#windows.set(kind, (w = new LatencyWindow()));
     w.add(ms);
@@ -121,7 +121,7 @@ export class Hedger {
   }
 
   /** How long a first call of `kind` may take before it is hedged; undefined: do not hedge. */
-  delayMs(kind: QueryKind): number | undefined {
+  delayMs(kind: PartitionQueryKind): number | undefined {
     if (!this.policy.enabled || this.policy.budget === 0 || kind === 'consolidate') return undefined;
     const w = this.#windows.get(kind);
     if (!w || w.count < HEDGE_MIN_SAMPLES) return undefined;

@@ -3,14 +3,14 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { AbortError, EngramError } from '../errors.js';
 import { nowMs } from './deadline.js';
 import { PartitionCallError, type PartitionClient } from './partition-client.js';
-import type { Consistency, PartitionAnswer, Query } from './types.js';
+import type { Consistency, PartitionAnswer, PartitionQuery } from './types.js';
 
 /**
  * Answers one partition on this node. `deadline` (ms since the epoch) is when the caller stops
  * waiting: work that can stop early with what it has (a consolidation) should. `consistency`
  * `leader`: answer only once the copy has applied its group leader's read index.
  */
-export type LocalRunner = (query: Query, space: string, deadline?: number, consistency?: Consistency) => Promise<PartitionAnswer>;
+export type LocalRunner = (query: PartitionQuery, space: string, deadline?: number, consistency?: Consistency) => Promise<PartitionAnswer>;
 
 /** A failure of this node's own copy, classified as a remote one would be. */
 export function localFailure(err: unknown): unknown {

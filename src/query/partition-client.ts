@@ -7,11 +7,11 @@ import type { Context } from '@opentelemetry/api';
 import type { Deadline } from './deadline.js';
 import type { PartitionStatus } from './coverage.js';
 import type { PlannedCopy } from './planner.js';
-import type { Consistency, PartitionAnswer, Query } from './types.js';
+import type { Consistency, PartitionAnswer, PartitionQuery } from './types.js';
 
 export interface PartitionRequest {
-  /** The single-partition form of the query. */
-  query: Query;
+  /** The single-partition form of the query, or a round of a Spread over several spaces. */
+  query: PartitionQuery;
   partition: string;
   consistency: Consistency;
   /**

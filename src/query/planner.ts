@@ -6,7 +6,7 @@ import type { ClusterView, Member } from '../cluster/cluster-view.js';
 import { InvalidArgumentError, SpaceNotFoundError } from '../errors.js';
 import type { CopyRole } from './coverage.js';
 import type { CopyRanker } from './copy-ranking.js';
-import { querySpaces, type Query, type QueryOptions } from './types.js';
+import { isCrossSpread, querySpaces, type Query, type QueryOptions } from './types.js';
 
 /** Per-partition deadline of a single-partition query when the caller gives none, ms. */
 export const DEFAULT_SINGLE_PARTITION_TIMEOUT_MS = 500;
@@ -59,11 +59,14 @@ export class QueryPlanner {
 
   /** Plans `query`; unknown spaces and bad options are typed errors, before any network call. */
   plan(query: Query, options: QueryOptions = {}, strategy?: ExecutionStrategy): QueryPlan {
-    if (strategy === 'broadcast' && query.kind !== 'imagine') {
-      throw new InvalidArgumentError('strategy', strategy, 'only an Imagine spans partitions today (cross-partition spreading is later work)');
+    const cross = isCrossSpread(query);
+    if (strategy === 'broadcast' && query.kind !== 'imagine' && !cross) {
+      throw new InvalidArgumentError('strategy', strategy, 'only an Imagine or a Spread over several spaces spans partitions');
     }
-    const spaces = strategy === 'broadcast' ? this.allSpaces() : querySpaces(query);
-    const chosen: ExecutionStrategy = strategy ?? (query.kind === 'imagine' ? 'multi' : 'single');
+    const named = querySpaces(query);
+    const spaces = strategy === 'broadcast' || named === 'all' ? this.allSpaces() : named;
+    const chosen: ExecutionStrategy = strategy ?? (named === 'all' ? 'broadcast' : query.kind === 'imagine' || cross ? 'multi' : 'single');
+    if (cross && spaces.length === 0) throw new InvalidArgumentError('spaces', query.spaces, 'a Spread over several spaces needs at least one space');
     const timeoutMs = options.timeoutMs ?? (chosen === 'single' ? DEFAULT_SINGLE_PARTITION_TIMEOUT_MS : DEFAULT_MULTI_PARTITION_TIMEOUT_MS);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
       throw new InvalidArgumentError('options.timeoutMs', options.timeoutMs, `must be an integer in 1..${MAX_TIMEOUT_MS}`);

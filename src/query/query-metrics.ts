@@ -6,6 +6,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { PoolMetrics } from '../pool/pool-metrics.js';
+import type { CrossSpreadStats } from './cross-spread.js';
 
 export type QueryStrategyLabel = 'single' | 'multi' | 'broadcast';
 export type QueryResultLabel = 'full' | 'partial' | 'failed';
@@ -35,6 +36,9 @@ export class QueryMetrics {
   readonly #connectionCalls: Counter<'reused'>;
   readonly #connectionEvictions: Counter;
   readonly #hedges: Counter<'event'>;
+  readonly #spreadRounds: Histogram;
+  readonly #pulseBytes: Counter<'direction'>;
+  readonly #pulseMerge: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -111,6 +115,25 @@ export class QueryMetrics {
       labelNames: ['event'] as const,
       registers,
     });
+    this.#spreadRounds = new Histogram({
+      name: 'engram_cluster_spread_rounds',
+      help: 'Rounds of one Spread over several spaces (the seeds\' round, then one per hop).',
+      buckets: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      registers,
+    });
+    this.#pulseBytes = new Counter({
+      name: 'engram_cluster_spread_pulse_bytes_total',
+      help: 'Pulse columns of Spreads over several spaces: direction="sent" to partitions (seeds, frontiers, arriving pulses), "received" from them (reached memories, leaving pulses).',
+      labelNames: ['direction'] as const,
+      registers,
+    });
+    this.#pulseMerge = new Counter({
+      name: 'engram_cluster_spread_merge_seconds_total',
+      help: 'Time the coordinator of Spreads over several spaces spent in the pulse sum merges.',
+      registers,
+    });
+    this.#pulseBytes.inc({ direction: 'sent' }, 0);
+    this.#pulseBytes.inc({ direction: 'received' }, 0);
     this.#hedges.inc({ event: 'sent' }, 0);
     this.#hedges.inc({ event: 'won' }, 0);
     // Series with known label values start at 0, so rate() and ratios see them before the first event.
@@ -146,6 +169,14 @@ export class QueryMetrics {
   /** A hedge was sent, or a hedge's answer won its race. */
   hedge(event: 'sent' | 'won'): void {
     this.#hedges.inc({ event });
+  }
+
+  /** A Spread over several spaces answered. */
+  crossSpread(stats: CrossSpreadStats): void {
+    this.#spreadRounds.observe(stats.rounds);
+    this.#pulseBytes.inc({ direction: 'sent' }, stats.bytesSent);
+    this.#pulseBytes.inc({ direction: 'received' }, stats.bytesReceived);
+    this.#pulseMerge.inc(stats.mergeMs / 1000);
   }
 
   /** The connection pool's hook: `new ConnectionPool({ metrics: queryMetrics.poolMetrics() })`. */

@@ -5,7 +5,7 @@
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { AbortError, ConnectionBackoffError, EngramError, RemoteInvalidArgumentError } from '../errors.js';
-import { partitionFromWire } from '../wire/partition-codec.js';
+import { partitionFromWire, spreadRoundToWire } from '../wire/partition-codec.js';
 import { PartitionCallError, type PartitionClient } from './partition-client.js';
 import { queryToWire } from './to-wire.js';
 import { traceHeaders } from './tracing.js';
@@ -53,8 +53,9 @@ export function remoteFailure(err: unknown, node: string): unknown {
 export function remotePartitionClient(transport: PartitionTransport): PartitionClient {
   return {
     async call(copy, request, { deadline, signal, trace }) {
+      const q = request.query;
       const msg = {
-        query: queryToWire(request.query),
+        ...(q.kind === 'spread-round' ? { spreadRound: spreadRoundToWire(q) } : { query: queryToWire(q) }),
         partition: request.partition,
         ...(request.consistency === 'leader' ? { consistency: 'CONSISTENCY_LEADER' } : {}),
         ...(request.final ? { final: true, partitioned: request.final.partitioned } : {}),

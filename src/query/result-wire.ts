@@ -35,7 +35,8 @@ export function resultFromWire(msg: QueryResponseMsg): QueryResult {
     case 'recall':
       return { kind: 'recall', memories: msg.recall!.memories, coverage };
     case 'spread':
-      return { kind: 'spread', activations: msg.spread!.activations, coverage };
+      // proto3 sends '' for the space of a one-space Spread's rows: the field is then left out.
+      return { kind: 'spread', activations: msg.spread!.activations.map((a: { id: string; activation: number; space?: string }) => (a.space ? a : { id: a.id, activation: a.activation })), coverage };
     case 'complete':
       return { kind: 'complete', complete: { ...msg.complete!, embedding: Float32Array.from(msg.complete!.embedding) }, coverage };
     case 'consolidate':

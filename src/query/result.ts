@@ -15,7 +15,12 @@ export interface RecalledMemory {
   createdAt: number;
 }
 
-export interface Activation { id: string; activation: number }
+export interface Activation {
+  id: string;
+  activation: number;
+  /** The memory's space, in a Spread over several spaces (absent over one space). */
+  space?: string;
+}
 
 export interface ImaginedItem {
   id: string;

@@ -18,7 +18,7 @@ import type { PartitionOutcome } from './outcome.js';
 import { PartitionCallError, type PartitionClient, type PartitionRequest } from './partition-client.js';
 import type { PlannedCopy, PlannedPartition, QueryPlan } from './planner.js';
 import { failSpan, SPAN_PARTITION, SpanKind, tracer, withSpan, type Context, type Span } from './tracing.js';
-import { forPartition, type Consistency, type Query } from './types.js';
+import { forPartition, type Consistency, type PartitionQuery, type Query } from './types.js';
 
 /** Calls in flight to one node from this coordinator, at most. */
 export const DEFAULT_MAX_IN_FLIGHT_PER_NODE = 64;
@@ -42,6 +42,8 @@ export interface ScatterOptions {
 /** What one scatter needs besides the plan. */
 export interface ScatterRequest {
   query: Query;
+  /** What each partition is asked; default: the single-partition form of `query`. */
+  partitionQuery?: (p: PlannedPartition) => PartitionQuery;
   consistency?: Consistency;
   /** The query's deadline and cancellation; default: the plan's budget from now, never cancelled. */
   context?: QueryContext;
@@ -147,12 +149,12 @@ export class ScatterExecutor {
       return Promise.resolve({ ...base, node: p.primary, role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
     }
     const partitionRequest: PartitionRequest = {
-      query: forPartition(request.query, p.partition),
+      query: request.partitionQuery ? request.partitionQuery(p) : forPartition(request.query, p.partition),
       partition: p.partition,
       consistency: request.consistency ?? 'any',
       ...(request.final ? { final: request.final } : {}),
     };
-    const kind = request.query.kind;
+    const kind = partitionRequest.query.kind;
     return new Promise<PartitionOutcome>((resolve) => {
       let settled = false;
       let next = 0;

@@ -10,6 +10,10 @@ export function queryToWire(q: Query): Record<string, unknown> {
     case 'recall':
       return { recall: { space: q.space, cue: cueToWire(q.cue), limit: q.limit, threshold: q.threshold } };
     case 'spread':
+      if (q.spaces !== undefined) {
+        const across = q.spaces === 'all' ? { allSpaces: true } : { spaces: q.spaces };
+        return { spread: { ...across, seeds: q.seeds, hops: q.hops, decay: q.decay, threshold: q.threshold } };
+      }
       return { spread: { space: q.space, seeds: q.seeds, hops: q.hops, decay: q.decay, threshold: q.threshold } };
     case 'complete':
       return { complete: { space: q.space, values: Array.from(q.values), known: q.known, neighbours: q.neighbours } };

@@ -1,17 +1,55 @@
 /** The query model of the library: what a caller asks, and what a partition answers. */
-import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
+import type { SpreadRoundOutput } from '../engine/spread-round.js';
+import type { ImagineColumns, PulseColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
 
 /** A recall / imagine cue: an embedding of the space's dimension, or a text the node embeds. */
 export type Cue = { embedding: Float32Array } | { text: string };
 
 export interface RecallQuery { kind: 'recall'; space: string; cue: Cue; limit?: number; threshold?: number }
-export interface SpreadQuery { kind: 'spread'; space: string; seeds: string[]; hops?: number; decay?: number; threshold?: number }
+export interface SpreadQuery { kind: 'spread'; space: string; spaces?: undefined; seeds: string[]; hops?: number; decay?: number; threshold?: number }
+/**
+ * A Spread over several spaces (DESIGN §10): associations that cross spaces carry activation, and
+ * the answer equals the single-space Spread over the union of the spaces' graphs. Seeds are
+ * `SPACE/ID`; `spaces` lists the spaces, or `all` for every space of the cluster. Hops, decay and
+ * threshold as a SpreadQuery. Its activations name their space.
+ */
+export interface CrossSpreadQuery { kind: 'spread'; spaces: string[] | 'all'; space?: undefined; seeds: string[]; hops?: number; decay?: number; threshold?: number }
 export interface CompleteQuery { kind: 'complete'; space: string; values: Float32Array; known: boolean[]; neighbours?: number }
 export interface ConsolidateQuery { kind: 'consolidate'; space: string; threshold?: number }
 export interface ImagineQuery { kind: 'imagine'; spaces: string[]; cue: Cue; limit?: number; novelty?: number }
 
-export type Query = RecallQuery | SpreadQuery | CompleteQuery | ConsolidateQuery | ImagineQuery;
+export type Query = RecallQuery | SpreadQuery | CrossSpreadQuery | CompleteQuery | ConsolidateQuery | ImagineQuery;
 export type QueryKind = Query['kind'];
+
+/** Whether `q` is a Spread over several spaces. */
+export function isCrossSpread(q: Query): q is CrossSpreadQuery {
+  return q.kind === 'spread' && q.spaces !== undefined;
+}
+
+/**
+ * One round (one hop) of a Spread over several spaces, as one partition runs it
+ * (src/engine/spread-round.ts): internal, between a coordinator and a copy.
+ */
+export interface SpreadRoundQuery {
+  kind: 'spread-round';
+  space: string;
+  /** 0: the seeds; then the hop. */
+  hop: number;
+  decay: number;
+  threshold: number;
+  /** Hop 0: the seed ids; later, this space's frontier after hop − 1 (memory → pulse). */
+  frontier: PulseColumns;
+  /** Pulses arriving through cross-space edges, summed per memory. */
+  incoming: PulseColumns;
+  /** Send back the pulses leaving for the next hop (not on the last hop). */
+  emit: boolean;
+  /** The spaces of the Spread. */
+  spaces: string[];
+}
+
+/** What one partition is asked: the single-partition form of a query, or a Spread round. */
+export type PartitionQuery = Query | SpreadRoundQuery;
+export type PartitionQueryKind = PartitionQuery['kind'];
 
 /** Caller options of one query (DESIGN §3). */
 /**
@@ -65,13 +103,16 @@ export type PartitionAnswer = (
   | { kind: 'complete'; complete: CompleteAnswer }
   | { kind: 'consolidate'; consolidate: ConsolidateAnswer }
   | { kind: 'imagine'; columns: ImagineColumns }
+  | { kind: 'spread-round'; round: SpreadRoundOutput }
   /** The client's answer already serialized (an engram.v1.QueryResponse without its coverage). */
   | { kind: 'response'; response: Uint8Array }
 ) & { copy?: CopyState };
 
-/** The memory spaces a query reads (its partitions), in plan order. */
-export function querySpaces(query: Query): string[] {
-  return query.kind === 'imagine' ? [...query.spaces] : [query.space];
+/** The memory spaces a query reads (its partitions), in plan order; `all` for every space of the cluster. */
+export function querySpaces(query: Query): string[] | 'all' {
+  if (query.kind === 'imagine') return [...query.spaces];
+  if (isCrossSpread(query)) return query.spaces === 'all' ? 'all' : [...query.spaces];
+  return [query.space];
 }
 
 /** The single-partition form of a query, for one of its spaces. */

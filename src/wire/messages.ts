@@ -18,7 +18,7 @@ export interface AssociationMsg { from: string; to: string; weight: number; toSp
 export interface CueMsg { embedding?: { values: number[] } | null; text?: string; kind?: 'embedding' | 'text' }
 
 export interface RecallQueryMsg { space: string; cue: CueMsg | null; limit?: number; threshold?: number }
-export interface SpreadQueryMsg { space: string; seeds: string[]; hops?: number; decay?: number; threshold?: number }
+export interface SpreadQueryMsg { space: string; seeds: string[]; hops?: number; decay?: number; threshold?: number; spaces?: string[]; allSpaces?: boolean }
 export interface CompleteQueryMsg { space: string; values: number[]; known: boolean[]; neighbours?: number }
 export interface ConsolidateQueryMsg { space: string; threshold?: number }
 export interface ImagineQueryMsg { spaces: string[]; cue: CueMsg | null; limit?: number; novelty?: number }
@@ -47,6 +47,7 @@ export interface PartitionCoverageMsg {
   raftRole?: string;
   behind?: number;
   hedged?: boolean;
+  rounds?: number;
 }
 
 export interface CoverageMsg {
@@ -58,4 +59,5 @@ export interface CoverageMsg {
   partitioned: boolean;
   full: boolean;
   partitions: PartitionCoverageMsg[];
+  rounds?: number;
 }

@@ -1,6 +1,7 @@
 /** PartitionResult messages ↔ PartitionAnswer, columns passed through as byte views (no copy). */
 import { MalformedPartitionResultError } from '../errors.js';
-import type { PartitionAnswer } from '../query/types.js';
+import type { PartitionAnswer, SpreadRoundQuery } from '../query/types.js';
+import type { PulseColumns } from './columns.js';
 
 type Bytes = Uint8Array;
 const asBuffer = (b: Bytes): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -45,12 +46,58 @@ function partitionBody(partition: string, answer: PartitionAnswer): Record<strin
       return { partition, consolidate: answer.consolidate };
     case 'response':
       return { partition, response: asBuffer(answer.response) };
+    case 'spread-round':
+      return {
+        partition,
+        spreadRound: {
+          reached: pulsesToWire(answer.round.reached),
+          leaving: answer.round.leaving.map((l) => ({ space: l.space, pulses: pulsesToWire(l.pulses) })),
+        },
+      };
   }
+}
+
+function pulsesToWire(c: PulseColumns): Record<string, Buffer> {
+  return { ids: asBuffer(c.ids), idOffsets: asBuffer(c.idOffsets), values: asBuffer(c.values) };
+}
+
+type PulsesMsg = { ids?: Bytes; idOffsets?: Bytes; values?: Bytes } | null | undefined;
+
+function pulsesFromWire(m: PulsesMsg): PulseColumns {
+  const empty = new Uint8Array(0);
+  return { ids: m?.ids ?? empty, idOffsets: m?.idOffsets ?? empty, values: m?.values ?? empty };
+}
+
+/** The `spread_round` of a LocalQueryRequest for one round of a Spread over several spaces. */
+export function spreadRoundToWire(q: SpreadRoundQuery): Record<string, unknown> {
+  return {
+    hop: q.hop, decay: q.decay, threshold: q.threshold, emit: q.emit, spaces: q.spaces,
+    frontier: pulsesToWire(q.frontier), incoming: pulsesToWire(q.incoming),
+  };
+}
+
+export interface SpreadRoundMsg {
+  hop: number;
+  decay: number;
+  threshold: number;
+  frontier: PulsesMsg;
+  incoming: PulsesMsg;
+  emit: boolean;
+  spaces: string[];
+}
+
+/** A decoded `spread_round` → the round query on `space`; the columns stay views into the message. */
+export function spreadRoundFromWire(space: string, m: SpreadRoundMsg): SpreadRoundQuery {
+  return {
+    kind: 'spread-round', space, hop: m.hop, decay: m.decay, threshold: m.threshold, emit: m.emit, spaces: m.spaces,
+    frontier: pulsesFromWire(m.frontier), incoming: pulsesFromWire(m.incoming),
+  };
 }
 
 interface PartitionResultMsg {
   partition: string;
-  result?: 'recall' | 'spread' | 'complete' | 'consolidate' | 'imagine' | 'response';
+  result?: 'recall' | 'spread' | 'complete' | 'consolidate' | 'imagine' | 'response' | 'spreadRound';
+  spreadRound?: { reached: PulsesMsg; leaving: { space: string; pulses: PulsesMsg }[] };
   response?: Bytes;
   recall?: Record<string, Bytes>;
   spread?: Record<string, Bytes>;
@@ -101,6 +148,10 @@ function answerBody(msg: PartitionResultMsg): PartitionAnswer {
       return { kind: 'consolidate', consolidate: { ...msg.consolidate! } };
     case 'response':
       return { kind: 'response', response: msg.response! };
+    case 'spreadRound': {
+      const r = msg.spreadRound!;
+      return { kind: 'spread-round', round: { reached: pulsesFromWire(r.reached), leaving: (r.leaving ?? []).map((l) => ({ space: l.space, pulses: pulsesFromWire(l.pulses) })) } };
+    }
     default:
       throw new MalformedPartitionResultError(`no result set (got ${JSON.stringify(msg.result ?? null)})`);
   }
