@@ -20,7 +20,13 @@ describe('demo (npm start)', () => {
     }
     assert.match(stdout, /stored 2000 memories/);
     // Through a node without a copy, before the kill: every answer full.
-    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 7);
+    assert.equal(stdout.match(/coverage: \d+\/\d+ partitions answered, penalty 0\.000, full/g)?.length, 8);
+    // The Spread across the three spaces: its rows name their space, the rounds are counted, and
+    // it reached memories of all three spaces from seeds in two.
+    const across = stdout.slice(stdout.indexOf('spread journal,kitchen,summits'));
+    assert.match(across, /^space +id +activation$/m);
+    assert.match(across, /penalty 0\.000, full, [2-4] rounds\n/);
+    for (const space of ['journal', 'kitchen', 'summits']) assert.match(across.slice(0, across.indexOf('coverage:')), new RegExp(`^${space} `, 'm'), space);
     // n3 answers journal from its own copy (a replica: n1 leads it).
     assert.match(stdout, /journal @ n3 \(replica\): ok/);
     assert.match(stdout, /kitchen @ n[12] \((primary|replica)\): ok/);
@@ -35,6 +41,10 @@ describe('demo (npm start)', () => {
     assert.match(after, /journal @ n3 \((primary|replica)\): ok/);
     assert.match(after, /coverage: 2\/3 partitions answered, penalty 0\.333, PARTIAL/);
     assert.match(after, /summits @ n1 \(primary\): unavailable — no live copy: n1 is down/);
+    // The same Spread across the spaces, summits down: a weaker answer with no summits memory.
+    const acrossAfter = after.slice(after.indexOf('spread journal,kitchen,summits'));
+    assert.match(acrossAfter, /coverage: 2\/3 partitions answered, penalty 0\.333, PARTIAL, [2-4] rounds/);
+    assert.doesNotMatch(acrossAfter.slice(0, acrossAfter.indexOf('coverage:')), /^summits /m);
     const dir = /node n1: .*, data (\S+)\/n1\n/.exec(stdout)?.[1];
     assert.ok(dir && !existsSync(dir), `temporary data left at ${dir}`);
   });

@@ -132,13 +132,18 @@ export async function runCommand(client: EngramClient, positionals: string[], fl
       return run({ kind: 'recall', space: need(positionals, 1, 'SPACE'), cue: cue(flags), ...(limit !== undefined ? { limit } : {}), ...(threshold !== undefined ? { threshold } : {}) });
     }
     case 'spread': {
-      if (typeof flags.seeds !== 'string') throw new UsageError('spread needs --seeds ID,ID');
+      if (typeof flags.seeds !== 'string') throw new UsageError('spread needs --seeds ID,ID (SPACE/ID,SPACE/ID over several spaces)');
       const hops = num(flags, 'hops', true);
       const decay = num(flags, 'decay');
       const threshold = num(flags, 'threshold');
+      // SPACE,SPACE… or --all-spaces: a Spread over several spaces (seeds SPACE/ID); one SPACE: over it.
+      const all = flags['all-spaces'] === true;
+      if (all && positionals[1] !== undefined) throw new UsageError('give SPACE[,SPACE…] or --all-spaces, not both');
+      const spaces: string[] | 'all' = all ? 'all' : need(positionals, 1, 'SPACE[,SPACE…]').split(',').filter(Boolean);
+      const where = spaces === 'all' || spaces.length > 1 ? { spaces } : { space: spaces[0]! };
       return run({
         kind: 'spread',
-        space: need(positionals, 1, 'SPACE'),
+        ...where,
         seeds: flags.seeds.split(',').filter(Boolean),
         ...(hops !== undefined ? { hops } : {}),
         ...(decay !== undefined ? { decay } : {}),

@@ -18,8 +18,14 @@ function clip(s: string, max = 60): string {
 }
 
 export function coverageLine(c: Coverage): string {
-  const head = `coverage: ${c.responding}/${c.expected} partitions answered, penalty ${c.penalty.toFixed(3)}${c.full ? ', full' : ', PARTIAL'}${c.partitioned ? ', partitioned' : ''}`;
-  const rows = c.partitions.map((p) => `  ${p.partition} @ ${p.node} (${p.role}): ${p.status}${p.reason ? ` — ${p.reason}` : ''}, ${p.latencyMs.toFixed(2)} ms`);
+  const rounds = c.rounds !== undefined ? `, ${c.rounds} round${c.rounds === 1 ? '' : 's'}` : '';
+  const head = `coverage: ${c.responding}/${c.expected} partitions answered, penalty ${c.penalty.toFixed(3)}${c.full ? ', full' : ', PARTIAL'}${c.partitioned ? ', partitioned' : ''}${rounds}`;
+  const rows = c.partitions.map((p) => {
+    // A Spread over several spaces: a partition no pulse reached was not asked.
+    if (p.rounds === 0 && p.status === 'ok') return `  ${p.partition}: not reached, not asked`;
+    const inRounds = p.rounds !== undefined ? `, ${p.rounds} round${p.rounds === 1 ? '' : 's'}` : '';
+    return `  ${p.partition} @ ${p.node} (${p.role}): ${p.status}${p.reason ? ` — ${p.reason}` : ''}, ${p.latencyMs.toFixed(2)} ms${inRounds}${p.hedged ? ', hedged' : ''}`;
+  });
   return [head, ...rows].join('\n');
 }
 
@@ -35,7 +41,10 @@ export function renderResult(r: QueryResult, maxRows = 20): string {
       break;
     case 'spread': {
       const shown = r.activations.slice(0, maxRows);
-      body = table(['id', 'activation'], shown.map((a) => [a.id, a.activation]));
+      // A Spread over several spaces names each memory's space.
+      body = r.coverage.rounds !== undefined
+        ? table(['space', 'id', 'activation'], shown.map((a) => [a.space ?? '', a.id, a.activation]))
+        : table(['id', 'activation'], shown.map((a) => [a.id, a.activation]));
       if (r.activations.length > shown.length) body += `\n… ${r.activations.length - shown.length} more activated memories`;
       break;
     }

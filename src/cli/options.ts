@@ -92,11 +92,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'spread',
-    args: 'SPACE',
-    summary: 'spreading activation from seed memories along associations',
+    args: 'SPACE[,SPACE…]',
+    summary: 'spreading activation from seed memories along associations (over several spaces: across them)',
     query: true,
     options: [
-      { name: 'seeds', type: 'string', value: 'ID,ID', help: 'memories to start from (required)' },
+      { name: 'seeds', type: 'string', value: 'ID,ID', help: 'memories to start from (required); over several spaces SPACE/ID,SPACE/ID' },
+      { name: 'all-spaces', type: 'boolean', help: 'spread over every space of the cluster (instead of SPACE[,SPACE…])' },
       { name: 'hops', type: 'string', value: 'N', help: 'hops to follow (default 3)' },
       { name: 'decay', type: 'string', value: 'X', help: 'activation lost per hop (default 0.15)' },
       { name: 'threshold', type: 'string', value: 'X', help: 'least activation kept (default 0.02)' },

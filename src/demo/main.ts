@@ -4,7 +4,8 @@
  * data through the CLI, runs every query type through the CLI (through a node that holds no
  * copy) and prints the answers with their coverage and the cluster status; then kills n1, the
  * leader of journal's Raft group: a write through another node succeeds through the new leader,
- * a copy answers, and a space left without a copy weakens an answer (penalty), not an error;
+ * a copy answers, and a space left without a copy weakens an answer (penalty), not an error
+ * (an Imagine over three spaces, and a Spread across them that can no longer reach into it);
  * then shuts everything down.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../cluster/local-cluster.js';
-import { sampleSpace, toJsonl } from './sample-data.js';
+import { crossAssociations, sampleSpace, toJsonl } from './sample-data.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 /** How long the demo waits for the three nodes to see each other, ms. */
@@ -41,6 +42,13 @@ async function main(): Promise<void> {
     const journal = sampleSpace(['astronomy', 'sailing', 'music'], 2000, 7);
     const kitchen = sampleSpace(['cooking', 'gardening'], 1000, 11);
     const summits = sampleSpace(['mountains'], 500, 13);
+    // Associations across spaces: a Spread over several spaces follows them (DESIGN §10).
+    const toKitchen = crossAssociations(journal, kitchen, 'kitchen', 200, 17);
+    journal.associations.push(...toKitchen);
+    const toSummits = crossAssociations(kitchen, summits, 'summits', 100, 19);
+    kitchen.associations.push(...toSummits);
+    // Seeds with an association into another space, so the Spread crosses from its first hop.
+    const acrossSeeds = [`journal/${toKitchen[0]!.from}`, `kitchen/${toSummits[0]!.from}`].join(',');
     for (const [name, data] of Object.entries({ journal, kitchen, summits })) await writeFile(join(root, `${name}.jsonl`), toJsonl(data));
     const [n1, n2, n3] = nodes.map((n) => n.grpcAddress) as [string, string, string];
 
@@ -59,6 +67,9 @@ async function main(): Promise<void> {
     cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '5']);
     cli(n3, ['recall', 'kitchen', '--text', 'ginger broth', '--limit', '3']);
     cli(n3, ['spread', 'journal', '--seeds', journal.memories[0]!.id, '--hops', '2']);
+    // Across the three spaces, one round per hop: each space spreads locally, the pulses that
+    // leave it through cross-space associations are summed and carried into the next round.
+    cli(n3, ['spread', 'journal,kitchen,summits', '--seeds', acrossSeeds, '--hops', '3']);
     cli(n3, ['complete', 'journal', '--text', 'the violin melody and the drum', '--known-fraction', '0.5']);
     cli(n1, ['consolidate', 'kitchen', '--threshold', '0.8']);
     cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
@@ -86,6 +97,7 @@ async function main(): Promise<void> {
     console.log('n3 sees n1 down');
     cli(n3, ['recall', 'journal', '--text', 'comet over the lighthouse', '--limit', '3']);
     cli(n3, ['imagine', 'journal,kitchen,summits', '--text', 'ginger broth at the harbour', '--limit', '3']);
+    cli(n3, ['spread', 'journal,kitchen,summits', '--seeds', acrossSeeds, '--hops', '3']);
   } finally {
     await cluster.stop();
     console.log('\ncluster stopped, temporary data removed');

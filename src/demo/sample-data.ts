@@ -28,7 +28,8 @@ export interface SampleMemory {
   confidence: { lower: number; upper: number };
   createdAt: number;
 }
-export interface SampleAssociation { from: string; to: string; weight: number }
+/** `toSpace`: the space of `to` when it is another space's memory (a cross-space association). */
+export interface SampleAssociation { from: string; to: string; weight: number; toSpace?: string }
 
 /** `count` memories over the given topics with ~`edgesPerMemory` associations each. */
 export function sampleSpace(topics: string[], count: number, seed: number, edgesPerMemory = 3): { memories: SampleMemory[]; associations: SampleAssociation[] } {
@@ -69,6 +70,21 @@ export function sampleSpace(topics: string[], count: number, seed: number, edges
     }
   }
   return { memories, associations };
+}
+
+/**
+ * `count` associations from memories of `from` to memories of the space `toSpace` (holding
+ * `to`): what a Spread over several spaces follows from one space into another.
+ */
+export function crossAssociations(from: { memories: SampleMemory[] }, to: { memories: SampleMemory[] }, toSpace: string, count: number, seed: number): SampleAssociation[] {
+  const rand = prng(seed);
+  const out: SampleAssociation[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = from.memories[Math.floor(rand() * from.memories.length)]!;
+    const b = to.memories[Math.floor(rand() * to.memories.length)]!;
+    out.push({ from: a.id, to: b.id, toSpace, weight: Math.round((0.5 + rand() * 0.5) * 100) / 100 });
+  }
+  return out;
 }
 
 /** JSONL as the CLI's `store` reads it: memories first, then associations. */
