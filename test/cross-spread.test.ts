@@ -70,7 +70,7 @@ describe('Spread over several spaces on three nodes', () => {
   });
 
   it('equals the union graph Spread to 1e-6, whatever the placement and the node asked', async () => {
-    cluster = await new TestCluster().start(3);
+    cluster = await new TestCluster(['--metrics', '127.0.0.1:0']).start(3);
     const c = cluster;
     for (let k = 0; k < CASES; k++) {
       const seed = BASE_SEED + k;
@@ -93,6 +93,13 @@ describe('Spread over several spaces on three nodes', () => {
         assert.ok(r.coverage.rounds! >= 1 && r.coverage.rounds! <= sc.hops + 1, `${context}: rounds ${r.coverage.rounds}`);
       }
     }
+    // Spaces of one round on the same node went as one call (ExecuteLocalBatch), and answered.
+    let batches = 0;
+    for (const n of NODES) {
+      const body = await (await fetch(`http://${c.node(n).proc.metricsAddress}/metrics`)).text();
+      batches += Number(new RegExp(`engram_rpc_requests_total\\{method="ExecuteLocalBatch",code="OK",node="${n}"\\} (\\d+)`).exec(body)?.[1] ?? 0);
+    }
+    assert.ok(batches > 0, 'no round went to a node as one batch');
   });
 
   it('a space whose only copy is down: a partial answer, the penalty, nothing reachable only through it', async () => {

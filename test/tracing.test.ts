@@ -64,8 +64,10 @@ describe('traces of a query across two nodes', () => {
     // `here` on the coordinator (n1), `there` only on the serving node (n2): n1 must ask n2.
     await n1.cluster!.createSpace('here', DIM, { primary: 'n1', replicas: [] });
     await n1.cluster!.createSpace('there', DIM, { primary: 'n2', replicas: [] });
+    // A second space only on n2: a query of both asks n2 once (ExecuteLocalBatch).
+    await n1.cluster!.createSpace('there-too', DIM, { primary: 'n2', replicas: [] });
     const writer = new EngramClient({ nodes: [n1.grpcAddress, n2.grpcAddress], deadlineMs: 20_000 });
-    for (const space of ['here', 'there']) {
+    for (const space of ['here', 'there', 'there-too']) {
       await writer.store(space, { memories: [0, 1, 2].map((i) => ({ id: `${space}-${i}`, embedding: vec(DIM, i + 1), content: `${space} ${i}` })) });
     }
     writer.close();
@@ -137,6 +139,22 @@ describe('traces of a query across two nodes', () => {
     assert.ok(execute.startTime[0] * 1e9 + execute.startTime[1] >= remote.startTime[0] * 1e9 + remote.startTime[1], 'the execution starts after the call');
   });
 
+  it('two partitions on one node go as one batch call, each execute span under its own partition span', async () => {
+    registerSdk();
+    exporter.reset();
+    const r = await client.query({ ...imagine, spaces: ['there', 'there-too'] });
+    assert.deepEqual(r.coverage.partitions.map((p) => [p.partition, p.node, p.status]), [['there', 'n2', 'ok'], ['there-too', 'n2', 'ok']]);
+    const spans = exporter.getFinishedSpans();
+    const partitions = named(spans, 'engram.partition');
+    const executes = named(spans, 'engram.partition.execute');
+    assert.equal(executes.length, 2);
+    for (const space of ['there', 'there-too']) {
+      const call = partitions.find((s) => s.attributes['engram.partition'] === space)!;
+      const execute = executes.find((s) => s.attributes['engram.partition'] === space)!;
+      assert.equal(parentOf(execute), call.spanContext().spanId, `${space}: the execute span is a child of its own partition span`);
+    }
+  });
+
   it("continues a client's trace: traceparent on ExecuteQuery, or an embedding caller's active span", async () => {
     exporter.reset();
     const outer = trace.getTracer('test').startSpan('client-operation');
@@ -163,6 +181,14 @@ describe('traces of a query across two nodes', () => {
 });
 
 describe('traces of hedges and failures (scatter with a fake client)', () => {
+  // The scatter's timers are unref()'d (they must not keep a node's process alive), and a fake
+  // client holds no socket: without a handle of its own the test's event loop could run empty
+  // while a hedge timer is still due, and the test end as "still pending".
+  let keepAlive: ReturnType<typeof setInterval>;
+  before(() => {
+    keepAlive = setInterval(() => {}, 1_000);
+  });
+  after(() => clearInterval(keepAlive));
   const member = (id: string): Member => ({ id, grpcAddress: `${id}:1`, gossipAddress: `${id}:2`, state: 'alive', incarnation: 1 });
   const view = new StaticClusterView({
     self: 'coordinator',

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { ConnectionPool } from '../pool/connection-pool.js';
 import type { ConnectionPoolOptions } from '../pool/pool-options.js';
 import type { PartitionTransport } from '../query/remote-partition-client.js';
+import { coalescingTransport } from '../query/coalescing-transport.js';
 import { channelCredentials } from '../security/credentials.js';
 import { internalCallMetadata } from '../security/internal-auth.js';
 import type { TlsConfig } from '../security/tls-config.js';
@@ -40,7 +41,10 @@ export function checkClusterKey(clusterKey: unknown): void {
   if (typeof clusterKey !== 'string' || clusterKey.length === 0) throw new InvalidArgumentError('clusterKey', clusterKey, 'must be a non-empty string');
 }
 
-/** The scatter's transport: `ExecuteLocal` on a pooled channel, cancelled through the signal. */
+/**
+ * The scatter's transport: `ExecuteLocal` on a pooled channel, cancelled through the signal; the
+ * calls of one scatter to the same node go as one `ExecuteLocalBatch` (coalescing-transport.ts).
+ */
 export function poolTransport(pool: ConnectionPool): PartitionTransport {
-  return { executeLocal: (address, request, options) => pool.unary(address, 'ExecuteLocal', request, options) };
+  return coalescingTransport((address, method, request, options) => pool.unary(address, method, request, options));
 }

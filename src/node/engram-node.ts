@@ -333,8 +333,9 @@ export class EngramNode {
         };
         const { delayMs, delayProbability, delaySpreadRound } = this.faults;
         // A round of a Spread over several spaces is `hop + 1` (the seeds' round is 1).
-        const round = name === 'ExecuteLocal' ? call.request?.spreadRound : undefined;
-        const targeted = delaySpreadRound === 0 || (round != null && round.hop + 1 === delaySpreadRound);
+        const rounds: ({ hop: number } | null | undefined)[] = name === 'ExecuteLocal' ? [call.request?.spreadRound]
+          : name === 'ExecuteLocalBatch' ? (call.request?.entries ?? []).map((e: { request?: { spreadRound?: { hop: number } } }) => e.request?.spreadRound) : [];
+        const targeted = delaySpreadRound === 0 || rounds.some((r) => r != null && r.hop + 1 === delaySpreadRound);
         const delayed = delayMs > 0 && name !== 'SetFault' && targeted && (delayProbability === 0 || Math.random() < delayProbability) ? this.delay(call) : Promise.resolve();
         delayed.then(() => {
           if (call.cancelled) return Promise.reject(new AbortError('the caller cancelled the call'));

@@ -22,6 +22,8 @@ import { checkSpaceId } from '../engine/ids.js';
 import type { NodeMetrics } from './metrics.js';
 import { AbortError, ClusterMismatchError, DeadlineExceededError, FaultSwitchRefusedError, InvalidArgumentError, NotInClusterError, UnauthenticatedError } from '../errors.js';
 import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { CODE_METADATA, FIELDS_METADATA, isInternal, toGrpcError } from '../wire/grpc-errors.js';
 import { gatherAnswers } from '../query/gather-answers.js';
 import { resultToWire } from '../query/result-wire.js';
 import { encodeQueryResponse } from '../wire/proto.js';
@@ -174,9 +176,35 @@ async function executeLocal(node: InternalServices, req: ExecuteLocalMsg, call: 
   return { ...partitionToWire(req.partition, copy ? { ...answer, copy } : answer), ...load };
 }
 
+type BatchEntryMsg = { request: ExecuteLocalMsg | null; trace?: Record<string, string> };
+
+/**
+ * One entry of an ExecuteLocalBatch, answered as its own ExecuteLocal would be: the batch call's
+ * deadline and cancellation, the entry's own trace context. A failure becomes the entry's
+ * CallError (what the status of a failed call would have said), never the whole batch's.
+ */
+async function batchEntry(node: InternalServices, entry: BatchEntryMsg, call: Parameters<Handler>[1]): Promise<unknown> {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(entry.trace ?? {})) metadata.set(k, v);
+  const entryCall = Object.create(call, { metadata: { value: metadata } }) as Parameters<Handler>[1];
+  try {
+    if (!entry.request) throw new InvalidArgumentError('entries[].request', null, 'every entry needs a request');
+    return { result: await tracedExecuteLocal(node, entry.request, entryCall) };
+  } catch (err) {
+    if (isInternal(err)) node.logger.error('batch entry failed', { partition: entry.request?.partition ?? '', err: err instanceof Error ? err.message : String(err) });
+    const e = toGrpcError(err);
+    const fields = e.metadata.get(FIELDS_METADATA)[0];
+    return { error: { code: e.code, details: e.details, engramCode: String(e.metadata.get(CODE_METADATA)[0] ?? ''), ...(Buffer.isBuffer(fields) ? { fields } : {}) } };
+  }
+}
+
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
     ExecuteLocal: (req: ExecuteLocalMsg, call) => tracedExecuteLocal(node, req, call),
+
+    async ExecuteLocalBatch(req: { entries: BatchEntryMsg[] }, call) {
+      return { results: await Promise.all((req.entries ?? []).map((e) => batchEntry(node, e, call))) };
+    },
 
     async JoinCluster(req: JoinRequestMsg, call) {
       const cluster = clusterOf(node, 'JoinCluster');
