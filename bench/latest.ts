@@ -45,10 +45,12 @@ export interface Latest {
   slowCopy: { rows: Json[]; goal: Json; setup: Json } | null;
   /** The task card's naive coordinator against ours (bench/naive-coordinator.ts), as its JSON has it. */
   naive: Json | null;
+  /** A Spread over several spaces against the union graph's (bench/cross-spread.ts), as its JSON has it. */
+  crossSpread: Json | null;
   sources: Record<string, { date: string; command: string; quick: boolean; machine?: Record<string, unknown>; loadavg?: unknown } | null>;
 }
 
-export const SUITE_FILES = ['gather', 'engine', 'query', 'timeout', 'pool-memory', 'throughput', 'fanout', 'cluster', 'slow-copy', 'naive'] as const;
+export const SUITE_FILES = ['gather', 'engine', 'query', 'timeout', 'pool-memory', 'throughput', 'fanout', 'cluster', 'slow-copy', 'naive', 'cross-spread'] as const;
 
 const DESIGN: Record<string, { what: string; target: string; goal: string; unit: string; source: string }> = {
   P1: { what: 'gather, Spread, 10 partitions x 10,000 activations (50% overlap)', target: '< 0.5 ms per partition', goal: '<= 0.1 ms per partition, native >= 5x TS', unit: 'ms per partition', source: 'gather.json' },
@@ -134,6 +136,7 @@ export function aggregate(dir: string, command: string): Latest {
     p5Ratios: q?.p5?.cluster?.ratios ? { nonOwner: q.p5.cluster.ratios, client: q.p5.cluster.clientRatios ?? null } : null,
     slowCopy: s['slow-copy'] ? { rows: s['slow-copy'].rows, goal: s['slow-copy'].goal, setup: s['slow-copy'].setup } : null,
     naive: s.naive ?? null,
+    crossSpread: s['cross-spread'] ?? null,
     sources: Object.fromEntries(SUITE_FILES.map((f) => [f, s[f] ? { date: s[f]!.date, command: s[f]!.command, quick: !!s[f]!.quick, machine: s[f]!.machine, loadavg: s[f]!.loadavg ?? s[f]!.loadavgEnd } : null])),
   };
 }

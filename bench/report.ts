@@ -87,6 +87,22 @@ function naiveSection(n: Record<string, any>): string {
   return out.join('\n');
 }
 
+function crossSpreadSection(c: Record<string, any>): string {
+  const s = c.setup;
+  const a = c.across;
+  const u = c.union;
+  return [
+    `${s.spaces} spaces × ${s.memoriesPerSpace.toLocaleString('en')} memories, ${s.edgesPerMemory} associations per memory, ${100 * s.crossShare}% of them to another space's memory; ${s.copies} copy per space on ${s.dataNodes} nodes, asked through a fifth (${s.coordinator}) that holds none. The same graph as one space (every memory as SPACE/ID) on ${s.coordinator}. ${s.seeds} random seeds, ${s.hops} hops, defaults otherwise; ${s.queries} queries per path, one in flight, the two paths interleaved. The first ${c.checkedEqual} answers were checked equal to the union graph's (1e-6).`,
+    '',
+    '| path | p50 ms | p99 ms | mean ms | rounds | pulse bytes sent / received per query | merge ms per query (share of the coordinator\'s query time) |',
+    '|---|---|---|---|---|---|---|',
+    `| across ${s.spaces} spaces | ${num(a.p50)} | ${num(a.p99)} | ${num(a.mean)} | ${a.roundsMean} (max ${a.roundsMax}) | ${a.bytesSentPerQuery.toLocaleString('en')} / ${a.bytesReceivedPerQuery.toLocaleString('en')} | ${num(a.mergeMsPerQuery)} (${num(100 * a.mergeShare)}%) |`,
+    `| union graph, one space | ${num(u.p50)} | ${num(u.p99)} | ${num(u.mean)} | 1 | - | - |`,
+    '',
+    `Across / union: ${c.ratio.p50}× at p50, ${c.ratio.p99}× at p99 (the union graph's engine time alone: p50 ${num(u.engineP50)} ms). ${a.activationsMean} activations per answer.`,
+  ].join('\n');
+}
+
 export function renderMarkdown(l: Latest): string {
   const m = l.machine;
   const out: string[] = [];
@@ -166,6 +182,11 @@ export function renderMarkdown(l: Latest): string {
     out.push('');
     out.push(`Goal: ranking + hedging keeps p99 under the fault within 1.5× the no-fault p99 (fixed order) with ≤ 5% extra calls: ${sc.goal.p99Ratio}×, ${num(100 * sc.goal.extraCallShare)}% — ${sc.goal.met ? 'met' : '**not met**'}.`);
   } else out.push('Not measured.');
+  out.push('');
+  out.push('## A Spread over several spaces against the union graph');
+  out.push('');
+  if (l.crossSpread) out.push(crossSpreadSection(l.crossSpread));
+  else out.push('Not measured.');
   out.push('');
   out.push('## The task card\'s naive coordinator against ours');
   out.push('');

@@ -29,6 +29,7 @@ const SUITES: Record<string, string[]> = {
   meta: [],
   'naive-coordinator': [],
   'slow-copy': [],
+  'cross-spread': [],
 };
 
 const argv = process.argv.slice(2);
