@@ -47,6 +47,8 @@ export interface Latest {
   naive: Json | null;
   /** A Spread over several spaces against the union graph's (bench/cross-spread.ts), as its JSON has it. */
   crossSpread: Json | null;
+  /** The pulse merge of bench/gather.ts (10 × 10,000, 50% overlap), native and TS side by side. */
+  pulseMerge: Json | null;
   sources: Record<string, { date: string; command: string; quick: boolean; machine?: Record<string, unknown>; loadavg?: unknown } | null>;
 }
 
@@ -137,6 +139,7 @@ export function aggregate(dir: string, command: string): Latest {
     slowCopy: s['slow-copy'] ? { rows: s['slow-copy'].rows, goal: s['slow-copy'].goal, setup: s['slow-copy'].setup } : null,
     naive: s.naive ?? null,
     crossSpread: s['cross-spread'] ?? null,
+    pulseMerge: s.gather?.pulses ?? null,
     sources: Object.fromEntries(SUITE_FILES.map((f) => [f, s[f] ? { date: s[f]!.date, command: s[f]!.command, quick: !!s[f]!.quick, machine: s[f]!.machine, loadavg: s[f]!.loadavg ?? s[f]!.loadavgEnd } : null])),
   };
 }

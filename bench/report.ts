@@ -187,6 +187,11 @@ export function renderMarkdown(l: Latest): string {
   out.push('');
   if (l.crossSpread) out.push(crossSpreadSection(l.crossSpread));
   else out.push('Not measured.');
+  const pm = l.pulseMerge;
+  if (pm) {
+    out.push('');
+    out.push(`The pulse sum merge alone (\`npm run bench:gather\`, f64 in, wire columns out, ${pm.partitions} partitions × ${pm.entries.toLocaleString('en')} pulses, 50% overlap): native p50 ${num(pm.native.p50)} ms (${num(pm.native.msPerPartition)} ms per partition), TS p50 ${num(pm.ts.p50)} ms — native ${num(pm.ts.p50 / pm.native.p50)}× the TS merge.`);
+  }
   out.push('');
   out.push('## The task card\'s naive coordinator against ours');
   out.push('');
