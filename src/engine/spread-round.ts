@@ -35,7 +35,7 @@ export interface SpreadRoundInput {
   incoming: PulseColumns;
   /** Compute the pulses leaving for the next hop (false on the last hop). */
   emit: boolean;
-  /** The spaces of the Spread: a pulse toward any other space is not sent. */
+  /** The spaces of the Spread: a pulse toward any other space is not sent. Empty: every space. */
   spaces: readonly string[];
 }
 
@@ -116,8 +116,8 @@ export function spreadRound(state: SpaceState, q: SpreadRoundInput): SpreadRound
 function leavingPulses(state: SpaceState, reached: number[], pulses: number[], keep: number, spaces: readonly string[]): SpreadRoundOutput['leaving'] {
   const cross = state.crossAdjacency();
   if (cross.to.length === 0) return [];
-  const wanted = new Set(spaces);
-  const sums = cross.spaces.map((s) => (wanted.has(s) ? new Map<string, number>() : undefined));
+  const wanted = spaces.length > 0 ? new Set(spaces) : undefined;
+  const sums = cross.spaces.map((s) => (wanted === undefined || wanted.has(s) ? new Map<string, number>() : undefined));
   reached.forEach((u, i) => {
     const p = pulses[i]! * keep;
     for (let e = cross.offsets[u]!, end = cross.offsets[u + 1]!; e < end; e++) {

@@ -141,7 +141,8 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
       : rowCount(t.frontier.idOffsets) > 0 || (t.incomingMax >= threshold && t.incomingMax > 0)));
     if (active.length === 0) break;
     if (context.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: context.signal.reason });
-    const spaces = tracks.filter((t) => !t.failed).map((t) => t.p.partition);
+    // Over every space, no list: any target is in the Spread (the merge still drops a missing one).
+    const spaces = query.spaces === 'all' ? [] : tracks.filter((t) => !t.failed).map((t) => t.p.partition);
     const requests = new Map<number, SpreadRoundQuery>();
     for (const t of active) {
       const q: SpreadRoundQuery = {

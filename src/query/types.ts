@@ -43,7 +43,7 @@ export interface SpreadRoundQuery {
   incoming: PulseColumns;
   /** Send back the pulses leaving for the next hop (not on the last hop). */
   emit: boolean;
-  /** The spaces of the Spread. */
+  /** The spaces of the Spread (empty: every space). */
   spaces: string[];
 }
 
