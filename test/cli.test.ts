@@ -87,6 +87,32 @@ describe('engram CLI', () => {
     assert.match(table.stdout, /coverage: 1\/1 partitions answered, penalty 0\.000, full/);
   });
 
+  it('stores an association to another space from JSONL (toSpace) and spreads across both spaces', async () => {
+    assert.equal((await engram(['--node', node, 'space', 'create', 'cli-across', '--dimension', '64'])).code, 0);
+    const target = data.memories[0]!.id;
+    const across = join(await fx.tempDir(), 'across.jsonl');
+    await writeFile(across, [JSON.stringify({ id: 'bridge', text: 'a bridge between spaces' }), JSON.stringify({ from: 'bridge', to: target, toSpace: 'cli-space', weight: 1 })].join('\n') + '\n');
+    const stored = await engram(['--node', node, 'store', 'cli-across', across]);
+    assert.equal(stored.code, 0, stored.stderr);
+    const json = await engram(['--node', node, '--json', 'spread', 'cli-across,cli-space', '--seeds', 'cli-across/bridge', '--hops', '1']);
+    assert.equal(json.code, 0, json.stderr);
+    const r = JSON.parse(json.stdout);
+    assert.deepEqual(r.activations.slice(0, 2), [{ id: 'bridge', activation: 1, space: 'cli-across' }, { id: target, activation: Math.fround(0.85), space: 'cli-space' }]);
+    assert.equal(r.coverage.rounds, 2);
+    const text = await engram(['--node', node, 'spread', 'cli-across,cli-space', '--seeds', 'cli-across/bridge', '--hops', '1']);
+    assert.match(text.stdout, /^space +id +activation$/m);
+    assert.match(text.stdout, /^cli-space +\S+ +0\.8500$/m);
+    assert.match(text.stdout, /penalty 0\.000, full, 2 rounds/);
+    // Every space of the node: the same answer (no other space is reached).
+    const all = JSON.parse((await engram(['--node', node, '--json', 'spread', '--all-spaces', '--seeds', 'cli-across/bridge', '--hops', '1'])).stdout);
+    assert.deepEqual(all.activations, r.activations);
+    // SPACE and --all-spaces together, or a seed without its space: refused.
+    assert.equal((await engram(['--node', node, 'spread', 'cli-space', '--all-spaces', '--seeds', 'cli-space/x'])).code, 2);
+    const bare = await engram(['--node', node, 'spread', 'cli-across,cli-space', '--seeds', 'bridge']);
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /seeds\[0\].*SPACE\/ID/);
+  });
+
   it('exits 1 with the node\'s message for an unknown space', async () => {
     const r = await engram(['--node', node, 'recall', 'nowhere', '--text', 'x']);
     assert.equal(r.code, 1);
