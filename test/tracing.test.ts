@@ -46,6 +46,11 @@ function registerSdk(): void {
 }
 
 const named = (spans: ReadableSpan[], name: string) => spans.filter((s) => s.name === name);
+/** ExecuteLocalBatch calls a node answered. */
+async function batchCalls(node: EngramNode): Promise<number> {
+  const counter = (await node.metrics.registry.getSingleMetric('engram_rpc_requests_total')!.get()).values;
+  return counter.filter((v) => v.labels.method === 'ExecuteLocalBatch' && v.labels.code === 'OK').reduce((n, v) => n + v.value, 0);
+}
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
 const imagine = { kind: 'imagine' as const, spaces: ['here', 'there'], cue: { text: 'a lighthouse' }, limit: 5 };
@@ -139,19 +144,23 @@ describe('traces of a query across two nodes', () => {
     assert.ok(execute.startTime[0] * 1e9 + execute.startTime[1] >= remote.startTime[0] * 1e9 + remote.startTime[1], 'the execution starts after the call');
   });
 
-  it('two partitions on one node go as one batch call, each execute span under its own partition span', async () => {
+  it('a Spread round\'s two partitions on one node go as one batch call; each execute span is under its own partition span', async () => {
     registerSdk();
     exporter.reset();
-    const r = await client.query({ ...imagine, spaces: ['there', 'there-too'] });
-    assert.deepEqual(r.coverage.partitions.map((p) => [p.partition, p.node, p.status]), [['there', 'n2', 'ok'], ['there-too', 'n2', 'ok']]);
+    const batchesBefore = await batchCalls(n2);
+    // Both spaces on n2: round 1 (the seeds) and round 2 (their frontier) each ask n2 once.
+    const r = await client.query({ kind: 'spread', spaces: ['there', 'there-too'], seeds: ['there/there-0', 'there-too/there-too-0'], hops: 1 });
+    assert.equal(r.coverage.full, true);
+    assert.equal(await batchCalls(n2), batchesBefore + 2);
     const spans = exporter.getFinishedSpans();
     const partitions = named(spans, 'engram.partition');
     const executes = named(spans, 'engram.partition.execute');
-    assert.equal(executes.length, 2);
-    for (const space of ['there', 'there-too']) {
-      const call = partitions.find((s) => s.attributes['engram.partition'] === space)!;
-      const execute = executes.find((s) => s.attributes['engram.partition'] === space)!;
-      assert.equal(parentOf(execute), call.spanContext().spanId, `${space}: the execute span is a child of its own partition span`);
+    assert.equal(partitions.length, 4);
+    assert.equal(executes.length, 4);
+    for (const execute of executes) {
+      const call = partitions.find((s) => s.spanContext().spanId === parentOf(execute));
+      assert.ok(call, 'every execute span has a partition span as its parent');
+      assert.equal(call.attributes['engram.partition'], execute.attributes['engram.partition'], 'and it is its own partition\'s');
     }
   });
 

@@ -28,6 +28,7 @@ import { gatherAnswers } from '../query/gather-answers.js';
 import { resultToWire } from '../query/result-wire.js';
 import { encodeQueryResponse } from '../wire/proto.js';
 import { callDeadlineEpochMs } from './call-context.js';
+import { answerMarginMs } from '../query/deadline.js';
 import type { Cluster, JoinRequestMsg } from '../cluster/cluster.js';
 import { requireNodeCertificate, verifyTag, type ReplayGuard } from '../security/internal-auth.js';
 
@@ -178,33 +179,80 @@ async function executeLocal(node: InternalServices, req: ExecuteLocalMsg, call: 
 
 type BatchEntryMsg = { request: ExecuteLocalMsg | null; trace?: Record<string, string> };
 
+/** A failure as the CallError of a batch entry: what the status of a failed call would have said. */
+function callErrorOf(err: unknown): Record<string, unknown> {
+  const e = toGrpcError(err);
+  const fields = e.metadata.get(FIELDS_METADATA)[0];
+  return { code: e.code, details: e.details, engramCode: String(e.metadata.get(CODE_METADATA)[0] ?? ''), ...(Buffer.isBuffer(fields) ? { fields } : {}) };
+}
+
 /**
- * One entry of an ExecuteLocalBatch, answered as its own ExecuteLocal would be: the batch call's
- * deadline and cancellation, the entry's own trace context. A failure becomes the entry's
- * CallError (what the status of a failed call would have said), never the whole batch's.
+ * What an entry's ExecuteLocal reads of its call: the batch call's deadline, cancellation and
+ * peer, and the entry's own metadata (its trace context). Only these: an entry is not a call.
+ */
+function entryCall(call: Parameters<Handler>[1], trace: Record<string, string> | undefined): Parameters<Handler>[1] {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(trace ?? {})) metadata.set(k, v);
+  const entry = {
+    metadata,
+    get cancelled() {
+      return call.cancelled;
+    },
+    getDeadline: () => call.getDeadline(),
+    getPeer: () => call.getPeer(),
+  };
+  return entry as unknown as Parameters<Handler>[1];
+}
+
+/**
+ * One entry of an ExecuteLocalBatch, answered as its own ExecuteLocal would be. A failure becomes
+ * the entry's CallError, never the whole batch's.
  */
 async function batchEntry(node: InternalServices, entry: BatchEntryMsg, call: Parameters<Handler>[1]): Promise<unknown> {
-  const metadata = new grpc.Metadata();
-  for (const [k, v] of Object.entries(entry.trace ?? {})) metadata.set(k, v);
-  const entryCall = Object.create(call, { metadata: { value: metadata } }) as Parameters<Handler>[1];
   try {
     if (!entry.request) throw new InvalidArgumentError('entries[].request', null, 'every entry needs a request');
-    return { result: await tracedExecuteLocal(node, entry.request, entryCall) };
+    return { result: await tracedExecuteLocal(node, entry.request, entryCall(call, entry.trace)) };
   } catch (err) {
     if (isInternal(err)) node.logger.error('batch entry failed', { partition: entry.request?.partition ?? '', err: err instanceof Error ? err.message : String(err) });
-    const e = toGrpcError(err);
-    const fields = e.metadata.get(FIELDS_METADATA)[0];
-    return { error: { code: e.code, details: e.details, engramCode: String(e.metadata.get(CODE_METADATA)[0] ?? ''), ...(Buffer.isBuffer(fields) ? { fields } : {}) } };
+    return { error: callErrorOf(err) };
   }
+}
+
+/**
+ * Answers a batch once every entry is done, or a margin before the batch's deadline with the
+ * entries done by then (the others fail DEADLINE_EXCEEDED, and the caller stops waiting for
+ * them): an entry stuck in one partition (a read barrier, a slow disk) does not hold back or
+ * time out the answers of the others.
+ */
+async function executeBatch(node: InternalServices, entries: BatchEntryMsg[], call: Parameters<Handler>[1]): Promise<unknown> {
+  const results: unknown[] = new Array(entries.length);
+  const all = Promise.all(entries.map(async (e, i) => {
+    results[i] = await batchEntry(node, e, call);
+  }));
+  const deadline = callDeadlineEpochMs(call);
+  if (deadline === undefined) {
+    await all;
+    return { results };
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cut = new Promise<void>((resolve) => {
+    const left = deadline - Date.now();
+    timer = setTimeout(resolve, Math.max(0, left - answerMarginMs(left)));
+  });
+  try {
+    await Promise.race([all, cut]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const late = callErrorOf(new DeadlineExceededError('ExecuteLocal (an entry of a batch that answered at its deadline)', 0));
+  return { results: Array.from(results, (r) => r ?? { error: late }) };
 }
 
 export function internalHandlers(node: InternalServices): Record<string, Handler> {
   return authenticated(node, {
     ExecuteLocal: (req: ExecuteLocalMsg, call) => tracedExecuteLocal(node, req, call),
 
-    async ExecuteLocalBatch(req: { entries: BatchEntryMsg[] }, call) {
-      return { results: await Promise.all((req.entries ?? []).map((e) => batchEntry(node, e, call))) };
-    },
+    ExecuteLocalBatch: (req: { entries: BatchEntryMsg[] }, call) => executeBatch(node, req.entries ?? [], call),
 
     async JoinCluster(req: JoinRequestMsg, call) {
       const cluster = clusterOf(node, 'JoinCluster');

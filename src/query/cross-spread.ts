@@ -24,7 +24,7 @@ import type { PulseMerged, PulsePart } from '../gather/gather-types.js';
 import { checkMemoryId, checkSpaceId, compareIds } from '../engine/ids.js';
 import { DEFAULT_SPREAD_DECAY, DEFAULT_SPREAD_HOPS, DEFAULT_SPREAD_THRESHOLD, MAX_SPREAD_HOPS, MAX_SPREAD_SEEDS } from '../engine/limits.js';
 import { intParam, numberParam } from '../engine/params.js';
-import { AbortError, InvalidArgumentError } from '../errors.js';
+import { AbortError, AllPartitionsFailedError, InvalidArgumentError, QueryDeadlineExceededError } from '../errors.js';
 import { f64Column, NO_PULSES, rowCount, stringAt, u32Column, encodeStrings, type PulseColumns } from '../wire/columns.js';
 import type { QueryContext } from './context.js';
 import type { CopyRole } from './coverage.js';
@@ -163,6 +163,8 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
       ...(options.consistency ? { consistency: options.consistency } : {}),
       ...(options.preference === 'local' ? { hedge: false } : {}),
       ...(run.trace ? { trace: run.trace } : {}),
+      // The spaces of a round that one node holds go to it as one call.
+      batch: true,
     });
     stats.rounds++;
     if (context.signal.aborted) throw new AbortError('the caller cancelled the query', { cause: context.signal.reason });
@@ -174,11 +176,19 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
       if (o.hedged) t.hedged = true;
       if (o.status !== 'ok' || o.answer?.kind !== 'spread-round') {
         t.failed = o.status === 'ok' ? { ...o, status: 'error', reason: `malformed answer: a ${o.answer?.kind} result to a Spread round` } : o;
+        delete t.failed.answer;
+        continue;
+      }
+      const { reached, leaving } = o.answer.round;
+      // One part per target space: a space named twice would reach the merge twice.
+      const named = new Set(leaving.map((l) => l.space));
+      if (named.size !== leaving.length) {
+        t.failed = { ...o, status: 'error', reason: 'malformed answer: its leaving pulses name a space twice' };
+        delete t.failed.answer;
         continue;
       }
       t.rounds++;
       t.answeredBy = { node: o.node, role: o.role, ...(o.raftRole ? { raftRole: o.raftRole, behind: o.behind ?? 0 } : {}) };
-      const { reached, leaving } = o.answer.round;
       stats.bytesReceived += bytesOf(reached) + leaving.reduce((n, l) => n + bytesOf(l.pulses) + l.space.length, 0);
       answered.push({ t, reached, leaving });
     }
@@ -266,6 +276,13 @@ function finish(tracks: Track[], options: QueryOptions, plan: QueryPlan, context
     };
   });
   const coverage = { ...checkCoverage(outcomes, options, plan.partitioned, context.deadline.budgetMs), rounds };
+  // A partition no pulse reached counts as answering; but when every partition that was asked
+  // failed, nothing answered at all: the typed error, never an empty success (DESIGN §3).
+  const asked = tracks.filter((t) => t.failed || t.rounds > 0);
+  if (asked.length > 0 && asked.every((t) => t.failed)) {
+    if (asked.every((t) => t.failed!.status === 'timeout')) throw new QueryDeadlineExceededError(coverage, context.deadline.budgetMs);
+    throw new AllPartitionsFailedError(coverage);
+  }
   const rows: { space: string; id: string }[] = [];
   const values: number[] = [];
   for (const t of tracks) {

@@ -41,6 +41,11 @@ export interface PartitionCall {
   signal: AbortSignal;
   /** The call's span context, when the query is traced: a remote client sends it on (tracing.ts). */
   trace?: Context;
+  /**
+   * Calls of one scatter that carry the same key and go to the same node may travel as one
+   * request (coalescing-transport.ts); a call without one goes alone.
+   */
+  batch?: object;
 }
 
 export interface PartitionClient {

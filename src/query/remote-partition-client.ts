@@ -16,7 +16,7 @@ export interface PartitionTransport {
    * `deadline` is ms since the epoch, as grpc-js takes it. `headers`, when given, are extra call
    * metadata to send (the W3C trace context); a transport that cannot send them may drop them.
    */
-  executeLocal(address: string, request: unknown, options: { deadline: number; signal: AbortSignal; headers?: Readonly<Record<string, string>> }): Promise<unknown>;
+  executeLocal(address: string, request: unknown, options: { deadline: number; signal: AbortSignal; headers?: Readonly<Record<string, string>>; batch?: object }): Promise<unknown>;
 }
 
 /**
@@ -52,7 +52,7 @@ export function remoteFailure(err: unknown, node: string): unknown {
 
 export function remotePartitionClient(transport: PartitionTransport): PartitionClient {
   return {
-    async call(copy, request, { deadline, signal, trace }) {
+    async call(copy, request, { deadline, signal, trace, batch }) {
       const q = request.query;
       const msg = {
         ...(q.kind === 'spread-round' ? { spreadRound: spreadRoundToWire(q) } : { query: queryToWire(q) }),
@@ -63,7 +63,7 @@ export function remotePartitionClient(transport: PartitionTransport): PartitionC
       const headers = trace ? traceHeaders(trace) : undefined;
       let res: unknown;
       try {
-        res = await transport.executeLocal(copy.address, msg, headers ? { deadline: deadline.wallClock(), signal, headers } : { deadline: deadline.wallClock(), signal });
+        res = await transport.executeLocal(copy.address, msg, { deadline: deadline.wallClock(), signal, ...(headers ? { headers } : {}), ...(batch ? { batch } : {}) });
       } catch (err) {
         throw remoteFailure(err, copy.node);
       }

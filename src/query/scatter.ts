@@ -53,6 +53,11 @@ export interface ScatterRequest {
   hedge?: boolean;
   /** The query span's context: each call to a copy gets an `engram.partition` span under it. None: no spans. */
   trace?: Context;
+  /**
+   * The first calls of this scatter to one node may travel as one request (a Spread round:
+   * quick entries with one deadline). Default false: every call goes alone.
+   */
+  batch?: boolean;
 }
 
 /** How a call's span ends: its coverage status, or why it stopped without one. */
@@ -140,10 +145,12 @@ export class ScatterExecutor {
     const deadline = request.context ? Deadline.earliest(own, request.context.deadline) : own;
     // A signal that can never fire needs no listener per partition.
     const signal = request.context?.signal === NEVER_ABORTED ? undefined : request.context?.signal;
-    return Promise.all(plan.partitions.map((p) => this.#partition(p, request, deadline, signal)));
+    // One key per scatter: only this scatter's first calls, which share its deadline, travel together.
+    const batch = request.batch ? {} : undefined;
+    return Promise.all(plan.partitions.map((p) => this.#partition(p, request, deadline, signal, batch)));
   }
 
-  #partition(p: PlannedPartition, request: ScatterRequest, deadline: Deadline, querySignal: AbortSignal | undefined): Promise<PartitionOutcome> {
+  #partition(p: PlannedPartition, request: ScatterRequest, deadline: Deadline, querySignal: AbortSignal | undefined, batch: object | undefined): Promise<PartitionOutcome> {
     const base = { index: p.index, partition: p.partition };
     if (p.copies.length === 0) {
       return Promise.resolve({ ...base, node: p.primary, role: 'primary', status: 'unavailable', reason: p.reason, latencyMs: 0 });
@@ -218,7 +225,8 @@ export class ScatterExecutor {
           if (hedge) for (const a of inFlight) a.span?.setAttribute('engram.hedged', true);
         }
         inFlight.add(attempt);
-        void this.#attempt(attempt, partitionRequest, deadline).then(
+        // A failover or a hedge leaves later, alone.
+        void this.#attempt(attempt, partitionRequest, deadline, next === 1 ? batch : undefined).then(
           (reply) => {
             inFlight.delete(attempt);
             if (attempt.span) endCallSpan(attempt.span, settled ? 'late' : 'ok');
@@ -284,12 +292,12 @@ export class ScatterExecutor {
   }
 
   /** One call to one copy, through the per-node limit for remote copies, ranked by its outcome. */
-  async #attempt(a: Attempt, request: PartitionRequest, deadline: Deadline) {
+  async #attempt(a: Attempt, request: PartitionRequest, deadline: Deadline, batch: object | undefined) {
     const signal = a.controller?.signal ?? NEVER_ABORTED;
     const release = a.copy.local ? undefined : await this.#limiter.acquire(a.copy.node, signal);
     const end = this.#ranker?.begin(a.copy.node);
     try {
-      const reply = await this.#client.call(a.copy, request, a.trace ? { deadline, signal, trace: a.trace } : { deadline, signal });
+      const reply = await this.#client.call(a.copy, request, { deadline, signal, ...(a.trace ? { trace: a.trace } : {}), ...(batch ? { batch } : {}) });
       end?.({ responseMs: this.#now() - a.startedAt, ...(reply.load ? { serviceMs: reply.load.serviceMs, queue: reply.load.queue } : {}) });
       return reply;
     } finally {
