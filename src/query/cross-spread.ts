@@ -110,6 +110,10 @@ function maxOf(values: Uint8Array): number {
 
 export interface CrossSpreadRun {
   scatterer: ScatterExecutor;
+  /** Told each round's outcome per partition (the node's partition metrics). */
+  onPartition?: (o: PartitionOutcome) => void;
+  /** Filled as the rounds go, also when the Spread fails. */
+  stats?: CrossSpreadStats;
   plan: QueryPlan;
   query: CrossSpreadQuery;
   options: QueryOptions;
@@ -117,8 +121,8 @@ export interface CrossSpreadRun {
   trace?: Context;
 }
 
-/** Runs the rounds and gathers the answer; the stats say what it cost. */
-export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryResult; stats: CrossSpreadStats }> {
+/** Runs the rounds and gathers the answer; `run.stats` says what it cost. */
+export async function crossSpread(run: CrossSpreadRun): Promise<QueryResult> {
   const { scatterer, plan, query, options, context } = run;
   const { hops, decay, threshold } = params(query);
   const seeds = seedsBySpace(query, plan);
@@ -126,7 +130,7 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
     p, seeds: seeds.get(p.index) ?? [], frontier: NO_PULSES, incoming: NO_PULSES, incomingMax: 0, activation: NO_PULSES,
     rounds: 0, latencyMs: 0, hedged: false,
   }));
-  const stats: CrossSpreadStats = { rounds: 0, bytesSent: 0, bytesReceived: 0, mergeMs: 0 };
+  const stats: CrossSpreadStats = run.stats ?? { rounds: 0, bytesSent: 0, bytesReceived: 0, mergeMs: 0 };
   const merge = (parts: PulsePart[]) => {
     const started = performance.now();
     const out = gather.mergePulses(parts);
@@ -171,6 +175,7 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
     const answered: { t: Track; reached: PulseColumns; leaving: { space: string; pulses: PulseColumns }[] }[] = [];
     for (const o of outcomes) {
       if (o.fatal) throw o.fatal;
+      run.onPartition?.(o);
       const t = tracks[o.index]!;
       t.latencyMs += o.latencyMs;
       if (o.hedged) t.hedged = true;
@@ -211,7 +216,7 @@ export async function crossSpread(run: CrossSpreadRun): Promise<{ result: QueryR
     if (hop < hops) sumLeaving(tracks, answered, merge);
   }
 
-  return { result: finish(tracks, options, plan, context, stats.rounds), stats };
+  return finish(tracks, options, plan, context, stats.rounds);
 }
 
 function seedColumns(ids: string[]): PulseColumns {

@@ -33,7 +33,7 @@ export interface QueryObserver {
   query(strategy: ExecutionStrategy, result: 'full' | 'partial' | 'failed', durationS: number, penalty: number | undefined): void;
   /** A hedge was sent, or a hedge's answer won. */
   hedge?(event: 'sent' | 'won'): void;
-  /** A Spread over several spaces answered: its rounds, pulse bytes and merge time. */
+  /** A Spread over several spaces ended (answered or not): its rounds, pulse bytes and merge time. */
   crossSpread?(stats: CrossSpreadStats): void;
 }
 
@@ -117,8 +117,17 @@ export class DistributedExecutor implements QueryExecutor {
         signal: context.signal ?? NEVER_ABORTED,
       };
       if (isCrossSpread(query)) {
-        const { result, stats } = await crossSpread({ scatterer: this.scatterer, plan, query, options, context: ctx, ...(traced ? { trace: traced } : {}) });
-        this.#observer?.crossSpread?.(stats);
+        const stats = { rounds: 0, bytesSent: 0, bytesReceived: 0, mergeMs: 0 };
+        let result: QueryResult;
+        try {
+          result = await crossSpread({
+            scatterer: this.scatterer, plan, query, options, context: ctx, stats,
+            onPartition: (o) => this.#observer?.partition(o.node || 'none', o.status, o.latencyMs / 1000),
+            ...(traced ? { trace: traced } : {}),
+          });
+        } finally {
+          this.#observer?.crossSpread?.(stats);
+        }
         const full = result.coverage.full ? 'full' : 'partial';
         this.#observer?.query(plan.strategy, full, (nowMs() - started) / 1000, result.coverage.penalty);
         if (traced) span.setAttributes({ 'engram.query.result': full, 'engram.query.penalty': result.coverage.penalty, 'engram.spread.rounds': stats.rounds });

@@ -171,7 +171,7 @@ export class QueryMetrics {
     this.#hedges.inc({ event });
   }
 
-  /** A Spread over several spaces answered. */
+  /** A Spread over several spaces ended, answered or not. */
   crossSpread(stats: CrossSpreadStats): void {
     this.#spreadRounds.observe(stats.rounds);
     this.#pulseBytes.inc({ direction: 'sent' }, stats.bytesSent);
