@@ -23,6 +23,7 @@
 import { LocalCluster } from '../src/cluster/local-cluster.js';
 import type { EngramClient } from '../src/client/engram-client.js';
 import type { Activation } from '../src/query/result.js';
+import { prng } from '../src/util/prng.js';
 import { loadavg, pct, printTable, round, writeResults } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -38,17 +39,6 @@ const WARMUP = quick ? 10 : 40;
 const CHECKED = quick ? 10 : 30;
 const DATA_NODES = ['n1', 'n2', 'n3', 'n4'] as const;
 const UNION = 'union-graph';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Edge { from: string; to: string; toSpace?: string; weight: number }
 

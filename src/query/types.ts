@@ -1,6 +1,6 @@
 /** The query model of the library: what a caller asks, and what a partition answers. */
-import type { SpreadRoundOutput } from '../engine/spread-round.js';
-import type { ImagineColumns, PulseColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
+import type { SpreadRoundInput, SpreadRoundOutput } from '../engine/spread-round.js';
+import type { ImagineColumns, RecallColumns, SpreadColumns } from '../wire/columns.js';
 
 /** A recall / imagine cue: an embedding of the space's dimension, or a text the node embeds. */
 export type Cue = { embedding: Float32Array } | { text: string };
@@ -30,21 +30,9 @@ export function isCrossSpread(q: Query): q is CrossSpreadQuery {
  * One round (one hop) of a Spread over several spaces, as one partition runs it
  * (src/engine/spread-round.ts): internal, between a coordinator and a copy.
  */
-export interface SpreadRoundQuery {
+export interface SpreadRoundQuery extends SpreadRoundInput {
   kind: 'spread-round';
   space: string;
-  /** 0: the seeds; then the hop. */
-  hop: number;
-  decay: number;
-  threshold: number;
-  /** Hop 0: the seed ids; later, this space's frontier after hop − 1 (memory → pulse). */
-  frontier: PulseColumns;
-  /** Pulses arriving through cross-space edges, summed per memory. */
-  incoming: PulseColumns;
-  /** Send back the pulses leaving for the next hop (not on the last hop). */
-  emit: boolean;
-  /** The spaces of the Spread (empty: every space). */
-  spaces: string[];
 }
 
 /** What one partition is asked: the single-partition form of a query, or a Spread round. */

@@ -11,6 +11,10 @@ import { Engine } from '../../src/engine/engine.js';
 import { rowCount, f32Column, stringAt, u32Column } from '../../src/wire/columns.js';
 import type { Activation } from '../../src/query/result.js';
 import { vec } from './node.js';
+import { prng } from '../../src/util/prng.js';
+
+/** The seeded PRNG of the generated graphs: a failing case is replayed from its seed. */
+export { prng };
 
 export const GRAPH_DIM = 4;
 
@@ -24,18 +28,6 @@ export interface SpreadCase {
   hops: number;
   decay: number;
   threshold: number;
-}
-
-/** A small deterministic PRNG (mulberry32): a failing case is replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
