@@ -33,6 +33,7 @@ export function lastRunSection(r: Json): string {
     `- **Duration:** ${Math.round(r.loadMs / 1000)} s of load, ${Math.round(r.totalMs / 1000)} s in all; ${r.nemeses} nemeses.`,
     `- **Writes:** ${n(c.writes.invoked)} invoked: ${n(c.writes.ok)} ok (${n(c.writes.committedNotAppliedEverywhere)} of them ERR_REPLICATION_TIMEOUT, committed), ${n(c.writes.fail)} fail, ${n(c.writes.unknown)} unknown (after the heal ${n(c.unknownWrites.present)} present, ${n(c.unknownWrites.absent)} absent).`,
     `- **Reads:** ${n(c.reads.invoked)} invoked, ${n(c.reads.ok)} ok, ${n(c.reads.fail)} failed; ${n(c.reads.leader)} with \`consistency: 'leader'\`, ${n(c.reads.any)} \`any\` (${n(c.reads.staleAny)} of those missed an acknowledged write: stale, allowed).`,
+    ...(c.spreads ? [`- **Spreads across ${r.options.graphSpaces} graph spaces:** ${n(c.spreads.invoked)} invoked: ${n(c.spreads.ok)} answered (${n(c.spreads.full)} full, ${n(c.spreads.leaderFull)} of them with \`consistency: 'leader'\`, each equal to the union graph's Spread; ${n(c.spreads.partial)} partial, each within it), ${n(c.spreads.fail)} failed; ${n(c.spreads.staleAny)} full \`any\` answers less than the union graph's (stale, allowed).`] : []),
     `- **Copies read after the heal:** ${n(c.copies.copies)} copies of ${c.copies.spaces} spaces, ${n(c.copies.ids)} distinct ids; unreadable: ${c.copies.unreadable.join(', ') || 'none'}.`,
     `- **Crashes:** ${r.crashes.length}; unhandled rejections: ${r.unhandledRejections.length}; error lines in node logs: ${r.nodeErrorLogLines}.`,
     '',

@@ -22,6 +22,8 @@ describe('chaos under load (short run)', () => {
     assert.ok(!report.faults.some((f) => f.detail?.startsWith('skipped')), 'a nemesis was skipped');
     assert.ok(c.writes.ok > 100, `only ${c.writes.ok} writes ok`);
     assert.ok(c.reads.ok > 50 && c.reads.leader > 0, `only ${c.reads.ok} reads ok`);
+    // Spreads over the graph spaces were asked and judged against the union graph.
+    assert.ok(c.spreads.ok > 20 && c.spreads.leaderFull > 0, `only ${c.spreads.ok} spreads answered, ${c.spreads.leaderFull} full leader ones`);
     assert.equal(c.copies.copies, SHORT_RUN.spaces * SHORT_RUN.replicationFactor);
     assert.ok(c.copies.ids >= c.writes.ok * SHORT_RUN.batchSize);
   });

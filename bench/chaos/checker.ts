@@ -14,6 +14,7 @@
 import type { CopyRead } from './copies.js';
 import type { HistoryEvent, Operation } from './history.js';
 import type { FaultWindow } from './world.js';
+import { checkSpreads, SPREAD_CHECKS, type SpreadOracle, type SpreadStats } from './spreads.js';
 
 export interface Violation {
   check: string;
@@ -40,6 +41,8 @@ export interface CheckReport {
   unknownWrites: { present: number; absent: number };
   reads: { invoked: number; ok: number; fail: number; leader: number; any: number; staleAny: number };
   copies: { spaces: number; copies: number; ids: number; unreadable: string[] };
+  /** Spreads over several spaces (spreads.ts). */
+  spreads: SpreadStats;
   windows: WindowStats[];
   violations: Violation[];
   /** Violation count per check (every check listed, 0 when it held). */
@@ -55,6 +58,7 @@ export const CHECKS = [
   'copies of a space identical',
   'copy readable whole',
   'leader read sees every earlier acknowledged write',
+  ...SPREAD_CHECKS,
 ] as const;
 
 /** Longest gap in which every write to the space failed or was unknown: from the first such invoke to the next ok's invoke. */
@@ -72,7 +76,7 @@ function unavailableMs(writes: Operation[], from: number, to: number): number {
   return Math.round(worst);
 }
 
-export function check(ops: Operation[], copies: CopyRead[], windows: FaultWindow[]): CheckReport {
+export function check(ops: Operation[], copies: CopyRead[], windows: FaultWindow[], oracle?: SpreadOracle): CheckReport {
   const violations: Violation[] = [];
   const add = (c: (typeof CHECKS)[number], detail: string, history: HistoryEvent[] = []) => violations.push({ check: c, detail, history });
   const writes = ops.filter((o) => o.invoke.f === 'write');
@@ -142,6 +146,8 @@ export function check(ops: Operation[], copies: CopyRead[], windows: FaultWindow
     else staleAny++;
   }
 
+  const spreads = checkSpreads(ops, oracle, (c, detail, op) => add(c, detail, evs(op)));
+
   const count = (xs: Operation[], t: string) => xs.filter((o) => o.done.type === t).length;
   const spaces = [...new Set(writes.map((w) => w.invoke.space))].sort();
   const windowStats: WindowStats[] = windows.map((win) => {
@@ -167,6 +173,7 @@ export function check(ops: Operation[], copies: CopyRead[], windows: FaultWindow
       invoked: reads.length, ok: count(reads, 'ok'), fail: count(reads, 'fail'),
       leader: reads.filter((r) => r.invoke.mode === 'leader').length, any: reads.filter((r) => r.invoke.mode === 'any').length, staleAny,
     },
+    spreads,
     copies: { spaces: bySpace.size, copies: copies.length, ids: [...bySpace.values()].reduce((n, l) => n + new Set(l.flatMap((c) => c.ids)).size, 0), unreadable: copies.filter((c) => c.problems.length).map((c) => `${c.space}@${c.node}`) },
     windows: windowStats,
     violations,

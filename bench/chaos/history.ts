@@ -11,7 +11,19 @@ import {
   SpaceNotFoundError, WriteUnavailableError,
 } from '../../src/errors.js';
 
-export type OpKind = 'write' | 'read';
+export type OpKind = 'write' | 'read' | 'spread';
+
+/** What a Spread over several spaces answered (spread completions). */
+export interface SpreadSeen {
+  full: boolean;
+  penalty: number;
+  partitioned: boolean;
+  expected: number;
+  /** Spaces that answered (status ok). */
+  answered: string[];
+  /** SPACE/ID → activation, as answered. */
+  rows: [string, number][];
+}
 export type Completion = 'ok' | 'fail' | 'unknown';
 
 export interface HistoryEvent {
@@ -36,6 +48,8 @@ export interface HistoryEvent {
   answeredBy?: string;
   /** `STATUS/code` of an error completion (also set on an ok from ERR_REPLICATION_TIMEOUT). */
   error?: string;
+  /** spread completions: the answer. */
+  spread?: SpreadSeen;
 }
 
 /** One operation: its invoke and its completion. */
@@ -79,7 +93,7 @@ export class History {
     return ev;
   }
 
-  complete(invoke: HistoryEvent, type: Completion, extra: Partial<Pick<HistoryEvent, 'found' | 'answeredBy' | 'error'>> = {}): HistoryEvent {
+  complete(invoke: HistoryEvent, type: Completion, extra: Partial<Pick<HistoryEvent, 'found' | 'answeredBy' | 'error' | 'spread'>> = {}): HistoryEvent {
     const ev: HistoryEvent = { ...invoke, type, time: this.now(), ...extra };
     this.events.push(ev);
     return ev;

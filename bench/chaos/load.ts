@@ -14,6 +14,7 @@ import { prng } from '../../src/util/prng.js';
 import { classifyWriteError, errorName, type History, type HistoryEvent } from './history.js';
 import type { ChaosOptions } from './options.js';
 import type { World } from './world.js';
+import { spreadReaders, type SpreadOracle } from './spreads.js';
 
 /** Similarity of a memory to its bucket direction is ≥ this; to any other bucket far below it. */
 export const BUCKET_THRESHOLD = 0.8;
@@ -62,11 +63,14 @@ export class Load {
     readonly history: History,
     readonly spaces: string[],
     readonly o: ChaosOptions,
+    /** The Spreads over the graph spaces the spread readers ask (spreads.ts). */
+    readonly oracle?: SpreadOracle,
   ) {}
 
   start(): void {
     for (let w = 0; w < this.o.writers; w++) this.#running.push(this.#writer(w));
     for (let r = 0; r < this.o.readers; r++) this.#running.push(this.#reader(r));
+    if (this.oracle) this.#running.push(...spreadReaders(this.world, this.history, this.oracle, this.o, () => this.#stop));
   }
 
   /** Stops the loops and waits for the calls in flight (each bounded by its deadline). */

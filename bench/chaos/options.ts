@@ -35,6 +35,13 @@ export interface ChaosOptions {
   dimension: number;
   writers: number;
   readers: number;
+  /**
+   * Readers that run Spreads over several spaces (graph spaces of their own, loaded once before
+   * the load with associations across them), checked against the union graph's Spread.
+   */
+  spreadReaders: number;
+  /** Graph spaces of those Spreads. */
+  graphSpaces: number;
   /** Memories per store batch (each id written exactly once in the whole run). */
   batchSize: number;
   /** Share of writes sent with `ack: 'all'` (the rest `quorum`). */
@@ -78,6 +85,8 @@ export const LONG_RUN: ChaosOptions = {
   dimension: 32,
   writers: 6,
   readers: 3,
+  spreadReaders: 1,
+  graphSpaces: 3,
   batchSize: 3,
   ackAllShare: 0.25,
   writeTimeoutMs: 3_000,
@@ -108,6 +117,8 @@ export const SHORT_RUN: ChaosOptions = {
   spaces: 2,
   writers: 4,
   readers: 2,
+  spreadReaders: 1,
+  graphSpaces: 3,
   rounds: 1,
   warmupMs: 1_500,
   faultHoldMs: 2_000,

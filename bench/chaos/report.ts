@@ -10,6 +10,7 @@ export function printReport(r: ChaosReport): void {
     { what: 'writes fail', count: c.writes.fail, detail: 'nothing written' },
     { what: 'writes unknown', count: c.writes.unknown, detail: `after the heal: ${c.unknownWrites.present} present, ${c.unknownWrites.absent} absent` },
     { what: 'reads', count: c.reads.invoked, detail: `${c.reads.ok} ok, ${c.reads.fail} failed; ${c.reads.leader} leader, ${c.reads.any} any (${c.reads.staleAny} stale)` },
+    { what: 'spreads across spaces', count: c.spreads.invoked, detail: `${c.spreads.ok} answered (${c.spreads.full} full, ${c.spreads.leaderFull} of them leader; ${c.spreads.partial} partial), ${c.spreads.fail} failed; ${c.spreads.staleAny} full any answers stale` },
     { what: 'copies read', count: c.copies.copies, detail: `${c.copies.spaces} spaces, ${c.copies.ids} distinct ids; unreadable: ${c.copies.unreadable.join(' ') || 'none'}` },
     { what: 'node crashes', count: r.crashes.length, detail: r.crashes.map((x) => `${x.node} exit ${x.exit}`).join(' ') },
     { what: 'unhandled rejections', count: r.unhandledRejections.length, detail: '' },

@@ -16,6 +16,7 @@ import { Load, pause } from './load.js';
 import { addedNodeIds, runNemeses } from './nemesis.js';
 import type { ChaosOptions } from './options.js';
 import { waitSettled, type SettledSpace } from './settle.js';
+import { loadGraphs } from './spreads.js';
 import { World, type Crash, type FaultEvent, type FaultWindow } from './world.js';
 
 export interface ChaosReport {
@@ -65,8 +66,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`${o.nodes} nodes up (logs in ${logDir}, cuts ${bridge ? 'by network namespace' : 'by the fault switch'})`);
     for (const s of spaces) await world.client('n1').createSpace(s, { dimension: o.dimension, copies: o.replicationFactor });
     await waitSettled(world, spaces, o.settleDeadlineMs);
+    const oracle = o.spreadReaders > 0 ? await loadGraphs(world, o) : undefined;
 
-    const load = new Load(world, history, spaces, o);
+    const load = new Load(world, history, spaces, o, oracle);
     const loadStart = world.now();
     load.start();
     let nemeses = 0;
@@ -80,7 +82,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const settled = await waitSettled(world, spaces, o.settleDeadlineMs);
     log(`load done: ${history.events.length} events, ${nemeses} nemeses; reading every copy`);
     const copies = await readCopies(world, settled, o.dimension);
-    const verdict = check(history.operations(), copies, world.windows);
+    const verdict = check(history.operations(), copies, world.windows, oracle);
 
     world.expectAllExits();
     world.closeClients();
