@@ -5,8 +5,8 @@
  */
 import { GatherInputError } from '../errors.js';
 import { MAX_PARTITION_ROWS, type PulseMerged, type PulsePart, type Rejection } from './gather-types.js';
-import { IdTable } from './reference-id-table.js';
-import { checkAll, duplicateRejection, F64, withoutDuplicates, type CheckedPart } from './reference-validate.js';
+import { sumById } from './reference-spread.js';
+import { checkAll, F64, withoutDuplicates, type CheckedPart } from './reference-validate.js';
 
 const pulseColumns = (p: PulsePart) => [['values', p.values]] as const;
 const MAX_U32 = 0xffff_ffff;
@@ -18,39 +18,11 @@ export function referenceMergePulses(parts: readonly PulsePart[]): PulseMerged {
 }
 
 function merge(parts: CheckedPart<Float64Array>[], rejected: Rejection[], duplicates: Rejection[]): PulseMerged {
-  let total = 0;
-  for (const p of parts) total += p.n;
-  const slots = new IdTable(total);
-  // Where each distinct id first appeared: position of its part among `parts`, and its row.
-  const from = new Uint32Array(total);
-  const row = new Uint32Array(total);
-  const sum = new Float64Array(total);
-  const seenIn = new Int32Array(total);
-  let count = 0;
+  const { count, from, row, sum } = sumById(parts, duplicates);
   let idBytes = 0;
-  for (let k = 0; k < parts.length; k++) {
-    const p = parts[k]!;
-    const b = slots.addBlob(p.blob);
-    const off = p.offsets;
-    const vals = p.values[0]!;
-    for (let i = 0; i < p.n; i++) {
-      const s = slots.intern(b, p.blob, off[i]!, off[i + 1]!);
-      if (slots.inserted) {
-        from[count] = k;
-        row[count] = i;
-        // Starts from the value itself, not 0 + value: a lone -0 stays -0, as on the native side.
-        sum[count] = vals[i]!;
-        seenIn[count] = k;
-        idBytes += off[i + 1]! - off[i]!;
-        count++;
-      } else if (seenIn[s] === k) {
-        duplicates.push(duplicateRejection(p, i));
-        break;
-      } else {
-        seenIn[s] = k;
-        sum[s] = sum[s]! + vals[i]!;
-      }
-    }
+  for (let s = 0; s < count; s++) {
+    const off = parts[from[s]!]!.offsets;
+    idBytes += off[row[s]! + 1]! - off[row[s]!]!;
   }
   if (idBytes > MAX_U32) throw new GatherInputError(`merged ids take ${idBytes} bytes, more than u32 offsets address`);
   const ids = new Uint8Array(idBytes);
